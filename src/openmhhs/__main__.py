@@ -1,0 +1,5 @@
+"""``python -m openmhhs``."""
+
+from openmhhs.cli.main import run
+
+run()

@@ -1,0 +1,124 @@
+"""Plumbing shared by every command: output (human or ``--json``), coded errors, the
+database, and the "as of" clock."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+
+from openmhhs.codes import CodedError, ResponseCode
+from openmhhs.days import LONDON
+from openmhhs.store.database import Database
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _width() -> int | None:
+    """Rich assumes 80 columns when output is not a terminal; tables need more."""
+    return None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140"))
+
+
+console = Console(highlight=False, width=_width())
+err_console = Console(stderr=True, highlight=False, width=_width())
+
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+TODAY_VAR = "OPENMHHS_TODAY"
+
+
+class InputInvalid(CodedError):
+    code = ResponseCode.OMH0403
+    rule = "cli.input.valid"
+
+
+def today() -> date:
+    """UK local today, or ``OPENMHHS_TODAY`` (YYYY-MM-DD) when set."""
+    fixed = os.environ.get(TODAY_VAR, "").strip()
+    if fixed:
+        try:
+            return date.fromisoformat(fixed)
+        except ValueError:
+            raise InputInvalid(f"{TODAY_VAR} must be YYYY-MM-DD, got {fixed!r}") from None
+    return datetime.now(LONDON).date()
+
+
+def now() -> datetime:
+    """The current instant (UTC); with ``OPENMHHS_TODAY`` set, noon UK time on that day."""
+    if os.environ.get(TODAY_VAR, "").strip():
+        day = today()
+        return datetime(day.year, day.month, day.day, 12, tzinfo=LONDON).astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def parse_day(value: str | None, *, option: str) -> date:
+    if value is None:
+        return today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputInvalid(f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def open_database() -> Database:
+    return Database()
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=_default))
+    sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def error_json(exc: CodedError) -> dict[str, Any]:
+    return {
+        "code": exc.code.value,
+        "rule": exc.rule,
+        "message": exc.detail,
+        "path": exc.path,
+    }
+
+
+def fail(exc: CodedError, *, as_json: bool) -> NoReturn:
+    if as_json:
+        emit_json({"error": error_json(exc)})
+    else:
+        err_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True)
+    raise typer.Exit(1)
+
+
+def coded(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a command's coded business errors into a printed code and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except CodedError as exc:
+            fail(exc, as_json=bool(kwargs.get("as_json", False)))
+
+    return wrapper
+
+
+def read_input(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputInvalid(f"cannot read {path}: {exc.strerror or exc}") from None

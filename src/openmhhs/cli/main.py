@@ -1,0 +1,43 @@
+"""The ``openmhhs`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from openmhhs import __version__
+from openmhhs.cli import demo, isd, mpan, participants
+
+app = typer.Typer(
+    name="openmhhs",
+    help=(
+        "openmhhs: the smart segment of GB electricity Market-wide Half-Hourly Settlement, "
+        "runnable. The database is chosen by OPENMHHS_DB (sqlite:////path.db or "
+        "postgresql://…); OPENMHHS_TODAY=YYYY-MM-DD fixes today's date."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(isd.app, name="isd")
+app.add_typer(mpan.app, name="mpan")
+app.add_typer(participants.app, name="participants")
+app.command("demo")(demo.demo_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"openmhhs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """openmhhs command line."""
+
+
+def run() -> None:
+    app()

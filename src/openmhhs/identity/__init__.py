@@ -1,0 +1,1 @@
+"""Participants, registrations, the ISD M16 table and translation through it."""

@@ -1,0 +1,1 @@
+"""Storage adapters: the embedded SQLite default and PostgreSQL, schema by migrations."""

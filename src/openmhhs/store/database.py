@@ -1,0 +1,103 @@
+"""Opening the database named by ``OPENMHHS_DB`` and keeping its schema current.
+
+``OPENMHHS_DB`` is ``sqlite:////absolute/path.db`` or a ``postgresql://`` URL; unset, an
+SQLite file under the user's data directory is used. Commands create or upgrade the
+schema on first use (Alembic migrations in ``store/migrations``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from platformdirs import user_data_dir
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["Database", "default_url", "normalise_url"]
+
+ENV_VAR = "OPENMHHS_DB"
+
+
+def default_url() -> str:
+    """``OPENMHHS_DB`` if set, else ``openmhhs.db`` under the user's data directory."""
+    configured = os.environ.get(ENV_VAR, "").strip()
+    if configured:
+        return configured
+    folder = Path(user_data_dir("openmhhs", appauthor=False))
+    return f"sqlite:///{folder / 'openmhhs.db'}"
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the user gave."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """One database: its engine, its dialect, and transactions on it."""
+
+    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+        self.url = normalise_url(url or default_url())
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            path = self.url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            # SQLite's driver opens transactions lazily; begin explicitly so that a unit
+            # of work really is atomic (pysqlite's documented recipe).
+            event.listen(self.engine, "connect", _disable_pysqlite_begin)
+            event.listen(self.engine, "begin", _emit_begin)
+        self._migrated = False
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        if self._migrated:
+            return
+        from openmhhs.store.migrate import upgrade  # noqa: PLC0415 - alembic is slow to import
+
+        upgrade(self.engine)
+        self._migrated = True
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        self.migrate()
+        with self.engine.begin() as connection:
+            yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _disable_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _emit_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
