@@ -126,10 +126,12 @@ def write_codes(spec: Path) -> None:
         "class CodedError(Exception):",
         '    """Base of every business-rule failure: names the rule and carries its code.',
         "",
-        "    Subclasses live beside the rule that raises them and set ``code`` and ``rule``.",
+        "    Subclasses live beside the rule that raises them and set ``code`` and ``rule``; an",
+        "    instance may carry another code where one rule has one code per perspective (the",
+        "    DIP answers MSG codes, a recipient RCP codes).",
         '    """',
         "",
-        "    code: ClassVar[ResponseCode]",
+        "    code: ResponseCode",
         "    rule: ClassVar[str]",
         "",
         "    def __init__(self, detail: str, *, path: str | None = None) -> None:",
@@ -157,8 +159,9 @@ def main(argv: list[str]) -> int:
         from gen_dip_schema import write_schema  # noqa: PLC0415 - sibling tool module
 
         write_schema(spec, ROOT / "src" / "openmhhs" / "dip" / "schema.py", spec_commit(spec))
+    ruff = Path(sys.executable).parent / "ruff"
     subprocess.run(
-        ["ruff", "format", "src/openmhhs/codes.py", "src/openmhhs/dip/"], cwd=ROOT, check=False
+        [str(ruff), "format", "src/openmhhs/codes.py", "src/openmhhs/dip/"], cwd=ROOT, check=False
     )
     return 0
 

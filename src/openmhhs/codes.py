@@ -476,10 +476,12 @@ _LOCAL: frozenset[str] = frozenset(
 class CodedError(Exception):
     """Base of every business-rule failure: names the rule and carries its code.
 
-    Subclasses live beside the rule that raises them and set ``code`` and ``rule``.
+    Subclasses live beside the rule that raises them and set ``code`` and ``rule``; an
+    instance may carry another code where one rule has one code per perspective (the
+    DIP answers MSG codes, a recipient RCP codes).
     """
 
-    code: ClassVar[ResponseCode]
+    code: ResponseCode
     rule: ClassVar[str]
 
     def __init__(self, detail: str, *, path: str | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openmhhs import __version__
-from openmhhs.cli import demo, isd, mpan, participants
+from openmhhs.cli import demo, dip, isd, mpan, participants
 
 app = typer.Typer(
     name="openmhhs",
@@ -22,6 +22,10 @@ app.add_typer(isd.app, name="isd")
 app.add_typer(mpan.app, name="mpan")
 app.add_typer(participants.app, name="participants")
 app.command("demo")(demo.demo_command)
+app.command("validate")(dip.validate_command)
+app.command("sign")(dip.sign_command)
+app.command("verify")(dip.verify_command)
+app.add_typer(dip.certs_app, name="certs")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,224 @@
+"""Building DIP messages as a participant does.
+
+A ``MessageFactory`` belongs to one sender (DIP ID and role). It writes sender unique
+references in the official pattern ``S-IF-031-<DIP ID>-<ROLE>-<yyyymmdd>-<unique>``,
+timestamps in the DIP's 25-character form, and the addressing block; it leaves ``D0`` to
+the DIP (``fill_d0``). A response carries its request's correlation id, so that a whole
+exchange (IF-031 -> IF-032 -> IF-033 -> … -> IF-036) shares one ``senderCorrelationID``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+import msgspec
+
+from openmhhs.days import format_utc_datetime
+from openmhhs.dip.schema import (
+    A0,
+    D0,
+    M0,
+    R0,
+    S0,
+    S1,
+    DipMessageStruct,
+)
+from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore
+
+__all__ = [
+    "MessageFactory",
+    "Sender",
+    "Site",
+    "correlation_of",
+    "fill_d0",
+    "interface_number",
+]
+
+M = TypeVar("M", bound=DipMessageStruct)
+
+ENVIRONMENTS = ("PRD", "SITB", "SIT", "UIT", "DEV")
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sends: the DIP ID and role in S1, and the environment tag."""
+
+    dip_id: DipId
+    role: DipRole
+    environment: str = "DEV"
+    connection_provider: DipId | None = None
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ValueError(f"environment must be one of {ENVIRONMENTS}, got {self.environment!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """The M0 block: which MPAN a message is about."""
+
+    mpan: MpanCore
+    distributor: DipId
+    gsp_group: GspGroup
+
+    def m0(self) -> M0:
+        return M0(
+            mpan_core=str(self.mpan),
+            distributor_dip_id=str(self.distributor),
+            gsp_group_id=cast(Any, self.gsp_group),  # a validated GspGroup is one of the literals
+        )
+
+
+def interface_number(interface_id: str) -> str:
+    """``IF-031`` -> ``031``."""
+    return interface_id.split("-", 1)[1]
+
+
+def correlation_of(message: DipMessageStruct) -> str:
+    """The correlation id a response to ``message`` carries: the request's own correlation
+    id, or, for the first message of an exchange, its sender unique reference's tail."""
+    s1: S1 = message.common_block.s1  # type: ignore[attr-defined]
+    if s1.sender_correlation_id:
+        return s1.sender_correlation_id
+    return correlation_from_reference(s1.sender_unique_reference)
+
+
+def correlation_from_reference(reference: str) -> str:
+    """A correlation id (max 60 characters) derived from a sender unique reference."""
+    return ("C" + reference[1:])[:60]
+
+
+class MessageFactory:
+    """Builds one participant's outgoing messages."""
+
+    def __init__(self, sender: Sender, *, unique_prefix: str | None = None) -> None:
+        self.sender = sender
+        self._prefix = unique_prefix if unique_prefix is not None else secrets.token_hex(4)
+        if not self._prefix.isalnum() and self._prefix:
+            raise ValueError("unique prefix must be letters and digits")
+        self._counter = itertools.count(1)
+
+    def sender_unique_reference(self, interface_id: str, now: datetime) -> str:
+        return (
+            f"S-{interface_id}-{self.sender.dip_id}-{self.sender.role}-"
+            f"{now.strftime('%Y%m%d')}-{self._prefix}{next(self._counter):08d}"
+        )
+
+    def build(
+        self,
+        cls: type[M],
+        custom_block: Any,
+        *,
+        site: Site,
+        recipients: Iterable[DipId],
+        now: datetime,
+        correlation_id: str | None = None,
+        event_code: str | None = None,
+        response: R0 | None = None,
+        sub_text: str | None = None,
+    ) -> M:
+        """A message of type ``cls`` from this sender, addressed to ``recipients``."""
+        event = event_code or cls.EVENT_CODES[0]
+        reference = self.sender_unique_reference(cls.INTERFACE_ID, now)
+        common_type = _common_block_type(cls)
+        common: dict[str, Any] = {
+            "s0": S0(interface_id=cls.INTERFACE_ID, schema_version="011", event_code=event),
+            "s1": S1(
+                environment_tag=cast(Any, self.sender.environment),  # checked by Sender
+                sub_text=sub_text,
+                sender_unique_reference=reference,
+                sender_timestamp=format_utc_datetime(now),
+                sender_dip_id=str(self.sender.dip_id),
+                sender_role_id=str(self.sender.role),
+                sender_correlation_id=correlation_id or correlation_from_reference(reference),
+                dip_connection_provider_id=(
+                    None
+                    if self.sender.connection_provider is None
+                    else str(self.sender.connection_provider)
+                ),
+            ),
+            "a0": A0(
+                primary_recipients=[str(r) for r in recipients], secondary_recipients=[], always=[]
+            ),
+            "m0": site.m0(),
+        }
+        if response is not None:
+            common["r0"] = response
+        return cls(common_block=common_type(**common), custom_block=custom_block)
+
+    def reply(
+        self,
+        cls: type[M],
+        custom_block: Any,
+        *,
+        to: DipMessageStruct,
+        recipients: Iterable[DipId],
+        now: datetime,
+        event_code: str | None = None,
+        response: R0 | None = None,
+    ) -> M:
+        """A message answering ``to``: same MPAN block, same correlation id."""
+        m0: M0 = to.common_block.m0  # type: ignore[attr-defined]
+        site = Site(MpanCore(m0.mpan_core), DipId(m0.distributor_dip_id), GspGroup(m0.gsp_group_id))
+        return self.build(
+            cls,
+            custom_block,
+            site=site,
+            recipients=recipients,
+            now=now,
+            correlation_id=correlation_of(to),
+            event_code=event_code,
+            response=response,
+        )
+
+
+_COMMON_TYPES: dict[type[DipMessageStruct], type[Any]] = {}
+
+
+def _common_block_type(cls: type[DipMessageStruct]) -> type[Any]:
+    found = _COMMON_TYPES.get(cls)
+    if found is None:
+        (field,) = [f for f in msgspec.structs.fields(cls) if f.name == "common_block"]
+        found = field.type
+        _COMMON_TYPES[cls] = found
+    return found
+
+
+def fill_d0(
+    message: M,
+    *,
+    transaction_id: str,
+    timestamp: datetime,
+    publication_id: str,
+    initial_correlation_id: str | None,
+    replay: bool = False,
+    secondary: Iterable[DipId] = (),
+    always: Iterable[DipId] = (),
+) -> M:
+    """The message as the DIP publishes it: D0 filled, secondary/always recipients added."""
+    common = message.common_block  # type: ignore[attr-defined]
+    a0 = (
+        common.a0
+        if isinstance(common.a0, A0)
+        else A0(primary_recipients=[], secondary_recipients=[], always=[])
+    )
+    a0 = msgspec.structs.replace(
+        a0,
+        secondary_recipients=[*a0.secondary_recipients, *(str(r) for r in secondary)],
+        always=[*a0.always, *(str(r) for r in always)],
+    )
+    d0 = D0(
+        transaction_id=transaction_id,
+        transaction_timestamp=format_utc_datetime(timestamp),
+        publication_id=publication_id,
+        initial_correlation_id=initial_correlation_id,
+        replay_indicator=replay,
+        service_ticket_url=None,
+    )
+    common = msgspec.structs.replace(common, a0=a0, d0=d0)
+    return msgspec.structs.replace(message, common_block=common)

@@ -1,0 +1,262 @@
+"""Each DIP parsing rule triggers its official code, from the DIP's and a recipient's side."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from openmhhs.codes import ResponseCode
+from openmhhs.dip.catalogue import EVENTS, event_spec
+from openmhhs.dip.parse import (
+    MessageRejected,
+    Parsed,
+    Perspective,
+    Rejection,
+    encode,
+    parse,
+    parse_batch,
+)
+from tests.dip_examples import example_message
+
+NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
+DSAPP = event_spec("IF-031", "[DSApp]")
+
+
+def dsapp(mutate: Callable[[dict[str, Any]], object] | None = None) -> bytes:
+    message = example_message(DSAPP, maximal=True)
+    if mutate is not None:
+        mutate(message)
+    return orjson.dumps(message)
+
+
+def s1(m: dict[str, Any]) -> dict[str, Any]:
+    return m["CommonBlock"]["S1"]
+
+
+def rejected(raw: bytes, perspective: Perspective = Perspective.DIP) -> MessageRejected:
+    with pytest.raises(MessageRejected) as raised:
+        parse(raw, now=NOW, perspective=perspective)
+    return raised.value
+
+
+def test_valid_message_parses_and_round_trips_byte_for_byte() -> None:
+    raw = dsapp()
+    parsed = parse(raw, now=NOW)
+    assert parsed.spec is DSAPP
+    assert encode(parsed.message) == raw
+
+
+def test_payload_wrapper_accepted() -> None:
+    raw = b'{"payload": ' + dsapp() + b"}"
+    assert parse(raw, now=NOW).raw == dsapp()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "dip", "recipient", "path"),
+    [
+        (
+            lambda m: m["CommonBlock"]["S0"].update(interfaceID="IF-999"),
+            "MSG1002",
+            "RCP1002",
+            "$.CommonBlock.S0.interfaceID",
+        ),
+        (
+            lambda m: m["CommonBlock"]["S0"].pop("interfaceID"),
+            "MSG1002",
+            "RCP1002",
+            "$.CommonBlock.S0.interfaceID",
+        ),
+        (
+            lambda m: m["CommonBlock"]["S0"].update(eventCode="[DSAppActive]"),
+            "RCP1003",
+            "RCP1003",
+            "$.CommonBlock.S0.eventCode",
+        ),
+        (
+            lambda m: m["CommonBlock"]["S0"].update(schemaVersion="010"),
+            "RCP1005",
+            "RCP1005",
+            "$.CommonBlock.S0.schemaVersion",
+        ),
+        (
+            lambda m: s1(m).update(environmentTag="LIVE"),
+            "RCP1004",
+            "RCP1004",
+            "$.CommonBlock.S1.environmentTag",
+        ),
+        (
+            lambda m: s1(m).update(senderUniqueReference="REF-1"),
+            "RCP1006",
+            "RCP1006",
+            "$.CommonBlock.S1.senderUniqueReference",
+        ),
+        (
+            lambda m: s1(m).pop("senderUniqueReference"),
+            "RCP1006",
+            "RCP1006",
+            "$.CommonBlock.S1.senderUniqueReference",
+        ),
+        (
+            lambda m: s1(m).update(senderTimestamp="2025-06-01T10:00:00Z"),
+            "MSG1007",
+            "RCP1007",
+            "$.CommonBlock.S1.senderTimestamp",
+        ),
+        (
+            lambda m: s1(m).update(senderTimestamp="2025-13-01T10:00:00+00:00"),
+            "MSG1007",
+            "RCP1007",
+            "$.CommonBlock.S1.senderTimestamp",
+        ),
+        (
+            lambda m: s1(m).update(senderTimestamp="2025-06-02T10:00:00+00:00"),
+            "RCP1008",
+            "RCP1008",
+            "$.CommonBlock.S1.senderTimestamp",
+        ),
+        (
+            lambda m: s1(m).update(senderDIPID="12345"),
+            "MSG1009",
+            "RCP1009",
+            "$.CommonBlock.S1.senderDIPID",
+        ),
+        (
+            lambda m: s1(m).update(senderRoleID="SUPPLY"),
+            "MSG1010",
+            "RCP1010",
+            "$.CommonBlock.S1.senderRoleID",
+        ),
+        (
+            lambda m: s1(m).update(DIPConnectionProviderID="1"),
+            "MSG1011",
+            "RCP1009",
+            "$.CommonBlock.S1.DIPConnectionProviderID",
+        ),
+        (
+            lambda m: s1(m).update(senderCorrelationID=""),
+            "MSG1012",
+            "RCP1046",
+            "$.CommonBlock.S1.senderCorrelationID",
+        ),
+        (
+            lambda m: m["CommonBlock"]["A0"].update(primaryRecipients=["123"]),
+            "MSG1031",
+            "RCP1041",
+            "$.CommonBlock.A0.primaryRecipients[0]",
+        ),
+        (
+            lambda m: m["CommonBlock"]["A0"].update(secondaryRecipients=[1]),
+            "MSG1033",
+            "RCP1041",
+            "$.CommonBlock.A0.secondaryRecipients[0]",
+        ),
+        (
+            lambda m: m["CommonBlock"]["A0"].update(always="x"),
+            "MSG1035",
+            "RCP1041",
+            "$.CommonBlock.A0.always",
+        ),
+        (
+            lambda m: m["CustomBlock"]["B071"].update(extra=1),
+            "MSG1001",
+            "RCP1001",
+            "$.CustomBlock.B071.extra",
+        ),
+        (lambda m: m["CustomBlock"].pop("B071"), "MSG1001", "RCP1001", "$.CustomBlock.B071"),
+        (
+            lambda m: m["CustomBlock"]["B071"].update(appointmentScenario="XYZ"),
+            "MSG1001",
+            "RCP1001",
+            "$.CustomBlock.B071.appointmentScenario",
+        ),
+        (
+            lambda m: m["CustomBlock"]["B071"].update(
+                proposedDataServiceDIPEffectiveFromDate="2025-02-30T00:00:00+00:00"
+            ),
+            "MSG1001",
+            "RCP1001",
+            "$.CustomBlock.B071.proposedDataServiceDIPEffectiveFromDate",
+        ),
+        (
+            lambda m: m["CommonBlock"]["M0"].update(MPANCore="200005653597١"),
+            "MSG1001",
+            "RCP1001",
+            "$.CommonBlock.M0.MPANCore",
+        ),
+        (lambda m: m.pop("CommonBlock"), "MSG1001", "RCP1001", "$.CommonBlock"),
+        (lambda m: m.update(Extra=1), "MSG1001", "RCP1001", "$.Extra"),
+    ],
+)
+def test_rule_codes(
+    mutate: Callable[[dict[str, Any]], object], dip: str, recipient: str, path: str
+) -> None:
+    raw = dsapp(mutate)
+    as_dip = rejected(raw)
+    assert (as_dip.code.value, as_dip.path) == (dip, path), as_dip.detail
+    assert rejected(raw, Perspective.RECIPIENT).code.value == recipient
+
+
+def test_rcp1006_reference_must_name_this_interface() -> None:
+    error = rejected(
+        dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-033-1111111111-SUP-20250601-a1"))
+    )
+    assert error.code is ResponseCode.RCP1006 and "IF-031" in error.detail
+
+
+def test_rcp1006_reference_must_name_the_sender() -> None:
+    error = rejected(
+        dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-031-2222222222-SUP-20250601-a1"))
+    )
+    assert error.code is ResponseCode.RCP1006
+
+
+def test_rcp1006_reference_date_must_be_real() -> None:
+    error = rejected(
+        dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-031-1111111111-SUP-20251332-a1"))
+    )
+    assert error.code is ResponseCode.RCP1006
+
+
+def test_short_form_reference_without_if_prefix_is_official() -> None:
+    parse(
+        dsapp(lambda m: s1(m).update(senderUniqueReference="S-031-1111111111-SUP-20250601-a1")),
+        now=NOW,
+    )
+
+
+def test_trailing_newline_in_a_pattern_field_is_refused() -> None:
+    # Python's "$" would match before a final newline; the ECMA pattern of the schema does not.
+    error = rejected(
+        dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-031-1111111111-SUP-20250601-a1\n"))
+    )
+    assert error.code is ResponseCode.RCP1006
+
+
+def test_not_json_is_a_schema_failure() -> None:
+    assert rejected(b"{not json").code is ResponseCode.MSG1001
+    assert rejected(b"[]").code is ResponseCode.MSG1001
+
+
+def test_timestamp_check_skipped_without_a_clock() -> None:
+    parse(dsapp(lambda m: s1(m).update(senderTimestamp="2099-06-02T10:00:00+00:00")), now=None)
+
+
+def test_batch_keeps_order_and_isolates_failures() -> None:
+    good = orjson.loads(dsapp())
+    bad = copy.deepcopy(good)
+    bad["CommonBlock"]["S0"]["eventCode"] = "[Nope]"
+    results = parse_batch(orjson.dumps([good, {"payload": bad}, good]), now=NOW)
+    assert [type(r) for r in results] == [Parsed, Rejection, Parsed]
+    rejection = results[1]
+    assert isinstance(rejection, Rejection) and rejection.code is ResponseCode.RCP1003
+    assert rejection.sender_unique_reference == good["CommonBlock"]["S1"]["senderUniqueReference"]
+
+
+def test_every_event_has_a_validation_endpoint_path() -> None:
+    assert event_spec("IF-034", "[SDS-MDRUpdate]").validate_path == "/validate/IF-034/SDS-MDRUpdate"
+    assert len(EVENTS) == 34
