@@ -47,9 +47,7 @@ def pydantic_type(t: mi.Type) -> Any:
     if isinstance(t, mi.LiteralType):
         return Literal[t.values]  # type: ignore[valid-type]
     if isinstance(t, mi.StrType):
-        pattern = (
-            None if t.pattern is None else t.pattern.replace("\\Z", "$")
-        )  # Rust regex: $ is end
+        pattern = None if t.pattern is None else t.pattern.replace("\\Z", "$")  # Rust regex: $ is end
         return Annotated[
             str,
             StringConstraints(min_length=t.min_length, max_length=t.max_length, pattern=pattern),
@@ -105,9 +103,7 @@ def main() -> None:
         assert orjson.loads(dumped) == orjson.loads(raw)
         ours = rate(lambda raw=raw: encode(parse(raw, now=None).message), args.seconds)
         theirs = rate(
-            lambda raw=raw: model.model_validate_json(raw).model_dump_json(
-                by_alias=True, exclude_unset=True
-            ),
+            lambda raw=raw: model.model_validate_json(raw).model_dump_json(by_alias=True, exclude_unset=True),
             args.seconds,
         )
         floor = rate(lambda raw=raw: orjson.dumps(orjson.loads(raw)), args.seconds)

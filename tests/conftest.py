@@ -21,9 +21,7 @@ from typer.testing import Result
 
 from openmhhs.store.database import Database, normalise_url
 
-settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
@@ -92,10 +90,7 @@ def spec_dir() -> Path:
         Path(__file__).resolve().parents[2] / "shared" / "dip-spec",
     ]
     for candidate in candidates:
-        if (
-            str(candidate) not in ("", ".")
-            and (candidate / "SubmitEvents-unresolved.yaml").exists()
-        ):
+        if str(candidate) not in ("", ".") and (candidate / "SubmitEvents-unresolved.yaml").exists():
             return candidate
     if os.environ.get("OPENMHHS_REQUIRE_SPEC", "") == "1":
         pytest.fail("OPENMHHS_REQUIRE_SPEC=1 but ../shared/dip-spec is not there")
@@ -115,9 +110,9 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> CliHarness:
 
 class CliHarness:
     def __call__(self, *args: str, ok: bool | None = None) -> Result:
-        from typer.testing import CliRunner  # noqa: PLC0415
+        from typer.testing import CliRunner
 
-        from openmhhs.cli.main import app  # noqa: PLC0415
+        from openmhhs.cli.main import app
 
         result = CliRunner().invoke(app, list(args), catch_exceptions=False)
         if ok is True:

@@ -39,9 +39,7 @@ def _string(t: mi.StrType, name: str) -> str:
     if t.pattern is not None:
         return SAMPLES_BY_PATTERN[t.pattern]
     size = t.min_length or max(1, min(t.max_length or 8, 8))
-    if name.lower().endswith(("dipid", "recipients", "always")) or (
-        t.min_length == t.max_length == 10
-    ):
+    if name.lower().endswith(("dipid", "recipients", "always")) or (t.min_length == t.max_length == 10):
         return "1234567890"[:size].ljust(size, "0")
     return ("x" * size)[: t.max_length or size]
 
@@ -51,17 +49,11 @@ def example_value(t: mi.Type, *, maximal: bool, name: str = "") -> Any:
         out: dict[str, Any] = {}
         for field in t.fields:
             if field.required or maximal:
-                out[field.encode_name] = example_value(
-                    field.type, maximal=maximal, name=field.encode_name
-                )
+                out[field.encode_name] = example_value(field.type, maximal=maximal, name=field.encode_name)
         return out
     if isinstance(t, mi.UnionType):
         options = [o for o in t.types if not isinstance(o, mi.NoneType)]
-        if (
-            not maximal
-            and len(options) < len(t.types)
-            and any(isinstance(o, mi.NoneType) for o in t.types)
-        ):
+        if not maximal and len(options) < len(t.types) and any(isinstance(o, mi.NoneType) for o in t.types):
             return None
         return example_value(options[0], maximal=maximal, name=name)
     if isinstance(t, mi.ListType):
@@ -97,9 +89,7 @@ def example_message(spec: EventSpec, *, maximal: bool) -> dict[str, Any]:
     s1["senderDIPID"] = "1111111111"
     s1["senderRoleID"] = sorted(spec.senders)[0]
     number = spec.interface_id.split("-")[1]
-    s1["senderUniqueReference"] = (
-        f"S-{spec.interface_id}-1111111111-{s1['senderRoleID']}-20250601-x{number}"
-    )
+    s1["senderUniqueReference"] = f"S-{spec.interface_id}-1111111111-{s1['senderRoleID']}-20250601-x{number}"
     s1["senderTimestamp"] = "2025-06-01T10:00:00+00:00"
     return message
 
@@ -136,12 +126,8 @@ def _dt_strings() -> st.SearchStrategy[str]:
 
 def strategy_for(t: mi.Type, name: str = "") -> st.SearchStrategy[Any]:
     if isinstance(t, mi.StructType):
-        required = {
-            f.encode_name: strategy_for(f.type, f.encode_name) for f in t.fields if f.required
-        }
-        optional = {
-            f.encode_name: strategy_for(f.type, f.encode_name) for f in t.fields if not f.required
-        }
+        required = {f.encode_name: strategy_for(f.type, f.encode_name) for f in t.fields if f.required}
+        optional = {f.encode_name: strategy_for(f.type, f.encode_name) for f in t.fields if not f.required}
         return st.fixed_dictionaries(required, optional=optional)
     if isinstance(t, mi.UnionType):
         options = [strategy_for(o, name) for o in t.types]

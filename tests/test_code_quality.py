@@ -23,9 +23,7 @@ def test_ruff_lint_and_format() -> None:
     ruff = _tool("ruff")
     paths = ["src", "tests", "tools", "benchmarks"]
     paths = [p for p in paths if (ROOT / p).exists()]
-    lint = subprocess.run(
-        [ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    lint = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = subprocess.run(
         [ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True, check=False

@@ -41,6 +41,9 @@ LOCAL_CODES: dict[str, str] = {
     "OMH0401": "Market description invalid",
     "OMH0402": "Record not found",
     "OMH0403": "Input file invalid",
+    "OMH0501": "Only one SDS==MDR combination (one appointment per service) may hold for an MPAN on any day",
+    "OMH0502": "The market lacks a participant it needs (Registration Service, DCC, provider)",
+    "OMH0503": "No appointment request awaits this response",
 }
 
 
@@ -160,9 +163,7 @@ def main(argv: list[str]) -> int:
 
         write_schema(spec, ROOT / "src" / "openmhhs" / "dip" / "schema.py", spec_commit(spec))
     ruff = Path(sys.executable).parent / "ruff"
-    subprocess.run(
-        [str(ruff), "format", "src/openmhhs/codes.py", "src/openmhhs/dip/"], cwd=ROOT, check=False
-    )
+    subprocess.run([str(ruff), "format", "src/openmhhs/codes.py", "src/openmhhs/dip/"], cwd=ROOT, check=False)
     return 0
 
 

@@ -258,9 +258,7 @@ class Generator:
         for json_name, prop in (schema.get("properties") or {}).items():
             annotation, is_dt = self.annotation(name, json_name, prop, current)
             is_required = json_name in required
-            fields.append(
-                FieldDef(json_name, snake(json_name), annotation, is_required, is_datetime=is_dt)
-            )
+            fields.append(FieldDef(json_name, snake(json_name), annotation, is_required, is_datetime=is_dt))
         seen: set[str] = set()
         for f in fields:
             if f.py_name in seen:
@@ -346,9 +344,7 @@ class Generator:
             req = set(common.get("required", []))
             for json_name, prop in common_props.items():
                 annotation, _ = self.annotation(common_name, json_name, prop, INTERFACES_FILE)
-                struct.fields.append(
-                    FieldDef(json_name, snake(json_name), annotation, json_name in req)
-                )
+                struct.fields.append(FieldDef(json_name, snake(json_name), annotation, json_name in req))
             struct.closed = common.get("additionalProperties", True) is False
             struct.doc = "Common block: S0, S1 sender, M0 MPAN, A0 addressing, D0 DIP, R0 response"
         custom = schema["properties"]["CustomBlock"]

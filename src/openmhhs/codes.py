@@ -224,6 +224,9 @@ class ResponseCode(StrEnum):
     OMH0401 = "OMH0401"
     OMH0402 = "OMH0402"
     OMH0403 = "OMH0403"
+    OMH0501 = "OMH0501"
+    OMH0502 = "OMH0502"
+    OMH0503 = "OMH0503"
 
     @property
     def wording(self) -> str:
@@ -450,6 +453,9 @@ _WORDING: dict[str, str] = {
     "OMH0401": "Market description invalid",
     "OMH0402": "Record not found",
     "OMH0403": "Input file invalid",
+    "OMH0501": "Only one SDS==MDR combination (one appointment per service) may hold for an MPAN on any day",
+    "OMH0502": "The market lacks a participant it needs (Registration Service, DCC, provider)",
+    "OMH0503": "No appointment request awaits this response",
 }
 
 _LOCAL: frozenset[str] = frozenset(
@@ -469,6 +475,9 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0401",
         "OMH0402",
         "OMH0403",
+        "OMH0501",
+        "OMH0502",
+        "OMH0503",
     ]
 )
 

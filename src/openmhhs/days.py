@@ -68,9 +68,7 @@ def parse_lenient_datetime(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=LONDON)
         # A wall-clock time that does not exist (spring gap) or is ambiguous is refused.
-        if parsed.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != parsed.replace(
-            tzinfo=None
-        ):
+        if parsed.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != parsed.replace(tzinfo=None):
             raise InvalidDateTime(f"{value!r} does not exist in UK local time")
     return parsed
 

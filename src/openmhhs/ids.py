@@ -251,9 +251,7 @@ class MarketRole(_Identifier):
 
     def __new__(cls, value: str) -> Self:
         if not isinstance(value, str) or _MARKET_ROLE.match(value) is None:
-            raise InvalidMarketRole(
-                f"market role must be 1 or 2 upper-case letters or digits, got {value!r}"
-            )
+            raise InvalidMarketRole(f"market role must be 1 or 2 upper-case letters or digits, got {value!r}")
         return super().__new__(cls, value)
 
 
@@ -267,9 +265,7 @@ class GspGroup(_Identifier):
 
     def __new__(cls, value: str) -> Self:
         if value not in _GSP_SET:
-            raise InvalidGspGroup(
-                f"GSP Group must be one of {', '.join(GSP_GROUPS)}, got {value!r}"
-            )
+            raise InvalidGspGroup(f"GSP Group must be one of {', '.join(GSP_GROUPS)}, got {value!r}")
         return super().__new__(cls, value)
 
 
@@ -306,7 +302,6 @@ class CompanyNumber(_Identifier):
     def __new__(cls, value: str) -> Self:
         if not isinstance(value, str) or _COMPANY.match(value) is None:
             raise InvalidCompanyNumber(
-                f"company registration number must be 8 to 10 upper-case letters or digits, "
-                f"got {value!r}"
+                f"company registration number must be 8 to 10 upper-case letters or digits, got {value!r}"
             )
         return super().__new__(cls, value)

@@ -37,16 +37,12 @@ def test_examples_are_officially_valid_and_accepted(
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[f"{s.interface_id}{s.event_code}" for s in SPECS])
-def test_factory_built_messages_are_officially_valid(
-    official: OfficialSpec, spec: EventSpec
-) -> None:
+def test_factory_built_messages_are_officially_valid(official: OfficialSpec, spec: EventSpec) -> None:
     sender_role = sorted(spec.senders)[0]
     factory = MessageFactory(Sender(DipId("1111111111"), DipRole(sender_role)), unique_prefix="t")
     custom = decode(spec, example_message(spec, maximal=True)).custom_block  # type: ignore[attr-defined]
     site = Site(MpanCore("2000056535971"), DipId("2000000000"), GspGroup("_H"))
-    common_type = next(
-        f.type for f in msgspec.structs.fields(spec.message_type) if f.name == "common_block"
-    )
+    common_type = next(f.type for f in msgspec.structs.fields(spec.message_type) if f.name == "common_block")
     has_r0 = any(f.name == "r0" for f in msgspec.structs.fields(common_type))
     built = factory.build(
         spec.message_type,
@@ -117,9 +113,7 @@ MUTATIONS = {
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
-def test_whatever_the_official_schema_refuses_we_refuse(
-    official: OfficialSpec, data: st.DataObject
-) -> None:
+def test_whatever_the_official_schema_refuses_we_refuse(official: OfficialSpec, data: st.DataObject) -> None:
     spec = data.draw(st.sampled_from(SPECS))
     message = data.draw(valid_messages(spec))
     path = data.draw(st.sampled_from(_paths(message)))

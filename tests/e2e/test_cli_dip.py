@@ -23,9 +23,7 @@ def messages() -> list[dict[str, object]]:
     return [good, bad, wrapped]
 
 
-def test_validate_json_contract(
-    cli: CliHarness, tmp_path: Path, messages: list[dict[str, object]]
-) -> None:
+def test_validate_json_contract(cli: CliHarness, tmp_path: Path, messages: list[dict[str, object]]) -> None:
     path = tmp_path / "batch.json"
     path.write_bytes(orjson.dumps(messages))
     result = cli("validate", str(path), "--json")

@@ -32,9 +32,7 @@ def test_mpan_check_contract(cli: CliHarness) -> None:
 
 def test_isd_import_lookup_and_mdrs(cli: CliHarness, sample_file: Path) -> None:
     cli("isd", "import", str(sample_file), ok=True)
-    found = cli.json(
-        "isd", "lookup", "--dip-id", "3333333333", "--role", "MDR", "--on", "2025-05-01"
-    )
+    found = cli.json("isd", "lookup", "--dip-id", "3333333333", "--role", "MDR", "--on", "2025-05-01")
     assert set(found) >= SAMPLE_KEYS and found["MPID"] == "MDRZ"
     back = cli.json("isd", "lookup", "--mpid", "SUPA", "--market-role", "X", "--on", "2025-05-01")
     assert (back["DIPID"], back["DIPRole"]) == ("1111111111", "SUP")
@@ -45,9 +43,7 @@ def test_isd_import_lookup_and_mdrs(cli: CliHarness, sample_file: Path) -> None:
 
 def test_lookup_errors_print_code_and_exit_non_zero(cli: CliHarness, sample_file: Path) -> None:
     cli("isd", "import", str(sample_file), ok=True)
-    absent = cli(
-        "isd", "lookup", "--dip-id", "2222222222", "--role", "SUP", "--on", "2025-05-01", "--json"
-    )
+    absent = cli("isd", "lookup", "--dip-id", "2222222222", "--role", "SUP", "--on", "2025-05-01", "--json")
     assert absent.exit_code == 1 and orjson.loads(absent.stdout)["error"]["code"] == "OMH0301"
     ambiguous = cli("isd", "lookup", "--mpid", "SUPA", "--on", "2025-05-01", "--json")
     assert ambiguous.exit_code == 1 and orjson.loads(ambiguous.stdout)["error"]["code"] == "OMH0302"

@@ -192,9 +192,7 @@ def test_payload_wrapper_accepted() -> None:
         (lambda m: m.update(Extra=1), "MSG1001", "RCP1001", "$.Extra"),
     ],
 )
-def test_rule_codes(
-    mutate: Callable[[dict[str, Any]], object], dip: str, recipient: str, path: str
-) -> None:
+def test_rule_codes(mutate: Callable[[dict[str, Any]], object], dip: str, recipient: str, path: str) -> None:
     raw = dsapp(mutate)
     as_dip = rejected(raw)
     assert (as_dip.code.value, as_dip.path) == (dip, path), as_dip.detail

@@ -58,9 +58,7 @@ def b071() -> B071:
     )
 
 
-def dsapp(
-    sender: str = SUPPLIER, role: str = "SUP", recipients: tuple[str, ...] = (RS,)
-) -> IF031DSApp:
+def dsapp(sender: str = SUPPLIER, role: str = "SUP", recipients: tuple[str, ...] = (RS,)) -> IF031DSApp:
     factory = MessageFactory(Sender(DipId(sender), DipRole(role)), unique_prefix="u")
     return factory.build(
         IF031DSApp,
@@ -84,9 +82,7 @@ def routing_code(message: IF031DSApp, *, submitted: bool = True) -> ResponseCode
 
 
 def test_well_addressed_message_passes_routing() -> None:
-    check_routing(
-        dsapp(), event_spec("IF-031", "[DSApp]"), directory=FakeDirectory(), at=NOW, submitted=True
-    )
+    check_routing(dsapp(), event_spec("IF-031", "[DSApp]"), directory=FakeDirectory(), at=NOW, submitted=True)
 
 
 def test_msg1009_unknown_sender() -> None:
@@ -113,9 +109,7 @@ def test_msg1032_primary_recipient_in_the_wrong_role() -> None:
     assert routing_code(dsapp(recipients=(SDS,))) is ResponseCode.MSG1032
 
 
-def _with_a0(
-    message: IF031DSApp, secondary: list[str | None], always: list[str | None]
-) -> IF031DSApp:
+def _with_a0(message: IF031DSApp, secondary: list[str | None], always: list[str | None]) -> IF031DSApp:
     common = message.common_block
     a0 = msgspec.structs.replace(common.a0, secondary_recipients=secondary, always=always)  # type: ignore[arg-type]
     return msgspec.structs.replace(message, common_block=msgspec.structs.replace(common, a0=a0))
@@ -127,12 +121,8 @@ def test_msg1033_and_msg1035_senders_may_not_set_dip_recipients() -> None:
 
 
 def test_msg1033_to_1036_on_published_messages() -> None:
-    assert (
-        routing_code(_with_a0(dsapp(), ["4444444444"], []), submitted=False) is ResponseCode.MSG1033
-    )
-    assert (
-        routing_code(_with_a0(dsapp(), [], ["4444444444"]), submitted=False) is ResponseCode.MSG1035
-    )
+    assert routing_code(_with_a0(dsapp(), ["4444444444"], []), submitted=False) is ResponseCode.MSG1033
+    assert routing_code(_with_a0(dsapp(), [], ["4444444444"]), submitted=False) is ResponseCode.MSG1035
     assert routing_code(_with_a0(dsapp(), [None], []), submitted=False) is ResponseCode.MSG1033
 
 
@@ -159,9 +149,7 @@ def test_reply_chains_the_correlation_id() -> None:
         recipients=[DipId(SUPPLIER)],
         now=NOW,
     )
-    assert (
-        reply.common_block.s1.sender_correlation_id == request.common_block.s1.sender_correlation_id
-    )
+    assert reply.common_block.s1.sender_correlation_id == request.common_block.s1.sender_correlation_id
     assert correlation_of(reply) == correlation_of(request)
     assert reply.common_block.m0 == request.common_block.m0
 

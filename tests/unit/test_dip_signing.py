@@ -28,17 +28,13 @@ def pki() -> dict[str, Issued]:
     return {
         "ca": authority,
         "other-ca": other,
-        "supplier": issue_participant(
-            authority, dip_id="1111111111", organisation="Aurora", now=NOW
-        ),
+        "supplier": issue_participant(authority, dip_id="1111111111", organisation="Aurora", now=NOW),
         "sds": issue_participant(authority, dip_id="2222222222", organisation="Beacon", now=NOW),
         "stranger": issue_participant(other, dip_id="1111111111", organisation="Mallory", now=NOW),
     }
 
 
-def independent_headers(
-    issued: Issued, method: str, url: str, body: bytes, when: str
-) -> dict[str, str]:
+def independent_headers(issued: Issued, method: str, url: str, body: bytes, when: str) -> dict[str, str]:
     """The published recipe, written here with cryptography primitives only."""
     digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
     message = f"{method};{url.lower()};{when};{digest}".encode()
@@ -116,9 +112,7 @@ def test_rcp9999_certificate_from_an_untrusted_authority(pki: dict[str, Issued])
 
 
 def test_rcp9999_stale_signature_date(pki: dict[str, Issued]) -> None:
-    headers = signer(pki["supplier"]).headers(
-        method="POST", url=URL, body=BODY, now=NOW - timedelta(hours=1)
-    )
+    headers = signer(pki["supplier"]).headers(method="POST", url=URL, body=BODY, now=NOW - timedelta(hours=1))
     assert "from now" in rejected(pki, headers)
 
 

@@ -41,9 +41,7 @@ def test_reverse_translation_by_mpid_and_market_role(sample: IsdTable) -> None:
 
 
 def test_mdr_reverse_translation_has_no_market_role(sample: IsdTable) -> None:
-    found = dip_for(
-        sample, mpid=Mpid("SUPA"), market_role=None, dip_role=DipRole.MDR, on=at("2025-07-01")
-    )
+    found = dip_for(sample, mpid=Mpid("SUPA"), market_role=None, dip_role=DipRole.MDR, on=at("2025-07-01"))
     assert found.dip_role == "MDR"
 
 
@@ -111,9 +109,7 @@ def test_overlap_for_same_mpid_and_market_role_refused() -> None:
 
 def test_two_mdrs_cannot_share_one_mdr_id_at_once() -> None:
     with pytest.raises(IsdOverlap):
-        IsdTable(
-            [entry("1111111111", "MDR", "MDRA", row=1), entry("2222222222", "MDR", "MDRA", row=2)]
-        )
+        IsdTable([entry("1111111111", "MDR", "MDRA", row=1), entry("2222222222", "MDR", "MDRA", row=2)])
 
 
 def test_consecutive_periods_are_not_overlaps() -> None:

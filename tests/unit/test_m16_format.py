@@ -158,9 +158,7 @@ def test_csv_keeps_leading_zeros_and_reads_null_as_empty() -> None:
 
 @given(
     st.lists(
-        st.tuples(
-            ids.dip_ids, ids.mpids, st.sampled_from(["SUP", "SDS", "MDR"]), st.integers(0, 5)
-        ),
+        st.tuples(ids.dip_ids, ids.mpids, st.sampled_from(["SUP", "SDS", "MDR"]), st.integers(0, 5)),
         max_size=8,
         unique_by=lambda t: (t[0], t[2]),
     )

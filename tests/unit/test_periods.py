@@ -44,9 +44,7 @@ def test_overlap_is_symmetric(a: Period[date], b: Period[date]) -> None:
 
 
 @given(periods(), periods(), days)
-def test_intersection_contains_exactly_the_common_days(
-    a: Period[date], b: Period[date], day: date
-) -> None:
+def test_intersection_contains_exactly_the_common_days(a: Period[date], b: Period[date], day: date) -> None:
     both = a.intersection(b)
     in_both = a.contains(day) and b.contains(day)
     assert (both is not None and both.contains(day)) == in_both

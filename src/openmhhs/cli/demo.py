@@ -33,9 +33,7 @@ def fresh_database(db: Database) -> None:
 
 @coded
 def demo_command(
-    fresh: Annotated[
-        bool, typer.Option("--fresh", help="Start from an empty SQLite file.")
-    ] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty SQLite file.")] = False,
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's outputs.")] = Path(
         "openmhhs-demo"
     ),

@@ -74,9 +74,7 @@ def _result_row(result: Parsed | Rejection, ok_code: ResponseCode) -> dict[str, 
 
 @coded
 def validate_command(
-    file: Annotated[
-        Path, typer.Argument(help="One DIP message or a JSON array (bare or {'payload': …}).")
-    ],
+    file: Annotated[Path, typer.Argument(help="One DIP message or a JSON array (bare or {'payload': …}).")],
     perspective: Annotated[
         Perspective, typer.Option(help="dip: answer MSG codes; recipient: RCP codes.")
     ] = Perspective.DIP,
@@ -157,15 +155,11 @@ def sign_command(
 @coded
 def verify_command(
     file: Annotated[Path, typer.Argument(help="The request body as received.")],
-    headers: Annotated[
-        Path, typer.Option("--headers", help="JSON object of the request's headers.")
-    ],
+    headers: Annotated[Path, typer.Option("--headers", help="JSON object of the request's headers.")],
     ca: Annotated[Path, typer.Option("--ca", help="Trusted certificate authority (PEM).")],
     url: Annotated[str, typer.Option("--url", help="The URL the request was sent to.")],
     method: Annotated[str, typer.Option("--method", help="HTTP method.")] = "POST",
-    dip_id: Annotated[
-        str | None, typer.Option("--dip-id", help="Require this signer DIP ID.")
-    ] = None,
+    dip_id: Annotated[str | None, typer.Option("--dip-id", help="Require this signer DIP ID.")] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Verify X-DIP-* headers (RCP9999 when they do not hold)."""
@@ -185,13 +179,9 @@ def verify_command(
         expected_dip_id=dip_id,
     )
     if as_json:
-        emit_json(
-            {"valid": True, "dipId": verified.dip_id, "signedAt": verified.signed_at.isoformat()}
-        )
+        emit_json({"valid": True, "dipId": verified.dip_id, "signedAt": verified.signed_at.isoformat()})
     else:
-        console.print(
-            f"Signature valid: signed by {verified.dip_id} at {verified.signed_at.isoformat()}."
-        )
+        console.print(f"Signature valid: signed by {verified.dip_id} at {verified.signed_at.isoformat()}.")
 
 
 def _password(variable: str | None) -> bytes | None:
@@ -211,9 +201,7 @@ def certs_init_command(
     ] = Path("openmhhs-certs"),
     participant: Annotated[
         list[str] | None,
-        typer.Option(
-            "--participant", help="DIP ID (repeatable); default: every DIP ID in the stored ISD."
-        ),
+        typer.Option("--participant", help="DIP ID (repeatable); default: every DIP ID in the stored ISD."),
     ] = None,
     password_env: Annotated[
         str | None,

@@ -49,9 +49,7 @@ def _when(moment: datetime | None) -> str:
     if moment is None:
         return "open"
     local = moment.astimezone(LONDON)
-    return (
-        local.date().isoformat() if local.time() == time(0) else local.isoformat(timespec="minutes")
-    )
+    return local.date().isoformat() if local.time() == time(0) else local.isoformat(timespec="minutes")
 
 
 def entries_table(entries: list[IsdEntry], title: str) -> Table:
@@ -109,18 +107,14 @@ def import_command(
     if as_json:
         emit_json({"imported": len(entries), "rows": len(table), "mode": mode.value})
     else:
-        console.print(
-            f"Imported {len(entries)} ISD rows ({mode.value}); the table holds {len(table)}."
-        )
+        console.print(f"Imported {len(entries)} ISD rows ({mode.value}); the table holds {len(table)}.")
 
 
 @app.command("export")
 @coded
 def export_command(
     fmt: Annotated[str, typer.Option("--format", help="csv or json (the M16 DIP shape).")] = "json",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File; default stdout.")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File; default stdout.")] = None,
 ) -> None:
     """Write the stored M16 table as CSV or the DIP's JSON shape."""
     if fmt not in ("csv", "json"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openmhhs import __version__
-from openmhhs.cli import demo, dip, isd, mpan, participants
+from openmhhs.cli import demo, dip, isd, market, mpan, participants
 
 app = typer.Typer(
     name="openmhhs",
@@ -26,6 +26,16 @@ app.command("validate")(dip.validate_command)
 app.command("sign")(dip.sign_command)
 app.command("verify")(dip.verify_command)
 app.add_typer(dip.certs_app, name="certs")
+for _name, _command in market.mpan_app_commands:
+    mpan.app.command(_name)(_command)
+participants.app.command("mode")(market.mode_command)
+app.add_typer(market.contract_app, name="contract")
+app.add_typer(market.market_app, name="market")
+app.add_typer(market.sds_app, name="sds")
+app.command("submit")(market.submit_command)
+app.command("timeline")(market.timeline_command)
+app.command("gaps")(market.gaps_command)
+app.command("messages")(market.messages_command)
 
 
 def _version(value: bool) -> None:

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import msgspec
 
@@ -34,6 +34,7 @@ __all__ = [
     "MessageFactory",
     "Sender",
     "Site",
+    "SiteLike",
     "correlation_of",
     "fill_d0",
     "interface_number",
@@ -72,6 +73,12 @@ class Site:
             distributor_dip_id=str(self.distributor),
             gsp_group_id=cast(Any, self.gsp_group),  # a validated GspGroup is one of the literals
         )
+
+
+class SiteLike(Protocol):
+    """Anything that can write the M0 block."""
+
+    def m0(self) -> M0: ...
 
 
 def interface_number(interface_id: str) -> str:
@@ -114,7 +121,7 @@ class MessageFactory:
         cls: type[M],
         custom_block: Any,
         *,
-        site: Site,
+        site: SiteLike,
         recipients: Iterable[DipId],
         now: datetime,
         correlation_id: str | None = None,
@@ -137,14 +144,10 @@ class MessageFactory:
                 sender_role_id=str(self.sender.role),
                 sender_correlation_id=correlation_id or correlation_from_reference(reference),
                 dip_connection_provider_id=(
-                    None
-                    if self.sender.connection_provider is None
-                    else str(self.sender.connection_provider)
+                    None if self.sender.connection_provider is None else str(self.sender.connection_provider)
                 ),
             ),
-            "a0": A0(
-                primary_recipients=[str(r) for r in recipients], secondary_recipients=[], always=[]
-            ),
+            "a0": A0(primary_recipients=[str(r) for r in recipients], secondary_recipients=[], always=[]),
             "m0": site.m0(),
         }
         if response is not None:
@@ -164,17 +167,26 @@ class MessageFactory:
     ) -> M:
         """A message answering ``to``: same MPAN block, same correlation id."""
         m0: M0 = to.common_block.m0  # type: ignore[attr-defined]
-        site = Site(MpanCore(m0.mpan_core), DipId(m0.distributor_dip_id), GspGroup(m0.gsp_group_id))
         return self.build(
             cls,
             custom_block,
-            site=site,
+            site=_EchoSite(m0),
             recipients=recipients,
             now=now,
             correlation_id=correlation_of(to),
             event_code=event_code,
             response=response,
         )
+
+
+class _EchoSite:
+    """The M0 block of the message answered, as it was written (even for an invalid MPAN)."""
+
+    def __init__(self, m0: M0) -> None:
+        self._m0 = m0
+
+    def m0(self) -> M0:
+        return self._m0
 
 
 _COMMON_TYPES: dict[type[DipMessageStruct], type[Any]] = {}

@@ -71,12 +71,8 @@ _SPECS: tuple[EventSpec, ...] = (
     ),
     _spec(schema.IF031MSApp, SUP, REGS, "Supplier requests a Metering Service appointment"),
     _spec(schema.IF031DSApp, SUP, REGS, "Supplier requests a Data Service appointment"),
-    _spec(
-        schema.IF032MSAppInitialResp, REGS, SUP, "RS initial response to an MS appointment request"
-    ),
-    _spec(
-        schema.IF032DSAppInitialResp, REGS, SUP, "RS initial response to a DS appointment request"
-    ),
+    _spec(schema.IF032MSAppInitialResp, REGS, SUP, "RS initial response to an MS appointment request"),
+    _spec(schema.IF032DSAppInitialResp, REGS, SUP, "RS initial response to a DS appointment request"),
     _spec(
         schema.IF033MSAppSPRequest,
         REGS,
@@ -84,9 +80,7 @@ _SPECS: tuple[EventSpec, ...] = (
         "RS asks the proposed Metering Service",
     ),
     _spec(schema.IF033DSAppSPRequest, REGS, _DATA_SERVICES, "RS asks the proposed Data Service"),
-    _spec(
-        schema.IF034MSAppSPResponse, _METERING_SERVICES, REGS, "Metering Service accepts or rejects"
-    ),
+    _spec(schema.IF034MSAppSPResponse, _METERING_SERVICES, REGS, "Metering Service accepts or rejects"),
     _spec(
         schema.IF034DSAppSPResponse,
         _DATA_SERVICES,
@@ -106,12 +100,8 @@ _SPECS: tuple[EventSpec, ...] = (
         _METERING_SERVICES,
         "Incoming MS: send meter technical details",
     ),
-    _spec(
-        schema.IF035SDSMDROutcome, REGS, {"SDS", "SUP"}, "Outcome of an MDR nomination or change"
-    ),
-    _spec(
-        schema.IF035DCCMDROutcome, REGS, {"SDS", "SUP", "DCC"}, "DCC outcome of MDR access set-up"
-    ),
+    _spec(schema.IF035SDSMDROutcome, REGS, {"SDS", "SUP"}, "Outcome of an MDR nomination or change"),
+    _spec(schema.IF035DCCMDROutcome, REGS, {"SDS", "SUP", "DCC"}, "DCC outcome of MDR access set-up"),
     _spec(
         schema.IF036MSAppActive,
         REGS,

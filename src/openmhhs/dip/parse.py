@@ -57,9 +57,7 @@ class MessageRejected(CodedError):
     dip_code: ClassVar[ResponseCode] = ResponseCode.MSG1001
     recipient_code: ClassVar[ResponseCode] = ResponseCode.RCP1001
 
-    def __init__(
-        self, detail: str, *, path: str | None, perspective: Perspective = Perspective.DIP
-    ) -> None:
+    def __init__(self, detail: str, *, path: str | None, perspective: Perspective = Perspective.DIP) -> None:
         super().__init__(detail, path=path)
         self.code = self.dip_code if perspective is Perspective.DIP else self.recipient_code
 
@@ -317,8 +315,7 @@ def _header(raw: bytes, perspective: Perspective) -> tuple[bytes, EventSpec]:
     interface = s0.interfaceID
     if not isinstance(interface, str) or interface not in INTERFACES:
         raise InterfaceInvalid(
-            f"interface {interface!r} is not one openmhhs handles "
-            f"({', '.join(sorted(INTERFACES))})",
+            f"interface {interface!r} is not one openmhhs handles ({', '.join(sorted(INTERFACES))})",
             path="$.CommonBlock.S0.interfaceID",
             perspective=perspective,
         )
@@ -462,9 +459,7 @@ def parse_batch(
             results.append(parse(raw, now=now, perspective=perspective, skew=skew))
         except MessageRejected as exc:
             results.append(
-                Rejection(
-                    error=exc, raw=unwrap(raw), sender_unique_reference=sender_reference_of(raw)
-                )
+                Rejection(error=exc, raw=unwrap(raw), sender_unique_reference=sender_reference_of(raw))
             )
     return results
 

@@ -136,9 +136,7 @@ def _recipients(
     for index, recipient in enumerate(values):
         path = f"$.CommonBlock.A0.{name}[{index}]"
         if recipient is None:
-            raise unknown(
-                "a recipient must be a DIP ID, not null", path=path, perspective=perspective
-            )
+            raise unknown("a recipient must be a DIP ID, not null", path=path, perspective=perspective)
         roles = directory.roles_of(recipient, on=at)
         if not roles:
             raise unknown(

@@ -15,9 +15,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 
 def _bad_datetime(name: str, value: object) -> None:
-    raise ValueError(
-        f"`{name}` is not a real date-time in the form YYYY-MM-DDThh:mm:ss+hh:mm: {value!r}"
-    )
+    raise ValueError(f"`{name}` is not a real date-time in the form YYYY-MM-DDThh:mm:ss+hh:mm: {value!r}")
 
 
 def is_dip_datetime(value: str) -> bool:
@@ -52,15 +50,11 @@ class DipMessageStruct(DipStruct, frozen=True, kw_only=True, gc=False, forbid_un
     def __post_init__(self) -> None:
         s0 = self.common_block.s0  # type: ignore[attr-defined]
         if s0.interface_id != self.INTERFACE_ID:
-            raise ValueError(
-                f"`interfaceID` must be {self.INTERFACE_ID!r}, got {s0.interface_id!r}"
-            )
+            raise ValueError(f"`interfaceID` must be {self.INTERFACE_ID!r}, got {s0.interface_id!r}")
         if s0.schema_version != "011":
             raise ValueError(f"`schemaVersion` must be '011', got {s0.schema_version!r}")
         if s0.event_code not in self.EVENT_CODES:
-            raise ValueError(
-                f"`eventCode` must be one of {self.EVENT_CODES}, got {s0.event_code!r}"
-            )
+            raise ValueError(f"`eventCode` must be one of {self.EVENT_CODES}, got {s0.event_code!r}")
 
 
 DateTime25 = Annotated[str, Meta(min_length=25, max_length=25)]
@@ -100,12 +94,8 @@ class CommonBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown
 class S1(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Sender Common block"""
 
-    environment_tag: Literal["PRD", "SITB", "SIT", "UIT", "DEV"] = msgspec.field(
-        name="environmentTag"
-    )
-    sub_text: Annotated[str, Meta(min_length=1, max_length=500)] | None = msgspec.field(
-        name="subText"
-    )
+    environment_tag: Literal["PRD", "SITB", "SIT", "UIT", "DEV"] = msgspec.field(name="environmentTag")
+    sub_text: Annotated[str, Meta(min_length=1, max_length=500)] | None = msgspec.field(name="subText")
     sender_unique_reference: Annotated[
         str,
         Meta(
@@ -116,9 +106,7 @@ class S1(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=T
     ] = msgspec.field(name="senderUniqueReference")
     sender_timestamp: DateTime25 = msgspec.field(name="senderTimestamp")
     sender_dip_id: DipIdText = msgspec.field(name="senderDIPID")
-    sender_role_id: Annotated[str, Meta(min_length=3, max_length=5)] = msgspec.field(
-        name="senderRoleID"
-    )
+    sender_role_id: Annotated[str, Meta(min_length=3, max_length=5)] = msgspec.field(name="senderRoleID")
     sender_correlation_id: Annotated[str, Meta(min_length=1, max_length=60)] | None = msgspec.field(
         name="senderCorrelationID"
     )
@@ -142,11 +130,9 @@ class D0(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=T
 
     transaction_id: Annotated[str, Meta(max_length=65)] = msgspec.field(name="transactionID")
     transaction_timestamp: DateTime25 = msgspec.field(name="transactionTimestamp")
-    publication_id: Annotated[str, Meta(min_length=7, max_length=8)] = msgspec.field(
-        name="publicationID"
-    )
-    initial_correlation_id: Annotated[str, Meta(min_length=1, max_length=60)] | None = (
-        msgspec.field(name="initialCorrelationID")
+    publication_id: Annotated[str, Meta(min_length=7, max_length=8)] = msgspec.field(name="publicationID")
+    initial_correlation_id: Annotated[str, Meta(min_length=1, max_length=60)] | None = msgspec.field(
+        name="initialCorrelationID"
     )
     replay_indicator: bool = msgspec.field(name="replayIndicator")
     service_ticket_url: Annotated[str, Meta(min_length=1, max_length=250)] | None = msgspec.field(
@@ -180,23 +166,17 @@ class B067(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     connection_type_indicator: Literal["W", "L", "H", "E", "U"] = msgspec.field(
         name="connectionTypeIndicator"
     )
-    connection_type_effective_from_date: DateTime25 = msgspec.field(
-        name="connectionTypeEffectiveFromDate"
-    )
+    connection_type_effective_from_date: DateTime25 = msgspec.field(name="connectionTypeEffectiveFromDate")
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.connection_type_effective_from_date):
-            _bad_datetime(
-                "connectionTypeEffectiveFromDate", self.connection_type_effective_from_date
-            )
+            _bad_datetime("connectionTypeEffectiveFromDate", self.connection_type_effective_from_date)
 
 
 class B045(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """MQ ID"""
 
-    measurement_quantity_id: Literal["AI", "AE", "RI", "RE"] = msgspec.field(
-        name="measurementQuantityID"
-    )
+    measurement_quantity_id: Literal["AI", "AE", "RI", "RE"] = msgspec.field(name="measurementQuantityID")
 
 
 class B046(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -276,9 +256,9 @@ class B900(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     """MQID (B045) Settlement Day Consumption periods (B901)"""
 
     mqid: B045 = msgspec.field(name="MQID")
-    settlement_day_consumption_periods: Annotated[
-        list[B901], Meta(min_length=1, max_length=200)
-    ] = msgspec.field(name="settlementDayConsumptionPeriods")
+    settlement_day_consumption_periods: Annotated[list[B901], Meta(min_length=1, max_length=200)] = (
+        msgspec.field(name="settlementDayConsumptionPeriods")
+    )
 
 
 class IF021CustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -303,9 +283,7 @@ class IF021(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknow
 class B013(DipStruct, frozen=True, kw_only=True, gc=False):
     """CSS Registration Request Id"""
 
-    css_registration_id: Annotated[str, Meta(max_length=36)] = msgspec.field(
-        name="CSSRegistrationID"
-    )
+    css_registration_id: Annotated[str, Meta(max_length=36)] = msgspec.field(name="CSSRegistrationID")
 
 
 class B070(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -316,9 +294,9 @@ class B070(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     proposed_metering_service_dip_effective_from_date: DateTime25 = msgspec.field(
         name="proposedMeteringServiceDIPEffectiveFromDate"
     )
-    contract_reference_metering_service: (
-        Annotated[str, Meta(min_length=1, max_length=50)] | None
-    ) = msgspec.field(name="contractReferenceMeteringService")
+    contract_reference_metering_service: Annotated[str, Meta(min_length=1, max_length=50)] | None = (
+        msgspec.field(name="contractReferenceMeteringService")
+    )
     appointment_scenario: Literal["COS", "CSP", "USP", "SEG", "MCA", "MCS", "ALG"] = msgspec.field(
         name="appointmentScenario"
     )
@@ -331,9 +309,7 @@ class B070(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
             )
 
 
-class IF031MSAppCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF031MSAppCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF031 Custom data block"""
 
     b013: B013 | UnsetType = msgspec.field(default=UNSET, name="B013")
@@ -359,15 +335,13 @@ class B071(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     proposed_data_service_dip_effective_from_date: DateTime25 = msgspec.field(
         name="proposedDataServiceDIPEffectiveFromDate"
     )
-    contract_reference_data_service: Annotated[str, Meta(min_length=1, max_length=50)] | None = (
-        msgspec.field(name="contractReferenceDataService")
+    contract_reference_data_service: Annotated[str, Meta(min_length=1, max_length=50)] | None = msgspec.field(
+        name="contractReferenceDataService"
     )
     appointment_scenario: Literal["COS", "CSP", "USP", "SEG", "MCA", "MCS", "ALG"] = msgspec.field(
         name="appointmentScenario"
     )
-    supplier_nominated_mdr_dip_id: DipIdText | None = msgspec.field(
-        name="supplierNominatedMDRDIPID"
-    )
+    supplier_nominated_mdr_dip_id: DipIdText | None = msgspec.field(name="supplierNominatedMDRDIPID")
     supplier_nominated_mdr_mpid: MpidText | None = msgspec.field(name="supplierNominatedMDRMPID")
     supplier_nominated_mdr_effective_from_date: DateTime25 | None = msgspec.field(
         name="supplierNominatedMDREffectiveFromDate"
@@ -375,11 +349,9 @@ class B071(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     supplier_proposed_consent_granularity: Literal["H", "D", "M", "N", "x"] = msgspec.field(
         name="supplierProposedConsentGranularity"
     )
-    supplier_proposed_domestic_indicator: bool = msgspec.field(
-        name="supplierProposedDomesticIndicator"
-    )
-    traditional_fall_back_read_frequency: Literal["W", "F", "M", "Q", "S", "A", "x"] | None = (
-        msgspec.field(name="traditionalFallBackReadFrequency")
+    supplier_proposed_domestic_indicator: bool = msgspec.field(name="supplierProposedDomesticIndicator")
+    traditional_fall_back_read_frequency: Literal["W", "F", "M", "Q", "S", "A", "x"] | None = msgspec.field(
+        name="traditionalFallBackReadFrequency"
     )
 
     def __post_init__(self) -> None:
@@ -397,9 +369,7 @@ class B071(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
             )
 
 
-class IF031DSAppCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF031DSAppCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF031 Custom data block"""
 
     b013: B013 | UnsetType = msgspec.field(default=UNSET, name="B013")
@@ -432,8 +402,8 @@ class R0(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=T
     """Response Block"""
 
     response_code: Literal["A", "R", "L", "W", "x"] = msgspec.field(name="responseCode")
-    response_messages: list[Annotated[str, Meta(min_length=1, max_length=200)] | None] = (
-        msgspec.field(name="responseMessages")
+    response_messages: list[Annotated[str, Meta(min_length=1, max_length=200)] | None] = msgspec.field(
+        name="responseMessages"
     )
 
 
@@ -495,17 +465,15 @@ class B012(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 class B072(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Incumbent MeteringService"""
 
-    incumbent_metering_service_dip_id: DipIdText = msgspec.field(
-        name="incumbentMeteringServiceDIPID"
-    )
+    incumbent_metering_service_dip_id: DipIdText = msgspec.field(name="incumbentMeteringServiceDIPID")
     incumbent_metering_service_mpid: MpidText = msgspec.field(name="incumbentMeteringServiceMPID")
 
 
 class B022(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """MPAN Address"""
 
-    metering_point_postcode: Annotated[str, Meta(min_length=1, max_length=10)] | None = (
-        msgspec.field(name="meteringPointPostcode")
+    metering_point_postcode: Annotated[str, Meta(min_length=1, max_length=10)] | None = msgspec.field(
+        name="meteringPointPostcode"
     )
     address_line_1: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine1")
     address_line_2: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine2")
@@ -524,28 +492,20 @@ class B023(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     connection_type_indicator: Literal["W", "L", "H", "E", "U"] = msgspec.field(
         name="connectionTypeIndicator"
     )
-    connection_type_effective_from_date: DateTime25 = msgspec.field(
-        name="connectionTypeEffectiveFromDate"
-    )
+    connection_type_effective_from_date: DateTime25 = msgspec.field(name="connectionTypeEffectiveFromDate")
     energy_direction: Literal["I", "E"] = msgspec.field(name="energyDirection")
     metered_indicator: bool = msgspec.field(name="meteredIndicator")
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.connection_type_effective_from_date):
-            _bad_datetime(
-                "connectionTypeEffectiveFromDate", self.connection_type_effective_from_date
-            )
+            _bad_datetime("connectionTypeEffectiveFromDate", self.connection_type_effective_from_date)
 
 
 class B024(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """MPAN DUOS Tariff ID"""
 
-    duos_tariff_id: Annotated[str, Meta(min_length=1, max_length=3)] = msgspec.field(
-        name="DUOSTariffID"
-    )
-    duos_tariff_id_effective_from_date: DateTime25 = msgspec.field(
-        name="DUOSTariffIDEffectiveFromDate"
-    )
+    duos_tariff_id: Annotated[str, Meta(min_length=1, max_length=3)] = msgspec.field(name="DUOSTariffID")
+    duos_tariff_id_effective_from_date: DateTime25 = msgspec.field(name="DUOSTariffIDEffectiveFromDate")
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.duos_tariff_id_effective_from_date):
@@ -562,9 +522,7 @@ class B025(DipStruct, frozen=True, kw_only=True, gc=False):
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.energisation_status_effective_from_date):
-            _bad_datetime(
-                "energisationStatusEffectiveFromDate", self.energisation_status_effective_from_date
-            )
+            _bad_datetime("energisationStatusEffectiveFromDate", self.energisation_status_effective_from_date)
 
 
 class B026(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -608,14 +566,12 @@ class B031(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 class B032(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """MPAN Legacy info"""
 
-    profile_class: (
-        Annotated[str, Meta(min_length=1, max_length=2, pattern="^[0-9]{1,2}\\Z")] | None
-    ) = msgspec.field(name="profileClass")
-    profile_class_effective_from_date: DateTime25 | None = msgspec.field(
-        name="profileClassEffectiveFromDate"
+    profile_class: Annotated[str, Meta(min_length=1, max_length=2, pattern="^[0-9]{1,2}\\Z")] | None = (
+        msgspec.field(name="profileClass")
     )
-    ssc: Annotated[str, Meta(min_length=4, max_length=4, pattern="^[0-9]{4,4}\\Z")] | None = (
-        msgspec.field(name="SSC")
+    profile_class_effective_from_date: DateTime25 | None = msgspec.field(name="profileClassEffectiveFromDate")
+    ssc: Annotated[str, Meta(min_length=4, max_length=4, pattern="^[0-9]{4,4}\\Z")] | None = msgspec.field(
+        name="SSC"
     )
     ssc_effective_from_date: DateTime25 | None = msgspec.field(name="SSCEffectiveFromDate")
 
@@ -672,12 +628,10 @@ class B074(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
         "2CDF",
         "2CEF",
     ] = msgspec.field(name="meterType")
-    manufacturers_make_and_type: Annotated[str, Meta(min_length=1, max_length=60)] | None = (
-        msgspec.field(name="manufacturersMakeAndType")
+    manufacturers_make_and_type: Annotated[str, Meta(min_length=1, max_length=60)] | None = msgspec.field(
+        name="manufacturersMakeAndType"
     )
-    esme_guid: Annotated[str, Meta(min_length=1, max_length=23)] | None = msgspec.field(
-        name="ESMEGUID"
-    )
+    esme_guid: Annotated[str, Meta(min_length=1, max_length=23)] | None = msgspec.field(name="ESMEGUID")
     meter_location: Literal[
         "A",
         "B",
@@ -743,15 +697,9 @@ class B035(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     """Linked Import/Export MPAN Info"""
 
     linked_import_export_mpan: MpanText = msgspec.field(name="linkedImportExportMPAN")
-    linked_mpan_energy_direction: Literal["I", "E"] = msgspec.field(
-        name="linkedMPANEnergyDirection"
-    )
-    import_export_mpan_supplier_dip_id: DipIdText | None = msgspec.field(
-        name="importExportMPANSupplierDIPID"
-    )
-    import_export_mpan_supplier_mpid: MpidText | None = msgspec.field(
-        name="importExportMPANSupplierMPID"
-    )
+    linked_mpan_energy_direction: Literal["I", "E"] = msgspec.field(name="linkedMPANEnergyDirection")
+    import_export_mpan_supplier_dip_id: DipIdText | None = msgspec.field(name="importExportMPANSupplierDIPID")
+    import_export_mpan_supplier_mpid: MpidText | None = msgspec.field(name="importExportMPANSupplierMPID")
 
 
 class B036(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -796,12 +744,10 @@ class B036(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
         "2CDF",
         "2CEF",
     ] = msgspec.field(name="meterType")
-    manufacturers_make_and_type: Annotated[str, Meta(min_length=1, max_length=60)] | None = (
-        msgspec.field(name="manufacturersMakeAndType")
+    manufacturers_make_and_type: Annotated[str, Meta(min_length=1, max_length=60)] | None = msgspec.field(
+        name="manufacturersMakeAndType"
     )
-    esme_guid: Annotated[str, Meta(min_length=1, max_length=23)] | None = msgspec.field(
-        name="ESMEGUID"
-    )
+    esme_guid: Annotated[str, Meta(min_length=1, max_length=23)] | None = msgspec.field(name="ESMEGUID")
     meter_location: Literal[
         "A",
         "B",
@@ -906,12 +852,10 @@ class B038(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
         "2CDF",
         "2CEF",
     ] = msgspec.field(name="meterType")
-    manufacturers_make_and_type: Annotated[str, Meta(min_length=1, max_length=60)] | None = (
-        msgspec.field(name="manufacturersMakeAndType")
+    manufacturers_make_and_type: Annotated[str, Meta(min_length=1, max_length=60)] | None = msgspec.field(
+        name="manufacturersMakeAndType"
     )
-    esme_guid: Annotated[str, Meta(min_length=1, max_length=23)] | None = msgspec.field(
-        name="ESMEGUID"
-    )
+    esme_guid: Annotated[str, Meta(min_length=1, max_length=23)] | None = msgspec.field(name="ESMEGUID")
     meter_location: Literal[
         "A",
         "B",
@@ -989,9 +933,7 @@ class IF033MSAppSPRequestCustomBlock(
     b908_list: list[B908] | UnsetType = msgspec.field(default=UNSET, name="B908List")
 
 
-class IF033MSAppSPRequest(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF033MSAppSPRequest(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-033-MSAppSPRequest: [MSAppSPRequest]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-033"
@@ -1024,9 +966,7 @@ class IF033DSAppSPRequestCustomBlock(
     b908_list: list[B908] | UnsetType = msgspec.field(default=UNSET, name="B908List")
 
 
-class IF033DSAppSPRequest(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF033DSAppSPRequest(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-033-DSAppSPRequest: [DSAppSPRequest]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-033"
@@ -1041,9 +981,9 @@ class B007(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     """New SP Outcome"""
 
     response_code: Literal["A", "R", "L", "W", "x"] = msgspec.field(name="responseCode")
-    proposed_appointment_response_code: (
-        Annotated[str, Meta(min_length=1, max_length=200)] | None
-    ) = msgspec.field(name="proposedAppointmentResponseCode")
+    proposed_appointment_response_code: Annotated[str, Meta(min_length=1, max_length=200)] | None = (
+        msgspec.field(name="proposedAppointmentResponseCode")
+    )
 
 
 class IF034MSAppSPResponseCustomBlock(
@@ -1057,9 +997,7 @@ class IF034MSAppSPResponseCustomBlock(
     b070: B070 = msgspec.field(name="B070")
 
 
-class IF034MSAppSPResponse(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF034MSAppSPResponse(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-034-MSAppSPResponse: [MSAppSPResponse]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-034"
@@ -1100,9 +1038,7 @@ class IF034DSAppSPResponseCustomBlock(
     b018: B018 | UnsetType = msgspec.field(default=UNSET, name="B018")
 
 
-class IF034DSAppSPResponse(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF034DSAppSPResponse(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-034-DSAppSPResponse: [DSAppSPResponse]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-034"
@@ -1123,9 +1059,7 @@ class IF034SDSMDRUpdateCustomBlock(
     b018: B018 = msgspec.field(name="B018")
 
 
-class IF034SDSMDRUpdate(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF034SDSMDRUpdate(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-034-SDS-MDRUpdate: [SDS-MDRUpdate]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-034"
@@ -1147,9 +1081,7 @@ class IF035MSAppAcceptedCustomBlock(
     b070: B070 = msgspec.field(name="B070")
 
 
-class IF035MSAppAccepted(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035MSAppAccepted(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-MSAppAccepted: [MSAppAccepted]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1171,9 +1103,7 @@ class IF035MSAppRejectedCustomBlock(
     b070: B070 = msgspec.field(name="B070")
 
 
-class IF035MSAppRejected(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035MSAppRejected(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-MSAppRejected: [MSAppRejected]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1184,9 +1114,7 @@ class IF035MSAppRejected(
     custom_block: IF035MSAppRejectedCustomBlock = msgspec.field(name="CustomBlock")
 
 
-class IF035MSAppLapsedCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035MSAppLapsedCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF035 Custom data block"""
 
     b007: B007 = msgspec.field(name="B007")
@@ -1195,9 +1123,7 @@ class IF035MSAppLapsedCustomBlock(
     b070: B070 = msgspec.field(name="B070")
 
 
-class IF035MSAppLapsed(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035MSAppLapsed(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-MSAppLapsed: [MSAppLapsed]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1213,9 +1139,7 @@ class B019(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 
     assigned_mdr_dip_id: DipIdText = msgspec.field(name="assignedMDRDIPID")
     assigned_mdr_mpid: MpidText = msgspec.field(name="assignedMDRMPID")
-    assigned_mdr_effective_from_date: DateTime25 = msgspec.field(
-        name="assignedMDREffectiveFromDate"
-    )
+    assigned_mdr_effective_from_date: DateTime25 = msgspec.field(name="assignedMDREffectiveFromDate")
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.assigned_mdr_effective_from_date):
@@ -1234,9 +1158,7 @@ class IF035DSAppAcceptedCustomBlock(
     b019: B019 | UnsetType = msgspec.field(default=UNSET, name="B019")
 
 
-class IF035DSAppAccepted(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035DSAppAccepted(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-DSAppAccepted: [DSAppAccepted]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1258,9 +1180,7 @@ class IF035DSAppRejectedCustomBlock(
     b071: B071 = msgspec.field(name="B071")
 
 
-class IF035DSAppRejected(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035DSAppRejected(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-DSAppRejected: [DSAppRejected]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1271,9 +1191,7 @@ class IF035DSAppRejected(
     custom_block: IF035DSAppRejectedCustomBlock = msgspec.field(name="CustomBlock")
 
 
-class IF035DSAppLapsedCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035DSAppLapsedCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF035 Custom data block for IF-035 DSAppRejected & DSAppLapsed"""
 
     b007: B007 = msgspec.field(name="B007")
@@ -1282,9 +1200,7 @@ class IF035DSAppLapsedCustomBlock(
     b071: B071 = msgspec.field(name="B071")
 
 
-class IF035DSAppLapsed(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035DSAppLapsed(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-DSAppLapsed: [DSAppLapsed]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1295,9 +1211,7 @@ class IF035DSAppLapsed(
     custom_block: IF035DSAppLapsedCustomBlock = msgspec.field(name="CustomBlock")
 
 
-class IF035IMSSendMTDCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035IMSSendMTDCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF035 Custom data block"""
 
     b007: B007 = msgspec.field(name="B007")
@@ -1308,9 +1222,7 @@ class IF035IMSSendMTDCustomBlock(
     b019: B019 | UnsetType = msgspec.field(default=UNSET, name="B019")
 
 
-class IF035IMSSendMTD(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035IMSSendMTD(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-IMS-SendMTD: [IMS-SendMTD]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1326,9 +1238,7 @@ class B092(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 
     assigned_mdr_dip_id: DipIdText = msgspec.field(name="assignedMDRDIPID")
     assigned_mdr_mpid: MpidText = msgspec.field(name="assignedMDRMPID")
-    assigned_mdr_effective_from_date: DateTime25 = msgspec.field(
-        name="assignedMDREffectiveFromDate"
-    )
+    assigned_mdr_effective_from_date: DateTime25 = msgspec.field(name="assignedMDREffectiveFromDate")
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.assigned_mdr_effective_from_date):
@@ -1339,8 +1249,8 @@ class B099(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     """Response Block"""
 
     response_code: Literal["A", "R", "L", "W", "x"] = msgspec.field(name="responseCode")
-    response_messages: list[Annotated[str, Meta(min_length=1, max_length=200)] | None] = (
-        msgspec.field(name="responseMessages")
+    response_messages: list[Annotated[str, Meta(min_length=1, max_length=200)] | None] = msgspec.field(
+        name="responseMessages"
     )
 
 
@@ -1355,9 +1265,7 @@ class IF035SDSMDROutcomeCustomBlock(
     b099: B099 = msgspec.field(name="B099")
 
 
-class IF035SDSMDROutcome(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035SDSMDROutcome(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-SDS-MDROutcome: [SDS-MDROutcome]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1373,9 +1281,7 @@ class B066(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 
     assigned_mdr_dip_id: DipIdText = msgspec.field(name="assignedMDRDIPID")
     assigned_mdr_mpid: MpidText = msgspec.field(name="assignedMDRMPID")
-    assigned_mdr_effective_from_date: DateTime25 = msgspec.field(
-        name="assignedMDREffectiveFromDate"
-    )
+    assigned_mdr_effective_from_date: DateTime25 = msgspec.field(name="assignedMDREffectiveFromDate")
     response_code: Literal["A", "R", "L", "W", "x"] = msgspec.field(name="responseCode")
     response_message: Annotated[str, Meta(min_length=1, max_length=200)] | None = msgspec.field(
         name="responseMessage"
@@ -1396,9 +1302,7 @@ class IF035DCCMDROutcomeCustomBlock(
     b066: B066 = msgspec.field(name="B066")
 
 
-class IF035DCCMDROutcome(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF035DCCMDROutcome(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-035-DCC-MDROutcome: [DCC-MDROutcome]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-035"
@@ -1417,9 +1321,9 @@ class B014(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
         name="incomingMeteringServiceEffectiveFromDate"
     )
     incoming_metering_service_mpid: MpidText = msgspec.field(name="incomingMeteringServiceMPID")
-    contract_reference_metering_service: (
-        Annotated[str, Meta(min_length=1, max_length=50)] | None
-    ) = msgspec.field(name="contractReferenceMeteringService")
+    contract_reference_metering_service: Annotated[str, Meta(min_length=1, max_length=50)] | None = (
+        msgspec.field(name="contractReferenceMeteringService")
+    )
     appointment_scenario: Literal["COS", "CSP", "USP", "SEG", "MCA", "MCS", "ALG"] = msgspec.field(
         name="appointmentScenario"
     )
@@ -1435,12 +1339,8 @@ class B014(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 class B005(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Incumbent/Outgoing Service Providers"""
 
-    current_metering_service_dip_id: DipIdText | None = msgspec.field(
-        name="currentMeteringServiceDIPID"
-    )
-    current_metering_service_mpid: MpidText | None = msgspec.field(
-        name="currentMeteringServiceMPID"
-    )
+    current_metering_service_dip_id: DipIdText | None = msgspec.field(name="currentMeteringServiceDIPID")
+    current_metering_service_mpid: MpidText | None = msgspec.field(name="currentMeteringServiceMPID")
     current_data_service_dip_id: DipIdText | None = msgspec.field(name="currentDataServiceDIPID")
     current_data_service_mpid: MpidText | None = msgspec.field(name="currentDataServiceMPID")
 
@@ -1469,15 +1369,13 @@ class B027(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     annual_consumption_effective_from_date: DateTime25 = msgspec.field(
         name="annualConsumptionEffectiveFromDate"
     )
-    annual_consumption_quality_indicator: Literal["A", "1", "2", "3", "4", "5", "D"] = (
-        msgspec.field(name="annualConsumptionQualityIndicator")
+    annual_consumption_quality_indicator: Literal["A", "1", "2", "3", "4", "5", "D"] = msgspec.field(
+        name="annualConsumptionQualityIndicator"
     )
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.annual_consumption_effective_from_date):
-            _bad_datetime(
-                "annualConsumptionEffectiveFromDate", self.annual_consumption_effective_from_date
-            )
+            _bad_datetime("annualConsumptionEffectiveFromDate", self.annual_consumption_effective_from_date)
 
 
 class B028(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -1507,9 +1405,7 @@ class B030(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
             _bad_datetime("IHDEffectiveFromDate", self.ihd_effective_from_date)
 
 
-class IF036MSAppActiveCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF036MSAppActiveCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF036 Custom data block for MSAppActive"""
 
     b012: B012 = msgspec.field(name="B012")
@@ -1533,9 +1429,7 @@ class IF036MSAppActiveCustomBlock(
     b037_list: list[B037] | UnsetType = msgspec.field(default=UNSET, name="B037List")
 
 
-class IF036MSAppActive(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF036MSAppActive(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-036-MSAppActive: [MSAppActive]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-036"
@@ -1554,14 +1448,14 @@ class B015(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     incoming_data_service_effective_from_date: DateTime25 = msgspec.field(
         name="incomingDataServiceEffectiveFromDate"
     )
-    contract_reference_data_service: Annotated[str, Meta(min_length=1, max_length=50)] | None = (
-        msgspec.field(name="contractReferenceDataService")
+    contract_reference_data_service: Annotated[str, Meta(min_length=1, max_length=50)] | None = msgspec.field(
+        name="contractReferenceDataService"
     )
     appointment_scenario: Literal["COS", "CSP", "USP", "SEG", "MCA", "MCS", "ALG"] = msgspec.field(
         name="appointmentScenario"
     )
-    traditional_fall_back_read_frequency: Literal["W", "F", "M", "Q", "S", "A", "x"] | None = (
-        msgspec.field(name="traditionalFallBackReadFrequency")
+    traditional_fall_back_read_frequency: Literal["W", "F", "M", "Q", "S", "A", "x"] | None = msgspec.field(
+        name="traditionalFallBackReadFrequency"
     )
 
     def __post_init__(self) -> None:
@@ -1599,14 +1493,10 @@ class B068(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.consent_granularity_effective_from_date):
-            _bad_datetime(
-                "consentGranularityEffectiveFromDate", self.consent_granularity_effective_from_date
-            )
+            _bad_datetime("consentGranularityEffectiveFromDate", self.consent_granularity_effective_from_date)
 
 
-class IF036DSAppActiveCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF036DSAppActiveCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF036 Custom data block for event code DSAppActive"""
 
     b012: B012 = msgspec.field(name="B012")
@@ -1632,9 +1522,7 @@ class IF036DSAppActiveCustomBlock(
     b037_list: list[B037] | UnsetType = msgspec.field(default=UNSET, name="B037List")
 
 
-class IF036DSAppActive(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF036DSAppActive(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-036-DSAppActive: [DSAppActive]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-036"
@@ -1648,27 +1536,17 @@ class IF036DSAppActive(
 class B008(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Metering Service Deappointment Details"""
 
-    de_appointed_metering_service_dip_id: DipIdText = msgspec.field(
-        name="deAppointedMeteringServiceDIPID"
+    de_appointed_metering_service_dip_id: DipIdText = msgspec.field(name="deAppointedMeteringServiceDIPID")
+    de_appointed_metering_service_mpid: MpidText = msgspec.field(name="deAppointedMeteringServiceMPID")
+    metering_service_effective_from_date: DateTime25 = msgspec.field(name="meteringServiceEffectiveFromDate")
+    metering_service_effective_to_date: DateTime25 = msgspec.field(name="meteringServiceEffectiveToDate")
+    de_appointment_reason_code: Literal["CSUPP", "CSERV", "DEREG", "CSEGM", "CCONN", "IMPEXP", "RELATED"] = (
+        msgspec.field(name="deAppointmentReasonCode")
     )
-    de_appointed_metering_service_mpid: MpidText = msgspec.field(
-        name="deAppointedMeteringServiceMPID"
-    )
-    metering_service_effective_from_date: DateTime25 = msgspec.field(
-        name="meteringServiceEffectiveFromDate"
-    )
-    metering_service_effective_to_date: DateTime25 = msgspec.field(
-        name="meteringServiceEffectiveToDate"
-    )
-    de_appointment_reason_code: Literal[
-        "CSUPP", "CSERV", "DEREG", "CSEGM", "CCONN", "IMPEXP", "RELATED"
-    ] = msgspec.field(name="deAppointmentReasonCode")
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.metering_service_effective_from_date):
-            _bad_datetime(
-                "meteringServiceEffectiveFromDate", self.metering_service_effective_from_date
-            )
+            _bad_datetime("meteringServiceEffectiveFromDate", self.metering_service_effective_from_date)
         if not is_dip_datetime(self.metering_service_effective_to_date):
             _bad_datetime("meteringServiceEffectiveToDate", self.metering_service_effective_to_date)
 
@@ -1702,9 +1580,7 @@ class B002(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
             _bad_datetime("supplierEffectiveFromDate", self.supplier_effective_from_date)
 
 
-class IF037MSDeAppCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF037MSDeAppCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF037 Custom data block for event code MSDeApp"""
 
     b013: B013 | UnsetType = msgspec.field(default=UNSET, name="B013")
@@ -1713,9 +1589,7 @@ class IF037MSDeAppCustomBlock(
     b002: B002 | UnsetType = msgspec.field(default=UNSET, name="B002")
 
 
-class IF037MSDeApp(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF037MSDeApp(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-037-MSDeApp: [MSDeApp]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-037"
@@ -1731,13 +1605,11 @@ class B009(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 
     de_appointed_data_service_dip_id: DipIdText = msgspec.field(name="deAppointedDataServiceDIPID")
     de_appointed_data_service_mpid: MpidText = msgspec.field(name="deAppointedDataServiceMPID")
-    data_service_effective_from_date: DateTime25 = msgspec.field(
-        name="dataServiceEffectiveFromDate"
-    )
+    data_service_effective_from_date: DateTime25 = msgspec.field(name="dataServiceEffectiveFromDate")
     data_service_effective_to_date: DateTime25 = msgspec.field(name="dataServiceEffectiveToDate")
-    de_appointment_reason_code: Literal[
-        "CSUPP", "CSERV", "DEREG", "CSEGM", "CCONN", "IMPEXP", "RELATED"
-    ] = msgspec.field(name="deAppointmentReasonCode")
+    de_appointment_reason_code: Literal["CSUPP", "CSERV", "DEREG", "CSEGM", "CCONN", "IMPEXP", "RELATED"] = (
+        msgspec.field(name="deAppointmentReasonCode")
+    )
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.data_service_effective_from_date):
@@ -1763,9 +1635,7 @@ class B011(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
             )
 
 
-class IF037DSDeAppCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF037DSDeAppCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF037 Custom data block for DSDeApp"""
 
     b013: B013 | UnsetType = msgspec.field(default=UNSET, name="B013")
@@ -1774,9 +1644,7 @@ class IF037DSDeAppCustomBlock(
     b002: B002 | UnsetType = msgspec.field(default=UNSET, name="B002")
 
 
-class IF037DSDeApp(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF037DSDeApp(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-037-DSDeApp: [DSDeApp]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-037"
@@ -1796,9 +1664,7 @@ class IF037MSDeAppUpdateCustomBlock(
     b010: B010 = msgspec.field(name="B010")
 
 
-class IF037MSDeAppUpdate(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF037MSDeAppUpdate(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-037-MSDeAppUpdate: [MSDeAppUpdate]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-037"
@@ -1818,9 +1684,7 @@ class IF037DSDeAppUpdateCustomBlock(
     b011: B011 = msgspec.field(name="B011")
 
 
-class IF037DSDeAppUpdate(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF037DSDeAppUpdate(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-037-DSDeAppUpdate: [DSDeAppUpdate]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-037"
@@ -1840,8 +1704,8 @@ class B078(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 class B060(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Registration Reminder Add Info"""
 
-    additional_information: Annotated[str, Meta(min_length=1, max_length=2000)] | None = (
-        msgspec.field(name="additionalInformation")
+    additional_information: Annotated[str, Meta(min_length=1, max_length=2000)] | None = msgspec.field(
+        name="additionalInformation"
     )
 
 
@@ -1869,9 +1733,7 @@ class IF061(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknow
     custom_block: IF061CustomBlock = msgspec.field(name="CustomBlock")
 
 
-class CommonBlockR0Required(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class CommonBlockR0Required(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Common block: S0, S1 sender, M0 MPAN, A0 addressing, D0 DIP, R0 response"""
 
     s0: S0 = msgspec.field(name="S0")
@@ -1991,8 +1853,8 @@ class B941(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     """MDR Settlement Day (B046) - SP consumption data (multiple child) block (B084)"""
 
     settlement_day: B046 = msgspec.field(name="settlementDay")
-    mdr_consumption_periods: Annotated[list[B084], Meta(min_length=1, max_length=48)] = (
-        msgspec.field(name="MDRConsumptionPeriods")
+    mdr_consumption_periods: Annotated[list[B084], Meta(min_length=1, max_length=48)] = msgspec.field(
+        name="MDRConsumptionPeriods"
     )
 
 
@@ -2026,18 +1888,14 @@ class B076(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.cumulative_register_reading_date_time):
-            _bad_datetime(
-                "cumulativeRegisterReadingDateTime", self.cumulative_register_reading_date_time
-            )
+            _bad_datetime("cumulativeRegisterReadingDateTime", self.cumulative_register_reading_date_time)
 
 
 class B065(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Configurable Registers"""
 
     meter_id: Annotated[str, Meta(max_length=10)] = msgspec.field(name="meterID")
-    configurable_register_reading_date: DateTime25 = msgspec.field(
-        name="configurableRegisterReadingDate"
-    )
+    configurable_register_reading_date: DateTime25 = msgspec.field(name="configurableRegisterReadingDate")
     configurable_register_id: Annotated[str, Meta(min_length=1, max_length=2)] = msgspec.field(
         name="configurableRegisterID"
     )
@@ -2045,9 +1903,7 @@ class B065(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.configurable_register_reading_date):
-            _bad_datetime(
-                "configurableRegisterReadingDate", self.configurable_register_reading_date
-            )
+            _bad_datetime("configurableRegisterReadingDate", self.configurable_register_reading_date)
 
 
 class IF065ReadingRemoteCustomBlock(
@@ -2060,9 +1916,7 @@ class IF065ReadingRemoteCustomBlock(
     b060: B060 | UnsetType = msgspec.field(default=UNSET, name="B060")
 
 
-class IF065ReadingRemote(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF065ReadingRemote(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-065-ReadingRemote: [ReadingRemote]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-065"
@@ -2104,18 +1958,14 @@ class B077(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
             _bad_datetime("MDRReferenceDateTime", self.mdr_reference_date_time)
 
 
-class IF065MDRTOUCustomBlock(
-    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF065MDRTOUCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-065 MDRTOU"""
 
     b077: B077 = msgspec.field(name="B077")
     b060: B060 | UnsetType = msgspec.field(default=UNSET, name="B060")
 
 
-class IF065MDRTOU(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF065MDRTOU(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-065-MDRTOU: [MDRTOU]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-065"
@@ -2135,9 +1985,7 @@ class IF065MDRConsumptionCustomBlock(
     b060: B060 | UnsetType = msgspec.field(default=UNSET, name="B060")
 
 
-class IF065MDRConsumption(
-    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
-):
+class IF065MDRConsumption(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """IF-065-MDRConsumption: [MDRConsumption]"""
 
     INTERFACE_ID: ClassVar[str] = "IF-065"

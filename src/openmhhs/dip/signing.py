@@ -92,9 +92,7 @@ class Signer:
     certificate_pem: bytes
 
     @classmethod
-    def from_pem(
-        cls, key_pem: bytes, certificate_pem: bytes, password: bytes | None = None
-    ) -> Signer:
+    def from_pem(cls, key_pem: bytes, certificate_pem: bytes, password: bytes | None = None) -> Signer:
         key = serialization.load_pem_private_key(key_pem, password=password)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the DIP signs with RSA keys")
@@ -127,9 +125,7 @@ class Verified:
 class Verifier:
     """Checks X-DIP headers against trusted certificate authorities."""
 
-    def __init__(
-        self, authorities: Sequence[x509.Certificate], *, skew: timedelta = DEFAULT_SKEW
-    ) -> None:
+    def __init__(self, authorities: Sequence[x509.Certificate], *, skew: timedelta = DEFAULT_SKEW) -> None:
         if not authorities:
             raise ValueError("a verifier needs at least one trusted authority")
         self._authorities = list(authorities)
@@ -149,10 +145,7 @@ class Verifier:
             if certificate.issuer != authority.subject:
                 continue
             public = authority.public_key()
-            if (
-                not isinstance(public, rsa.RSAPublicKey)
-                or certificate.signature_hash_algorithm is None
-            ):
+            if not isinstance(public, rsa.RSAPublicKey) or certificate.signature_hash_algorithm is None:
                 continue
             try:
                 public.verify(
@@ -187,17 +180,13 @@ class Verifier:
             pem = base64.b64decode(lowered[SIGNATURE_CERTIFICATE.lower()], validate=True)
             certificate = x509.load_pem_x509_certificate(pem)
         except ValueError:
-            raise SignatureInvalid(
-                "X-DIP-Signature-Certificate is not a base64 PEM certificate"
-            ) from None
+            raise SignatureInvalid("X-DIP-Signature-Certificate is not a base64 PEM certificate") from None
         self._trusted(certificate, now)
         timestamp = lowered[SIGNATURE_DATE.lower()]
         try:
             signed_at = datetime.fromisoformat(timestamp)
         except ValueError:
-            raise SignatureInvalid(
-                f"X-DIP-Signature-Date {timestamp!r} is not a date-time"
-            ) from None
+            raise SignatureInvalid(f"X-DIP-Signature-Date {timestamp!r} is not a date-time") from None
         if signed_at.tzinfo is None:
             raise SignatureInvalid("X-DIP-Signature-Date must be UTC (ending Z)")
         if abs(signed_at - now) > self._skew:
@@ -217,9 +206,7 @@ class Verifier:
                 hashes.SHA256(),
             )
         except (ValueError, InvalidSignature):
-            raise SignatureInvalid(
-                "X-DIP-Signature does not verify with the certificate's key"
-            ) from None
+            raise SignatureInvalid("X-DIP-Signature does not verify with the certificate's key") from None
         dip_id = certificate_dip_id(certificate)
         if expected_dip_id is not None and dip_id != expected_dip_id:
             raise SignatureInvalid(f"signed by {dip_id}, not by {expected_dip_id}")

@@ -225,16 +225,12 @@ def _read_json(data: bytes, source: str) -> IsdTable:
     except orjson.JSONDecodeError as exc:
         raise IsdUnreadable(f"{source} is not JSON: {exc}") from None
     if not isinstance(document, list):
-        raise IsdUnreadable(
-            f"{source} must be a JSON array of companies, got {type(document).__name__}"
-        )
+        raise IsdUnreadable(f"{source} must be a JSON array of companies, got {type(document).__name__}")
     entries: list[IsdEntry] = []
     problems: list[RowProblem] = []
     row = 0
     for index, item in enumerate(document, start=1):
-        company = (
-            item.get("payload") if isinstance(item, dict) and set(item) == {"payload"} else item
-        )
+        company = item.get("payload") if isinstance(item, dict) and set(item) == {"payload"} else item
         where = f"company {index}"
         if not isinstance(company, dict):
             problems.append(RowProblem(row + 1, where, "must be an object"))
@@ -244,9 +240,7 @@ def _read_json(data: bytes, source: str) -> IsdTable:
         if unknown:
             header.ok = False
             problems.append(RowProblem(row + 1, where, f"unknown field(s) {', '.join(unknown)}"))
-        number = header.required(
-            "companyRegNumber", company.get("companyRegNumber"), _company_number
-        )
+        number = header.required("companyRegNumber", company.get("companyRegNumber"), _company_number)
         if number is not None:
             where = f"company {index} {number}"
         name = header.optional("companyName", company.get("companyName"), _text(50))
@@ -260,9 +254,7 @@ def _read_json(data: bytes, source: str) -> IsdTable:
             if not isinstance(detail, dict):
                 problems.append(RowProblem(row, detail_where, "must be an object"))
                 continue
-            entry = _detail_entry(
-                number if header.ok else None, name, detail, row, detail_where, problems
-            )
+            entry = _detail_entry(number if header.ok else None, name, detail, row, detail_where, problems)
             if entry is not None:
                 entries.append(entry)
     return _finish(entries, problems, source)
@@ -284,8 +276,7 @@ def _read_csv(text: str, source: str) -> IsdTable:
     missing = [column for column in CSV_COLUMNS if column not in header]
     if missing:
         raise IsdUnreadable(
-            f"{source} header lacks column(s) {', '.join(missing)}; "
-            f"expected {','.join(CSV_COLUMNS)}"
+            f"{source} header lacks column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
         )
     unknown = [column for column in header if column not in CSV_COLUMNS]
     if unknown:
@@ -298,9 +289,7 @@ def _read_csv(text: str, source: str) -> IsdTable:
             continue
         where = f"line {line}"
         if len(cells) != len(header):
-            problems.append(
-                RowProblem(line, where, f"has {len(cells)} cells, the header has {len(header)}")
-            )
+            problems.append(RowProblem(line, where, f"has {len(cells)} cells, the header has {len(header)}"))
             continue
         values = dict(zip(header, (cell.strip() for cell in cells), strict=True))
         number_text = values.pop("companyRegNumber")

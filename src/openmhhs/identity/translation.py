@@ -63,9 +63,7 @@ def _only(candidates: Iterable[IsdEntry], at: datetime, what: str) -> IsdEntry:
         raise NoIsdMatch(f"no ISD entry for {what} is effective at {at.isoformat()}")
     if len(effective) > 1:
         rows = ", ".join(entry.describe() for entry in effective)
-        raise AmbiguousIsdMatch(
-            f"{len(effective)} ISD entries for {what} at {at.isoformat()}: {rows}"
-        )
+        raise AmbiguousIsdMatch(f"{len(effective)} ISD entries for {what} at {at.isoformat()}: {rows}")
     return effective[0]
 
 

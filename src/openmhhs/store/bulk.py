@@ -31,10 +31,7 @@ def insert_rows(
         with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(
-                    [
-                        value if p is None else p(value)
-                        for p, value in zip(processors, row, strict=True)
-                    ]
+                    [value if p is None else p(value) for p, value in zip(processors, row, strict=True)]
                 )
                 count += 1
         return count
@@ -44,7 +41,5 @@ def insert_rows(
     ]
     if processed:
         marks = ", ".join("?" for _ in columns)
-        connection.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) VALUES ({marks})", processed
-        )
+        connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", processed)
     return len(processed)

@@ -128,9 +128,7 @@ def import_isd(
         kept = [e for e in load_isd(connection) if str(e.company_number) not in companies]
         table = IsdTable([*kept, *entries])
         if companies:
-            connection.execute(
-                sa.delete(isd_entry).where(isd_entry.c.company_number.in_(companies))
-            )
+            connection.execute(sa.delete(isd_entry).where(isd_entry.c.company_number.in_(companies)))
     if len(entries):
         with gc_paused():
             insert_rows(connection, isd_entry, _COLUMNS, (_row(e) for e in entries))
@@ -150,10 +148,7 @@ def save_organisations(connection: Connection, organisations: Iterable[Organisat
         if org.dcc_user_roles:
             connection.execute(
                 sa.insert(organisation_dcc_role),
-                [
-                    {"company_number": number, "dcc_role": r.value}
-                    for r in sorted(org.dcc_user_roles)
-                ],
+                [{"company_number": number, "dcc_role": r.value} for r in sorted(org.dcc_user_roles)],
             )
         if org.qualifications:
             connection.execute(
@@ -180,9 +175,7 @@ def load_organisations(connection: Connection) -> list[Organisation]:
             dcc_user_roles=frozenset(roles.get(row.company_number, ())),
             qualifications=quals.get(row.company_number, {}),
         )
-        for row in connection.execute(
-            sa.select(organisation).order_by(organisation.c.company_number)
-        )
+        for row in connection.execute(sa.select(organisation).order_by(organisation.c.company_number))
     ]
 
 

@@ -45,3 +45,197 @@ organisation_qualification = sa.Table(
     sa.Column("dip_role", sa.String(5), primary_key=True),
     sa.Column("status", sa.String(20), nullable=False),
 )
+
+# --- Registration Service -----------------------------------------------------------------
+
+mpan = sa.Table(
+    "mpan",
+    metadata,
+    sa.Column("mpan", sa.String(13), primary_key=True),
+    sa.Column("distributor", sa.String(10), nullable=False),
+    sa.Column("gsp_group", sa.String(2), nullable=False),
+    sa.Column("segment", sa.String(1), nullable=False),
+    sa.Column("connection_type", sa.String(1), nullable=False),
+    sa.Column("energisation", sa.String(1), nullable=False),
+    sa.Column("domestic", sa.Boolean, nullable=False),
+    sa.Column("energy_direction", sa.String(1), nullable=False),
+    sa.Column("dcc_service_flag", sa.String(1), nullable=False),
+    sa.Column("meter_type", sa.String(5), nullable=False),
+    sa.Column("postcode", sa.String(10)),
+    sa.Column("duos_tariff_id", sa.String(3), nullable=False),
+)
+
+supplier_period = sa.Table(
+    "supplier_period",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("mpan", sa.String(13), nullable=False),
+    sa.Column("supplier", sa.String(10), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+)
+
+appointment = sa.Table(
+    "appointment",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("mpan", sa.String(13), nullable=False),
+    sa.Column("service", sa.String(2), nullable=False),
+    sa.Column("provider", sa.String(10), nullable=False),
+    sa.Column("provider_mpid", sa.String(4), nullable=False),
+    sa.Column("mdr", sa.String(10)),
+    sa.Column("mdr_mpid", sa.String(4)),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("supplier", sa.String(10), nullable=False),
+    sa.Column("contract_reference", sa.String(50)),
+    sa.Column("scenario", sa.String(3)),
+    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("retired_at", UtcDateTime),
+    sa.Column("retired_by", sa.String(60)),
+)
+
+appointment_request = sa.Table(
+    "appointment_request",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("correlation_id", sa.String(60), nullable=False, unique=True),
+    sa.Column("mpan", sa.String(13), nullable=False),
+    sa.Column("service", sa.String(2), nullable=False),
+    sa.Column("supplier", sa.String(10), nullable=False),
+    sa.Column("supplier_mpid", sa.String(4), nullable=False),
+    sa.Column("provider", sa.String(10), nullable=False),
+    sa.Column("provider_mpid", sa.String(4), nullable=False),
+    sa.Column("effective_from", sa.Date, nullable=False),
+    sa.Column("scenario", sa.String(3), nullable=False),
+    sa.Column("received_on", sa.Date, nullable=False),
+    sa.Column("raw_block", sa.LargeBinary, nullable=False),
+    sa.Column("nominated_mdr", sa.String(10)),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("outcome_code", sa.String(7)),
+    sa.Column("activated", sa.Boolean, nullable=False),
+)
+
+# --- Smart Data Service -------------------------------------------------------------------
+
+contract = sa.Table(
+    "contract",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sds", sa.String(10), nullable=False),
+    sa.Column("supplier", sa.String(10), nullable=False),
+    sa.Column("reference", sa.String(50), nullable=False),
+    sa.Column("terms", sa.JSON, nullable=False),
+    sa.UniqueConstraint("sds", "supplier", "reference", name="contract_unique_reference"),
+)
+
+sds_portfolio = sa.Table(
+    "sds_portfolio",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("sds", sa.String(10), nullable=False),
+    sa.Column("mpan", sa.String(13), nullable=False),
+    sa.Column("supplier", sa.String(10), nullable=False),
+    sa.Column("mdr", sa.String(10), nullable=False),
+    sa.Column("mdr_mpid", sa.String(4), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("contract_reference", sa.String(50)),
+)
+
+# --- DCC ----------------------------------------------------------------------------------
+
+dcc_mdr_notice = sa.Table(
+    "dcc_mdr_notice",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("mpan", sa.String(13), nullable=False),
+    sa.Column("mdr", sa.String(10), nullable=False),
+    sa.Column("mdr_mpid", sa.String(4), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("supplier", sa.String(10), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("transaction_id", sa.String(65), nullable=False),
+)
+
+# --- the DIP as the in-process market runs it ----------------------------------------------
+
+message = sa.Table(
+    "message",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("sender_unique_reference", sa.String(200), nullable=False, unique=True),
+    sa.Column("interface_id", sa.String(6), nullable=False),
+    sa.Column("event_code", sa.String(40), nullable=False),
+    sa.Column("sender", sa.String(10), nullable=False),
+    sa.Column("sender_role", sa.String(5), nullable=False),
+    sa.Column("mpan", sa.String(13)),
+    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("transaction_id", sa.String(65), nullable=False, unique=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
+delivery = sa.Table(
+    "delivery",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("recipient", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("processed_at", UtcDateTime),
+    sa.Column("outcome_code", sa.String(7)),
+    sa.Column("outcome_detail", sa.Text),
+)
+
+market_state = sa.Table(
+    "market_state",
+    metadata,
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+
+participant_mode = sa.Table(
+    "participant_mode",
+    metadata,
+    sa.Column("dip_id", sa.String(10), primary_key=True),
+    sa.Column("mode", sa.String(10), nullable=False),
+)

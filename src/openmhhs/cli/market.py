@@ -1,0 +1,581 @@
+"""Commands of the appointment engine: MPANs, contracts, submitting messages to the
+in-process market, timelines, gaps and the message log."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from openmhhs.cli.common import (
+    InputInvalid,
+    JsonOption,
+    coded,
+    console,
+    emit_json,
+    now,
+    open_database,
+    parse_day,
+    read_input,
+    today,
+)
+from openmhhs.codes import CodedError, ResponseCode
+from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
+from openmhhs.dataservice.decisions import MdrChangeRefused
+from openmhhs.dataservice.service import SmartDataService
+from openmhhs.dip.build import Site
+from openmhhs.ids import DipId, MpanCore
+from openmhhs.market.bus import EXTERNAL, SIMULATED, Market, MarketIncomplete, RunStats
+from openmhhs.market.outcomes import as_sent, outcome_of
+from openmhhs.periods import Period
+from openmhhs.registration.model import Service
+from openmhhs.registration.mpan_format import MPAN_COLUMNS, read_mpans, record_from
+from openmhhs.registration.timeline import as_of
+from openmhhs.store.market_repo import MarketStore
+
+mpan_app_commands: list[Any] = []
+contract_app = typer.Typer(help="Supplier–SDS contracts (what each SDS agreed to do).")
+market_app = typer.Typer(help="The in-process market: run it to today.")
+sds_app = typer.Typer(help="What an in-process Smart Data Service does on its own initiative.")
+
+
+class RecordNotFound(CodedError):
+    code = ResponseCode.OMH0402
+    rule = "cli.record.exists"
+
+
+def _stats_json(stats: RunStats) -> dict[str, Any]:
+    return {
+        "delivered": stats.delivered,
+        "produced": stats.produced,
+        "failed": stats.failed,
+        "days": [d.isoformat() for d in stats.days],
+    }
+
+
+def open_market() -> Market:
+    try:
+        return Market(open_database(), today=today(), now=now())
+    except MarketIncomplete as exc:
+        raise InputInvalid(str(exc)) from None
+
+
+# --- MPANs ---------------------------------------------------------------------------------
+
+
+@coded
+def mpan_add_command(
+    mpan: Annotated[str, typer.Argument(help="The 13-digit MPAN core.")],
+    distributor: Annotated[str, typer.Option("--distributor", help="Distributor DIP ID.")],
+    gsp: Annotated[str, typer.Option("--gsp", help="GSP Group, _A to _P.")],
+    supplier: Annotated[str, typer.Option("--supplier", help="Supplier DIP ID.")],
+    from_: Annotated[str, typer.Option("--from", help="Supply start date YYYY-MM-DD.")],
+    segment: Annotated[str, typer.Option("--segment", help="Market segment: S, A or U.")] = "S",
+    domestic: Annotated[bool, typer.Option("--domestic/--non-domestic", help="Domestic premises.")] = True,
+    connection_type: Annotated[str, typer.Option("--connection-type", help="W, L, H, E or U.")] = "W",
+    energisation: Annotated[str, typer.Option("--energisation", help="E, D or U.")] = "E",
+    dcc_flag: Annotated[str, typer.Option("--dcc-flag", help="B029 DCC service flag: A, I or N.")] = "A",
+    meter_type: Annotated[str, typer.Option("--meter-type", help="Installed meter type.")] = "S2AD",
+    postcode: Annotated[str | None, typer.Option("--postcode", help="Metering point postcode.")] = "SW1A 1AA",
+    as_json: bool = JsonOption,
+) -> None:
+    """Register an MPAN with the Registration Service, with its supplier from a date."""
+    try:
+        record = record_from(
+            {
+                "mpan": mpan,
+                "distributor": distributor,
+                "gsp_group": gsp,
+                "supplier": supplier,
+                "supplier_from": from_,
+                "segment": segment,
+                "domestic": str(domestic),
+                "connection_type": connection_type,
+                "energisation": energisation,
+                "dcc_service_flag": dcc_flag,
+                "meter_type": meter_type,
+                "postcode": postcode or "",
+            }
+        )
+    except ValueError as exc:
+        raise InputInvalid(str(exc)) from None
+    with open_database().begin() as connection:
+        store = MarketStore(connection)
+        if store.mpan_exists(record.mpan):
+            raise InputInvalid(f"MPAN {record.mpan} is already registered")
+        store.add_mpan(record)
+    if as_json:
+        emit_json({"mpan": record.mpan, "registered": True})
+    else:
+        console.print(f"Registered {record.mpan} (supplier {supplier} from {from_}).")
+
+
+@coded
+def mpan_import_command(
+    file: Annotated[Path, typer.Argument(help=f"CSV with columns {','.join(MPAN_COLUMNS[:5])},…")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Register MPANs from CSV; all or nothing."""
+    records = read_mpans(read_input(file).decode("utf-8-sig"), source=str(file))
+    with open_database().begin() as connection:
+        store = MarketStore(connection)
+        clashes = [r.mpan for r in records if store.mpan_exists(r.mpan)]
+        if clashes:
+            raise InputInvalid(
+                f"{len(clashes)} MPAN(s) already registered, nothing loaded: {', '.join(clashes[:5])}"
+            )
+        store.add_mpans(records)
+    if as_json:
+        emit_json({"imported": len(records)})
+    else:
+        console.print(f"Registered {len(records)} MPANs.")
+
+
+@coded
+def mpan_supplier_command(
+    mpan: Annotated[str, typer.Argument(help="The MPAN core.")],
+    supplier: Annotated[str, typer.Option("--supplier", help="Incoming supplier DIP ID.")],
+    from_: Annotated[str, typer.Option("--from", help="Supply start date YYYY-MM-DD.")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Record a change of supplier as CSS tells the Registration Service."""
+    core = MpanCore(mpan)
+    day = parse_day(from_, option="--from")
+    with open_database().begin() as connection:
+        store = MarketStore(connection)
+        if not store.mpan_exists(core):
+            raise RecordNotFound(f"MPAN {core} is not registered")
+        try:
+            store.change_supplier(core, DipId(supplier), day)
+        except ValueError as exc:
+            raise InputInvalid(str(exc)) from None
+    if as_json:
+        emit_json({"mpan": core, "supplier": supplier, "from": day.isoformat()})
+    else:
+        console.print(f"{core}: supplier {supplier} from {day.isoformat()}.")
+
+
+@coded
+def mpan_show_command(
+    mpan: Annotated[str, typer.Argument(help="The MPAN core.")], as_json: bool = JsonOption
+) -> None:
+    """The Registration Service's data for an MPAN."""
+    core = MpanCore(mpan)
+    with open_database().begin() as connection:
+        record = MarketStore(connection).get_mpan(core)
+    if record is None:
+        raise RecordNotFound(f"MPAN {core} is not registered")
+    data = {
+        "mpan": record.mpan,
+        "distributor": record.distributor,
+        "gspGroup": record.gsp_group,
+        "segment": record.segment.value,
+        "connectionType": record.connection_type.value,
+        "energisation": record.energisation,
+        "domestic": record.domestic,
+        "dccServiceFlag": record.dcc_service_flag,
+        "meterType": record.meter_type,
+        "postcode": record.postcode,
+        "suppliers": [
+            {
+                "supplier": p.supplier,
+                "from": p.period.start.isoformat(),
+                "to": p.period.end.isoformat() if p.period.end else None,
+            }
+            for p in record.suppliers
+        ],
+    }
+    if as_json:
+        emit_json(data)
+    else:
+        for key, value in data.items():
+            console.print(f"{key:16} {value}")
+
+
+mpan_app_commands += [
+    ("add", mpan_add_command),
+    ("import", mpan_import_command),
+    ("supplier", mpan_supplier_command),
+    ("show", mpan_show_command),
+]
+
+
+# --- contracts -------------------------------------------------------------------------------
+
+
+def contract_json(c: Contract) -> dict[str, Any]:
+    from openmhhs.store.market_repo import contract_terms  # noqa: PLC0415
+
+    return {"sds": c.sds, "supplier": c.supplier, "reference": c.reference, **contract_terms(c)}
+
+
+@contract_app.command("add")
+@coded
+def contract_add_command(
+    sds: Annotated[str, typer.Option("--sds", help="SDS DIP ID.")],
+    supplier: Annotated[str, typer.Option("--supplier", help="Supplier DIP ID.")],
+    ref: Annotated[str, typer.Option("--ref", help="Contract reference (B071).")],
+    mdr: Annotated[list[str], typer.Option("--mdr", help="An MDR the SDS will use (repeatable).")],
+    default_mdr: Annotated[str | None, typer.Option("--default-mdr", help="Contractual default MDR.")] = None,
+    blank_mdr: Annotated[
+        BlankMdrPolicy, typer.Option("--blank-mdr", help="If the supplier leaves the MDR blank.")
+    ] = BlankMdrPolicy.DEFAULT,
+    segment: Annotated[
+        list[str] | None, typer.Option("--segment", help="Segments covered (S, A, U).")
+    ] = None,
+    connection_type: Annotated[
+        list[str] | None, typer.Option("--connection-type", help="Connection types covered.")
+    ] = None,
+    domestic_only: Annotated[bool, typer.Option("--domestic-only", help="Domestic premises only.")] = False,
+    non_domestic_only: Annotated[
+        bool, typer.Option("--non-domestic-only", help="Non-domestic only.")
+    ] = False,
+    gsp_group: Annotated[list[str] | None, typer.Option("--gsp-group", help="Operational area.")] = None,
+    meter_type: Annotated[list[str] | None, typer.Option("--meter-type", help="Meter types covered.")] = None,
+    min_lead_days: Annotated[int, typer.Option("--min-lead-days", help="SP011 lead time.")] = 0,
+    mdr_notice_days: Annotated[int, typer.Option("--mdr-notice-days", help="DS004 notice.")] = 0,
+    mdr_max_notice_days: Annotated[
+        int | None, typer.Option("--mdr-max-notice-days", help="DS006 furthest ahead.")
+    ] = None,
+    requires_fallback_frequency: Annotated[
+        bool, typer.Option("--requires-fallback-frequency", help="DS003 when missing.")
+    ] = False,
+    no_dcc_enrolment: Annotated[
+        bool, typer.Option("--no-dcc-enrolment", help="Accept meters not DCC enrolled (no SP009).")
+    ] = False,
+    from_: Annotated[str, typer.Option("--from", help="Contract start YYYY-MM-DD.")] = "2000-01-01",
+    to: Annotated[str | None, typer.Option("--to", help="Contract end (exclusive).")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record a Supplier–SDS contract."""
+    if domestic_only and non_domestic_only:
+        raise InputInvalid("--domestic-only and --non-domestic-only exclude each other")
+    domestic = {True} if domestic_only else {False} if non_domestic_only else {True, False}
+    valid = Period(parse_day(from_, option="--from"), parse_day(to, option="--to") if to else None)
+    contract = Contract(
+        sds=DipId(sds),
+        supplier=DipId(supplier),
+        reference=ref,
+        supported_mdrs=frozenset(DipId(m) for m in mdr),
+        default_mdr=DipId.parse_optional(default_mdr),
+        blank_mdr=blank_mdr,
+        valid=valid,
+        segments=frozenset(segment or ["S"]),
+        connection_types=frozenset(connection_type or ["W", "L", "H", "E"]),
+        domestic_indicators=frozenset(domestic),
+        gsp_groups=frozenset(gsp_group) if gsp_group else None,
+        meter_types=frozenset(meter_type) if meter_type else None,
+        requires_dcc_enrolment=not no_dcc_enrolment,
+        requires_fallback_frequency=requires_fallback_frequency,
+        min_lead_days=min_lead_days,
+        mdr_change_notice_days=mdr_notice_days,
+        mdr_change_max_notice_days=mdr_max_notice_days,
+    )
+    with open_database().begin() as connection:
+        try:
+            MarketStore(connection).add_contract(contract)
+        except ValueError as exc:
+            raise InputInvalid(str(exc)) from None
+    if as_json:
+        emit_json(contract_json(contract))
+    else:
+        console.print(f"Contract {ref}: SDS {sds} for supplier {supplier}, MDRs {', '.join(mdr)}.")
+
+
+@contract_app.command("list")
+@coded
+def contract_list_command(
+    sds: Annotated[str | None, typer.Option("--sds", help="Only this SDS.")] = None,
+    supplier: Annotated[str | None, typer.Option("--supplier", help="Only this supplier.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """List Supplier–SDS contracts."""
+    with open_database().begin() as connection:
+        contracts = MarketStore(connection).contracts(sds=sds, supplier=supplier)
+    if as_json:
+        emit_json([contract_json(c) for c in contracts])
+        return
+    table = Table(title=f"Contracts ({len(contracts)})", title_justify="left")
+    for column in ("SDS", "Supplier", "Reference", "MDRs", "Default", "Blank MDR"):
+        table.add_column(column)
+    for c in contracts:
+        table.add_row(
+            c.sds,
+            c.supplier,
+            c.reference,
+            ", ".join(sorted(c.supported_mdrs)),
+            c.default_mdr or "-",
+            c.blank_mdr.value,
+        )
+    console.print(table)
+
+
+# --- submitting and running -------------------------------------------------------------------
+
+
+@coded
+def submit_command(
+    file: Annotated[Path, typer.Argument(help="One DIP message or an array, bare or {'payload': …}.")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Submit messages as a participant would, run the in-process market until nothing is
+    pending, and print each input's outcome and every message produced."""
+    market = open_market()
+    with market.db.begin() as connection:
+        before = MarketStore(connection).last_message_id()
+    results = market.submit(read_input(file))
+    stats = market.run()
+    rows: list[dict[str, Any]] = []
+    with market.db.begin() as connection:
+        store = MarketStore(connection)
+        stored = {m.id: m for m in store.messages(after_id=before)}
+        for result in results:
+            row: dict[str, Any] = {
+                "senderUniqueReference": result.sender_unique_reference,
+                "code": result.code.value,
+                "message": result.message,
+                "dipCode": result.code.value,
+                "path": result.path,
+            }
+            if result.accepted and result.message_id is not None:
+                submitted = stored[result.message_id]
+                refused = [d for d in store.deliveries_of(submitted.id) if d[2]]
+                if refused:
+                    row["code"], row["message"] = refused[0][2], refused[0][3]
+                else:
+                    exchange = (
+                        store.messages(correlation_id=submitted.correlation_id)
+                        if submitted.correlation_id
+                        else []
+                    )
+                    outcome = outcome_of(submitted, exchange)
+                    row["code"], row["message"] = outcome.code, outcome.message
+            rows.append(row)
+        submitted_ids = {r.message_id for r in results if r.message_id is not None}
+        produced = [as_sent(m) for m in stored.values() if m.id not in submitted_ids]
+    if as_json:
+        emit_json({"results": rows, "produced": produced, "run": _stats_json(stats)})
+        return
+    table = Table(title="Submitted", title_justify="left")
+    for column in ("#", "code", "outcome", "sender unique reference"):
+        table.add_column(column)
+    for index, row in enumerate(rows, start=1):
+        table.add_row(str(index), row["code"], row["message"], row["senderUniqueReference"] or "")
+    console.print(table)
+    console.print(f"{len(produced)} messages produced; {stats.delivered} deliveries, {stats.failed} failed.")
+
+
+@market_app.command("run")
+@coded
+def market_run_command(as_json: bool = JsonOption) -> None:
+    """Bring the market to today (OPENMHHS_TODAY): daily work, then every pending delivery."""
+    stats = open_market().run()
+    if as_json:
+        emit_json(_stats_json(stats))
+    else:
+        console.print(
+            f"Ran {', '.join(d.isoformat() for d in stats.days)}: {stats.delivered} deliveries, "
+            f"{stats.produced} messages produced, {stats.failed} failed."
+        )
+
+
+def mode_command(
+    dip_id: Annotated[str, typer.Argument(help="Participant DIP ID.")],
+    mode: Annotated[str, typer.Argument(help="simulated (in-process) or external (mailbox).")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Choose whether a participant is simulated in-process or external (its messages wait)."""
+    if mode not in (SIMULATED, EXTERNAL):
+        raise typer.BadParameter("mode is simulated or external")
+    with open_database().begin() as connection:
+        MarketStore(connection).set_mode(str(DipId(dip_id)), mode)
+    if as_json:
+        emit_json({"dipId": dip_id, "mode": mode})
+    else:
+        console.print(f"{dip_id} is {mode}.")
+
+
+@sds_app.command("mdr-change")
+@coded
+def sds_mdr_change_command(
+    sds: Annotated[str, typer.Option("--sds", help="The SDS DIP ID (simulated here).")],
+    mpan: Annotated[str, typer.Option("--mpan", help="The MPAN core.")],
+    mdr: Annotated[str, typer.Option("--mdr", help="The new MDR DIP ID.")],
+    from_: Annotated[str, typer.Option("--from", help="MDR effective-from YYYY-MM-DD.")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Have an in-process SDS change an MPAN's MDR (IF-034 [SDS-MDRUpdate]) and run the market."""
+    market = open_market()
+    participant = market.participant(str(DipId(sds)), SmartDataService)
+    if not isinstance(participant, SmartDataService) or market.rs is None:
+        raise InputInvalid(f"{sds} is not an SDS simulated in this market (or there is no RS)")
+    core = MpanCore(mpan)
+    with market.db.begin() as connection:
+        record = MarketStore(connection).get_mpan(core)
+    if record is None:
+        raise RecordNotFound(f"MPAN {core} is not registered")
+    site = Site(record.mpan, record.distributor, record.gsp_group)
+    try:
+        with market._transaction():
+            message = participant.request_mdr_change(
+                site=site,
+                new_mdr=DipId(mdr),
+                effective_from=parse_day(from_, option="--from"),
+                rs=market.rs.dip_id,
+                ctx=market.context(),
+            )
+    except MdrChangeRefused as exc:
+        raise exc from None
+    results = market.send([message])
+    stats = market.run()
+    with market.db.begin() as connection:
+        store = MarketStore(connection)
+        exchange = store.messages(correlation_id=message.common_block.s1.sender_correlation_id)
+        outcome = outcome_of(exchange[0], exchange) if exchange else None
+    data = {
+        "dipCode": results[0].code.value,
+        "code": outcome.code if outcome else results[0].code.value,
+        "message": outcome.message if outcome else results[0].message,
+        "run": _stats_json(stats),
+    }
+    if as_json:
+        emit_json(data)
+    else:
+        console.print(f"{data['code']} {data['message']}")
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _period_json(row: Any) -> dict[str, Any]:
+    return {
+        "service": row.service.value,
+        "dip_id": row.provider,
+        "mpid": row.provider_mpid,
+        "mdr_dip_id": row.mdr,
+        "mdr_mpid": row.mdr_mpid,
+        "from": row.period.start.isoformat(),
+        "to": row.period.end.isoformat() if row.period.end else None,
+        "supplier": row.supplier,
+        "scenario": row.scenario.value if row.scenario else None,
+        "correlation_id": row.correlation_id,
+    }
+
+
+@coded
+def timeline_command(
+    mpan: Annotated[str, typer.Argument(help="The MPAN core.")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Only periods overlapping from this day.")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="…up to this day (exclusive).")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="Who served the MPAN on this day.")] = None,
+    history: Annotated[bool, typer.Option("--history", help="Also rows retired by later changes.")] = False,
+    as_json: bool = JsonOption,
+) -> None:
+    """The MPAN's Data Service (with MDR) and Metering Service periods, in date order."""
+    core = MpanCore(mpan)
+    with open_database().begin() as connection:
+        store = MarketStore(connection)
+        if not store.mpan_exists(core):
+            raise RecordNotFound(f"MPAN {core} is not registered")
+        rows = store.timeline(core)
+        retired = [(a, rec, ret) for a, rec, ret in store.history(core) if ret is not None] if history else []
+    if on is not None:
+        day = parse_day(on, option="--on")
+        rows = [r for r in (as_of(rows, Service.DS, day), as_of(rows, Service.MS, day)) if r is not None]
+    if from_ is not None or to is not None:
+        window = Period(
+            parse_day(from_, option="--from") if from_ else date.min,
+            parse_day(to, option="--to") if to else None,
+        )
+        rows = [r for r in rows if r.period.overlaps(window)]
+    rows.sort(key=lambda r: (r.period.start, r.service.value))
+    if as_json:
+        data = [_period_json(r) for r in rows]
+        if history:
+            emit_json(
+                {
+                    "current": data,
+                    "retired": [
+                        {
+                            **_period_json(a),
+                            "recorded_at": rec.isoformat(),
+                            "retired_at": ret.isoformat(),
+                        }
+                        for a, rec, ret in retired
+                    ],
+                }
+            )
+        else:
+            emit_json(data)
+        return
+    table = Table(title=f"Timeline of {core}", title_justify="left")
+    for column in ("Service", "Provider", "MDR", "From", "To", "Supplier", "Scenario"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r.service.value,
+            f"{r.provider_mpid} ({r.provider})",
+            f"{r.mdr_mpid} ({r.mdr})" if r.mdr else "-",
+            r.period.start.isoformat(),
+            r.period.end.isoformat() if r.period.end else "open",
+            r.supplier,
+            r.scenario.value if r.scenario else "-",
+        )
+    console.print(table)
+    for a, _, ret in retired:
+        console.print(
+            f"  retired {ret.isoformat()}: {a.service.value} {a.provider_mpid} {a.mdr_mpid or ''} {a.period}"
+        )
+
+
+@coded
+def gaps_command(
+    on: Annotated[str | None, typer.Option("--on", help="Day YYYY-MM-DD; default today.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """MPANs with a supplier on the day that lack a Data Service, an MDR or a Metering Service."""
+    day = parse_day(on, option="--on")
+    with open_database().begin() as connection:
+        found = MarketStore(connection).gaps_on(day)
+    if as_json:
+        emit_json([{"mpan": g.mpan, "supplier": g.supplier, "missing": list(g.missing)} for g in found])
+        return
+    console.print(f"{len(found)} MPAN(s) with gaps on {day.isoformat()}")
+    for g in found[:50]:
+        console.print(f"  {g.mpan} (supplier {g.supplier}): lacks {', '.join(g.missing)}")
+
+
+@coded
+def messages_command(
+    mpan: Annotated[str | None, typer.Option("--mpan", help="Only this MPAN's messages.")] = None,
+    correlation: Annotated[str | None, typer.Option("--correlation", help="Only this exchange.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """The message log: every message received and produced, as sent."""
+    with open_database().begin() as connection:
+        store = MarketStore(connection)
+        found = store.messages(core=mpan, correlation_id=correlation)
+        deliveries = {m.id: store.deliveries_of(m.id) for m in found} if not as_json else {}
+    if as_json:
+        emit_json([as_sent(m) for m in found])
+        return
+    table = Table(title=f"Messages ({len(found)})", title_justify="left")
+    for column in ("#", "interface", "event", "from", "to", "MPAN", "correlation"):
+        table.add_column(column)
+    for m in found:
+        to = ", ".join(f"{r}{'' if s == 'done' else f' ({s})'}" for r, s, _, _ in deliveries[m.id])
+        table.add_row(
+            str(m.id),
+            m.interface_id,
+            m.event_code,
+            f"{m.sender} {m.sender_role}",
+            to,
+            m.mpan or "",
+            m.correlation_id or "",
+        )
+    console.print(table)

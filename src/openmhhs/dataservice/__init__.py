@@ -1,0 +1,1 @@
+"""The Smart Data Service: Supplier contracts and appointment and MDR decisions."""

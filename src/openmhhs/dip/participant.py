@@ -1,0 +1,50 @@
+"""What every simulated participant is to the market: it receives DIP messages addressed to
+its DIP ID and answers with DIP messages, as the real party would over the DIP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from openmhhs.dip.catalogue import EventSpec
+from openmhhs.dip.schema import DipMessageStruct
+from openmhhs.identity.isd import IsdTable
+from openmhhs.ids import DipId
+
+__all__ = ["Context", "Delivered", "Participant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a participant may know of the world while it handles a message."""
+
+    today: date
+    """The UK local day (the market's clock)."""
+    now: datetime
+    """The instant, for timestamps."""
+    isd: IsdTable
+    """The ISD table, for translating DIP IDs and MPIDs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A message as the DIP delivers it to one recipient."""
+
+    message: DipMessageStruct
+    spec: EventSpec
+    transaction_id: str
+    sender: str
+
+
+class Participant(Protocol):
+    dip_id: DipId
+    roles: frozenset[str]
+
+    def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
+        """Act on one message; return the messages to send in response."""
+        ...
+
+    def daily(self, ctx: Context) -> list[DipMessageStruct]:
+        """Work due on ``ctx.today`` (lapses, activations…); idempotent."""
+        ...

@@ -1,0 +1,1 @@
+"""Composing the roles: the in-process market bus, implementation models and scenarios."""

@@ -1,0 +1,391 @@
+"""The in-process market: the DIP's part played between simulated participants.
+
+A message submitted by a participant is checked as the DIP checks it (schema, sender and
+recipients against the ISD registry, duplicate sender unique reference: MSG1006), logged,
+and queued for each primary recipient. The bus then delivers queued messages in order; each
+delivery is one savepoint: the recipient's effects and the messages it sends are recorded
+together or not at all. Messages for participants that are not simulated here (an
+external SDS, an MDR) wait in their mailbox. Each UK day's work (lapses, activations) runs
+as the market clock reaches it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.engine import Connection
+
+from openmhhs.codes import ResponseCode
+from openmhhs.dataservice.service import SmartDataService
+from openmhhs.days import LONDON
+from openmhhs.dcc.service import Dcc
+from openmhhs.dip.parse import (
+    DuplicateSenderReference,
+    MessageRejected,
+    Parsed,
+    Perspective,
+    encode,
+    parse,
+    parse_batch,
+)
+from openmhhs.dip.participant import Context, Delivered, Participant
+from openmhhs.dip.routing import check_routing
+from openmhhs.dip.schema import DipMessageStruct
+from openmhhs.identity.isd import IsdTable
+from openmhhs.ids import DipId
+from openmhhs.metering.service import MeteringService
+from openmhhs.registration.rules import RsSettings
+from openmhhs.registration.service import NoRequestAwaits, RegistrationService
+from openmhhs.store.database import Database
+from openmhhs.store.identity_repo import load_isd
+from openmhhs.store.market_repo import DuplicateMessage, MarketStore
+from openmhhs.supplier.service import Supplier
+
+__all__ = ["Market", "MarketIncomplete", "RunStats", "SubmitResult"]
+
+SIMULATED = "simulated"
+EXTERNAL = "external"
+CLOCK_KEY = "market_day"
+
+
+class MarketIncomplete(Exception):
+    code = ResponseCode.OMH0502
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The DIP's answer to one submitted message."""
+
+    sender_unique_reference: str | None
+    code: ResponseCode
+    message: str
+    correlation_id: str | None = None
+    message_id: int | None = None
+    path: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.code is ResponseCode.MSG0000
+
+
+@dataclass
+class RunStats:
+    delivered: int = 0
+    produced: int = 0
+    failed: int = 0
+    mailbox: int = 0
+    days: list[date] = field(default_factory=list)
+
+
+class _Directory:
+    def __init__(self, isd: IsdTable) -> None:
+        self._roles: dict[str, list[tuple[str, object]]] = {}
+        for entry in isd:
+            if entry.dip_id is not None:
+                self._roles.setdefault(str(entry.dip_id), []).append((str(entry.dip_role), entry))
+
+    def roles_of(self, dip_id: str, *, on: date | datetime) -> set[str]:
+        from openmhhs.identity.translation import moment_of  # noqa: PLC0415
+
+        at = moment_of(on)
+        return {role for role, entry in self._roles.get(dip_id, []) if entry.effective_at(at)}  # type: ignore[attr-defined]
+
+
+class Market:
+    """The participants of one database, and the bus between them."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        today: date,
+        now: datetime | None = None,
+        settings: RsSettings | None = None,
+        validate_produced: bool = True,
+        batch_size: int = 200,
+    ) -> None:
+        self.db = db
+        self.today = today
+        self.now = now or datetime(today.year, today.month, today.day, 12, tzinfo=LONDON).astimezone(UTC)
+        self.settings = settings or RsSettings()
+        self.validate_produced = validate_produced
+        self.batch_size = batch_size
+        self._prefix = secrets.token_hex(3)
+        with db.begin() as connection:
+            self.isd = load_isd(connection)
+            self.modes = MarketStore(connection).modes()
+        self.directory = _Directory(self.isd)
+        self._connection: Connection | None = None
+        self.store = _StoreProxy(self)
+        self.participants: dict[str, list[Participant]] = {}
+        self.rs: RegistrationService | None = None
+        self._build_participants()
+
+    # -- who is in the market -----------------------------------------------------------------
+    def _build_participants(self) -> None:
+        at = self.today
+        roles: dict[str, set[str]] = {}
+        for entry in self.isd:
+            if entry.dip_id is not None and entry.effective_at(_start(at)):
+                roles.setdefault(str(entry.dip_id), set()).add(str(entry.dip_role))
+        dcc = next((DipId(d) for d, r in sorted(roles.items()) if "DCC" in r), None)
+        for dip_id, held in sorted(roles.items()):
+            if self.modes.get(dip_id, SIMULATED) == EXTERNAL:
+                continue
+            ident = DipId(dip_id)
+            found: list[Participant] = []
+            if "REGS" in held and self.rs is None:
+                self.rs = RegistrationService(
+                    dip_id=ident,
+                    store=self.store,
+                    dcc=dcc,
+                    settings=self.settings,
+                    unique_prefix=self._unique("r"),
+                )
+                found.append(self.rs)
+            if "SDS" in held:
+                found.append(
+                    SmartDataService(dip_id=ident, store=self.store, unique_prefix=self._unique("d"))
+                )
+            if "SMS" in held:
+                found.append(MeteringService(dip_id=ident, unique_prefix=self._unique("m")))
+            if "SUP" in held:
+                found.append(Supplier(dip_id=ident))
+            if "DCC" in held:
+                found.append(Dcc(dip_id=ident, store=self.store))
+            if found:
+                self.participants[dip_id] = found
+
+    def _unique(self, letter: str) -> str:
+        return f"{letter}{self._prefix}"
+
+    def participant(self, dip_id: str, kind: type[object]) -> object | None:
+        return next((p for p in self.participants.get(dip_id, []) if isinstance(p, kind)), None)
+
+    def context(self, day: date | None = None) -> Context:
+        day = day or self.today
+        now = (
+            self.now
+            if day == self.today
+            else datetime(day.year, day.month, day.day, 12, tzinfo=LONDON).astimezone(UTC)
+        )
+        return Context(today=day, now=now, isd=self.isd)
+
+    # -- the DIP's ingress ---------------------------------------------------------------------
+    def submit(self, data: bytes, *, origin: str = "submitted") -> list[SubmitResult]:
+        """Accept a batch as the DIP would; each message is answered on its own."""
+        results: list[SubmitResult] = []
+        with self._transaction() as store:
+            for item in parse_batch(data, now=self.now, perspective=Perspective.DIP):
+                if not isinstance(item, Parsed):
+                    results.append(
+                        SubmitResult(
+                            item.sender_unique_reference,
+                            item.code,
+                            item.error.detail,
+                            path=item.error.path,
+                        )
+                    )
+                    continue
+                results.append(self._accept(store, item, origin))
+        return results
+
+    def send(
+        self, messages: Sequence[DipMessageStruct], *, origin: str = "participant"
+    ) -> list[SubmitResult]:
+        """A simulated participant's own messages (e.g. a supplier's IF-031), via the DIP."""
+        return self.submit(encode(list(messages)), origin=origin)
+
+    def _accept(self, store: MarketStore, item: Parsed, origin: str) -> SubmitResult:
+        s1 = item.message.common_block.s1  # type: ignore[attr-defined]
+        reference = s1.sender_unique_reference
+        try:
+            check_routing(item.message, item.spec, directory=self.directory, at=self.now, submitted=True)
+        except MessageRejected as exc:
+            return SubmitResult(reference, exc.code, exc.detail, path=exc.path)
+        try:
+            message_id = self._log(store, item.message, item.raw, origin)
+        except DuplicateMessage:
+            error = DuplicateSenderReference(
+                f"sender unique reference {reference} was already received",
+                path="$.CommonBlock.S1.senderUniqueReference",
+            )
+            return SubmitResult(reference, error.code, error.detail, path=error.path)
+        return SubmitResult(
+            reference,
+            ResponseCode.MSG0000,
+            ResponseCode.MSG0000.wording,
+            s1.sender_correlation_id,
+            message_id,
+        )
+
+    def _log(self, store: MarketStore, message: DipMessageStruct, raw: bytes, origin: str) -> int:
+        common = message.common_block  # type: ignore[attr-defined]
+        s1 = common.s1
+        transaction = (
+            f"T-{message.INTERFACE_ID}-{s1.sender_dip_id}-{s1.sender_role_id}-"
+            f"{self.now.strftime('%Y%m%d')}-{secrets.token_hex(8)}"
+        )
+        message_id = store.log_message(
+            reference=s1.sender_unique_reference,
+            interface_id=message.INTERFACE_ID,
+            event_code=common.s0.event_code,
+            sender=s1.sender_dip_id,
+            sender_role=s1.sender_role_id,
+            core=common.m0.mpan_core,
+            correlation_id=s1.sender_correlation_id,
+            transaction_id=transaction,
+            at=self.now,
+            origin=origin,
+            body=raw,
+        )
+        recipients = _unique(r for r in common.a0.primary_recipients if r is not None)
+        simulated = [r for r in recipients if r in self.participants]
+        waiting = [r for r in recipients if r not in self.participants]
+        store.add_deliveries(message_id, simulated)
+        store.add_deliveries(message_id, waiting, state="mailbox")
+        return message_id
+
+    # -- running ---------------------------------------------------------------------------------
+    def run(self, *, max_deliveries: int | None = None) -> RunStats:
+        """Bring the market to ``today`` and deliver until nothing is pending."""
+        stats = RunStats()
+        for day in self._days_to_run():
+            stats.days.append(day)
+            self._daily(day, stats)
+            self._drain(stats, day, max_deliveries)
+            with self._transaction() as store:
+                store.set_state(CLOCK_KEY, day.isoformat())
+        # activations for appointments accepted while delivering today
+        while self._daily(self.today, stats):
+            self._drain(stats, self.today, max_deliveries)
+        return stats
+
+    def _days_to_run(self) -> list[date]:
+        with self.db.begin() as connection:
+            last = MarketStore(connection).state(CLOCK_KEY)
+        if last is None:
+            return [self.today]
+        start = date.fromisoformat(last) + timedelta(days=1)
+        days = []
+        while start <= self.today:
+            days.append(start)
+            start += timedelta(days=1)
+        return days or [self.today]
+
+    def _daily(self, day: date, stats: RunStats) -> int:
+        produced: list[DipMessageStruct] = []
+        with self._transaction() as store:
+            ctx = self.context(day)
+            for group in self.participants.values():
+                for participant in group:
+                    produced += participant.daily(ctx)
+            self._emit(store, produced, stats)
+        return len(produced)
+
+    def _drain(self, stats: RunStats, day: date, limit: int | None) -> None:
+        ctx = self.context(day)
+        while limit is None or stats.delivered < limit:
+            done = 0
+            with self._transaction() as store:
+                for _ in range(self.batch_size):
+                    pending = store.next_delivery()
+                    if pending is None:
+                        break
+                    self._deliver(store, pending, ctx, stats)
+                    done += 1
+            if done == 0:
+                return
+
+    def _deliver(self, store: MarketStore, pending: object, ctx: Context, stats: RunStats) -> None:
+        from openmhhs.store.market_repo import PendingDelivery  # noqa: PLC0415
+
+        assert isinstance(pending, PendingDelivery)
+        stored = pending.message
+        parsed = parse(stored.body, now=None)
+        delivered = Delivered(parsed.message, parsed.spec, stored.transaction_id, stored.sender)
+        receivers = [
+            p for p in self.participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients
+        ]
+        code: str | None = None
+        detail: str | None = None
+        state = "done"
+        savepoint = store.connection.begin_nested()
+        try:
+            produced: list[DipMessageStruct] = []
+            for participant in receivers:
+                produced += participant.receive(delivered, ctx)
+            self._emit(store, produced, stats)
+            savepoint.commit()
+        except NoRequestAwaits as exc:
+            savepoint.rollback()
+            code, detail = exc.code.value, str(exc)
+        except Exception as exc:  # a participant's failure must not lose the message
+            savepoint.rollback()
+            state, code, detail = (
+                "failed",
+                ResponseCode.MSG1000.value,
+                f"{type(exc).__name__}: {exc}",
+            )
+            stats.failed += 1
+        store.finish_delivery(pending.id, state=state, at=ctx.now, code=code, detail=detail)
+        stats.delivered += 1
+
+    def _emit(self, store: MarketStore, messages: Iterable[DipMessageStruct], stats: RunStats) -> None:
+        for message in messages:
+            raw = encode(message)
+            if self.validate_produced:
+                parse(raw, now=None)  # every produced message must be schema-valid
+            self._log(store, message, raw, "participant")
+            stats.produced += 1
+
+    # -- transactions ----------------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+
+class _Transaction:
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self._context: object | None = None
+
+    def __enter__(self) -> MarketStore:
+        context = self.market.db.begin()
+        self._context = context
+        connection = context.__enter__()
+        self.market._connection = connection
+        return MarketStore(connection)
+
+    def __exit__(self, *exc: object) -> None:
+        self.market._connection = None
+        assert self._context is not None
+        self._context.__exit__(*exc)  # type: ignore[attr-defined]
+
+
+class _StoreProxy(MarketStore):
+    """Participants keep one store object; it always uses the market's open transaction."""
+
+    def __init__(self, market: Market) -> None:
+        self._market = market
+
+    @property
+    def connection(self) -> Connection:
+        connection = self._market._connection
+        if connection is None:
+            raise RuntimeError("participants may only touch storage while the market delivers")
+        return connection
+
+
+def _start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=LONDON)
+
+
+def _unique(ids: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for value in ids:
+        if value not in seen:
+            seen.append(value)
+    return seen

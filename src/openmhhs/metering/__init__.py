@@ -1,0 +1,1 @@
+"""The Metering Service (smart segment: SMS)."""

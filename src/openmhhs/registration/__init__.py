@@ -1,0 +1,1 @@
+"""The Registration Service: MPAN registration data, appointment timelines, REG rules."""

@@ -1,0 +1,728 @@
+"""Storage of the market: MPANs and supplier periods, appointment timelines, appointment
+requests, contracts, the SDS portfolio, the DCC's MDR notices, and the message log with
+its deliveries. One ``MarketStore`` works inside one transaction (the caller's connection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
+from openmhhs.ids import DipId, GspGroup, MpanCore, Mpid
+from openmhhs.periods import Period
+from openmhhs.registration.model import (
+    Appointment,
+    AppointmentRequest,
+    ConnectionType,
+    MarketSegment,
+    MpanRecord,
+    RequestState,
+    Scenario,
+    Service,
+    SupplierPeriod,
+)
+from openmhhs.registration.timeline import Gap, TimelineChange
+from openmhhs.store.tables import (
+    appointment,
+    appointment_request,
+    contract,
+    dcc_mdr_notice,
+    delivery,
+    market_state,
+    message,
+    mpan,
+    participant_mode,
+    sds_portfolio,
+    supplier_period,
+)
+
+__all__ = ["DuplicateMessage", "MarketStore", "PendingDelivery", "StoredMessage"]
+
+
+class DuplicateMessage(Exception):
+    """A sender unique reference already in the message log (MSG1006)."""
+
+
+class TimelineConflict(Exception):
+    """A row to retire was already retired: someone else changed the timeline first."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    sender_unique_reference: str
+    interface_id: str
+    event_code: str
+    sender: str
+    sender_role: str
+    mpan: str | None
+    correlation_id: str | None
+    transaction_id: str
+    received_at: datetime
+    origin: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    id: int
+    recipient: str
+    message: StoredMessage
+
+
+def _message(row: Any) -> StoredMessage:
+    m = row._mapping
+    return StoredMessage(
+        id=m["id"],
+        sender_unique_reference=m["sender_unique_reference"],
+        interface_id=m["interface_id"],
+        event_code=m["event_code"],
+        sender=m["sender"],
+        sender_role=m["sender_role"],
+        mpan=m["mpan"],
+        correlation_id=m["correlation_id"],
+        transaction_id=m["transaction_id"],
+        received_at=m["received_at"],
+        origin=m["origin"],
+        body=bytes(m["body"]),
+    )
+
+
+def _appointment(row: Any) -> Appointment:
+    m = row._mapping
+    return Appointment(
+        mpan=MpanCore(m["mpan"]),
+        service=Service(m["service"]),
+        provider=DipId(m["provider"]),
+        provider_mpid=Mpid(m["provider_mpid"]),
+        period=Period(m["valid_from"], m["valid_to"]),
+        supplier=DipId(m["supplier"]),
+        mdr=DipId.parse_optional(m["mdr"]),
+        mdr_mpid=Mpid.parse_optional(m["mdr_mpid"]),
+        contract_reference=m["contract_reference"],
+        scenario=None if m["scenario"] is None else Scenario(m["scenario"]),
+        correlation_id=m["correlation_id"],
+        id=m["id"],
+    )
+
+
+def _request(row: Any) -> AppointmentRequest:
+    m = row._mapping
+    return AppointmentRequest(
+        correlation_id=m["correlation_id"],
+        mpan=MpanCore(m["mpan"]),
+        service=Service(m["service"]),
+        supplier=DipId(m["supplier"]),
+        supplier_mpid=Mpid(m["supplier_mpid"]),
+        provider=DipId(m["provider"]),
+        provider_mpid=Mpid(m["provider_mpid"]),
+        effective_from=m["effective_from"],
+        scenario=Scenario(m["scenario"]),
+        received_on=m["received_on"],
+        raw_block=bytes(m["raw_block"]),
+        nominated_mdr=DipId.parse_optional(m["nominated_mdr"]),
+        state=RequestState(m["state"]),
+        outcome_code=m["outcome_code"],
+        activated=bool(m["activated"]),
+        id=m["id"],
+    )
+
+
+def contract_terms(c: Contract) -> dict[str, Any]:
+    return {
+        "supported_mdrs": sorted(c.supported_mdrs),
+        "default_mdr": c.default_mdr,
+        "blank_mdr": c.blank_mdr.value,
+        "valid_from": c.valid.start.isoformat(),
+        "valid_to": c.valid.end.isoformat() if c.valid.end else None,
+        "segments": sorted(c.segments),
+        "connection_types": sorted(c.connection_types),
+        "domestic_indicators": sorted(c.domestic_indicators),
+        "gsp_groups": None if c.gsp_groups is None else sorted(c.gsp_groups),
+        "meter_types": None if c.meter_types is None else sorted(c.meter_types),
+        "requires_dcc_enrolment": c.requires_dcc_enrolment,
+        "requires_fallback_frequency": c.requires_fallback_frequency,
+        "min_lead_days": c.min_lead_days,
+        "mdr_change_notice_days": c.mdr_change_notice_days,
+        "mdr_change_max_notice_days": c.mdr_change_max_notice_days,
+    }
+
+
+def contract_from(sds: str, supplier: str, reference: str, t: dict[str, Any]) -> Contract:
+    return Contract(
+        sds=DipId(sds),
+        supplier=DipId(supplier),
+        reference=reference,
+        supported_mdrs=frozenset(DipId(x) for x in t["supported_mdrs"]),
+        default_mdr=DipId.parse_optional(t["default_mdr"]),
+        blank_mdr=BlankMdrPolicy(t["blank_mdr"]),
+        valid=Period(
+            date.fromisoformat(t["valid_from"]),
+            date.fromisoformat(t["valid_to"]) if t["valid_to"] else None,
+        ),
+        segments=frozenset(t["segments"]),
+        connection_types=frozenset(t["connection_types"]),
+        domestic_indicators=frozenset(t["domestic_indicators"]),
+        gsp_groups=None if t["gsp_groups"] is None else frozenset(t["gsp_groups"]),
+        meter_types=None if t["meter_types"] is None else frozenset(t["meter_types"]),
+        requires_dcc_enrolment=t["requires_dcc_enrolment"],
+        requires_fallback_frequency=t["requires_fallback_frequency"],
+        min_lead_days=t["min_lead_days"],
+        mdr_change_notice_days=t["mdr_change_notice_days"],
+        mdr_change_max_notice_days=t["mdr_change_max_notice_days"],
+    )
+
+
+class MarketStore:
+    """The market's tables, read and written inside the caller's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    # -- MPANs ---------------------------------------------------------------------------
+    def add_mpan(self, record: MpanRecord) -> None:
+        self.add_mpans([record])
+
+    def add_mpans(self, records: Sequence[MpanRecord]) -> None:
+        if not records:
+            return
+        self.connection.execute(
+            sa.insert(mpan),
+            [
+                {
+                    "mpan": str(r.mpan),
+                    "distributor": str(r.distributor),
+                    "gsp_group": str(r.gsp_group),
+                    "segment": r.segment.value,
+                    "connection_type": r.connection_type.value,
+                    "energisation": r.energisation,
+                    "domestic": r.domestic,
+                    "energy_direction": r.energy_direction,
+                    "dcc_service_flag": r.dcc_service_flag,
+                    "meter_type": r.meter_type,
+                    "postcode": r.postcode,
+                    "duos_tariff_id": r.duos_tariff_id,
+                }
+                for r in records
+            ],
+        )
+        periods = [
+            {
+                "mpan": str(r.mpan),
+                "supplier": str(p.supplier),
+                "valid_from": p.period.start,
+                "valid_to": p.period.end,
+            }
+            for r in records
+            for p in r.suppliers
+        ]
+        if periods:
+            self.connection.execute(sa.insert(supplier_period), periods)
+
+    def mpan_exists(self, core: str) -> bool:
+        return self.connection.execute(sa.select(mpan.c.mpan).where(mpan.c.mpan == core)).first() is not None
+
+    def get_mpan(self, core: str) -> MpanRecord | None:
+        row = self.connection.execute(sa.select(mpan).where(mpan.c.mpan == core)).first()
+        if row is None:
+            return None
+        periods = self.connection.execute(
+            sa.select(supplier_period)
+            .where(supplier_period.c.mpan == core)
+            .order_by(supplier_period.c.valid_from)
+        ).all()
+        return self._record(row, periods)
+
+    @staticmethod
+    def _record(row: Any, periods: Iterable[Any]) -> MpanRecord:
+        m = row._mapping
+        return MpanRecord(
+            mpan=MpanCore(m["mpan"]),
+            distributor=DipId(m["distributor"]),
+            gsp_group=GspGroup(m["gsp_group"]),
+            segment=MarketSegment(m["segment"]),
+            connection_type=ConnectionType(m["connection_type"]),
+            energisation=m["energisation"],
+            domestic=bool(m["domestic"]),
+            energy_direction=m["energy_direction"],
+            dcc_service_flag=m["dcc_service_flag"],
+            meter_type=m["meter_type"],
+            postcode=m["postcode"],
+            duos_tariff_id=m["duos_tariff_id"],
+            suppliers=tuple(
+                SupplierPeriod(DipId(p.supplier), Period(p.valid_from, p.valid_to)) for p in periods
+            ),
+        )
+
+    def iter_mpans(self, batch: int = 5000) -> Iterator[MpanRecord]:
+        """Every MPAN with its supplier periods, in MPAN order, batch by batch."""
+        last = ""
+        while True:
+            rows = self.connection.execute(
+                sa.select(mpan).where(mpan.c.mpan > last).order_by(mpan.c.mpan).limit(batch)
+            ).all()
+            if not rows:
+                return
+            cores = [r.mpan for r in rows]
+            periods: dict[str, list[Any]] = {}
+            for p in self.connection.execute(
+                sa.select(supplier_period)
+                .where(supplier_period.c.mpan.in_(cores))
+                .order_by(supplier_period.c.mpan, supplier_period.c.valid_from)
+            ):
+                periods.setdefault(p.mpan, []).append(p)
+            for row in rows:
+                yield self._record(row, periods.get(row.mpan, []))
+            last = cores[-1]
+
+    def change_supplier(self, core: str, supplier: DipId, from_day: date) -> None:
+        """CSS's news of a change of supplier: the open period ends, the new one starts."""
+        open_rows = self.connection.execute(
+            sa.select(supplier_period.c.id, supplier_period.c.valid_from)
+            .where(supplier_period.c.mpan == core)
+            .where(sa.or_(supplier_period.c.valid_to.is_(None), supplier_period.c.valid_to > from_day))
+        ).all()
+        for row in open_rows:
+            if row.valid_from >= from_day:
+                raise ValueError(f"{core} already has a supplier period from {row.valid_from.isoformat()}")
+            self.connection.execute(
+                sa.update(supplier_period).where(supplier_period.c.id == row.id).values(valid_to=from_day)
+            )
+        self.connection.execute(
+            sa.insert(supplier_period),
+            {"mpan": core, "supplier": str(supplier), "valid_from": from_day, "valid_to": None},
+        )
+
+    def count_mpans(self) -> int:
+        return int(self.connection.execute(sa.select(sa.func.count()).select_from(mpan)).scalar_one())
+
+    # -- appointments --------------------------------------------------------------------
+    def timeline(self, core: str) -> list[Appointment]:
+        """The MPAN's current rows (both services), in service and date order."""
+        rows = self.connection.execute(
+            sa.select(appointment)
+            .where(appointment.c.mpan == core, appointment.c.retired_at.is_(None))
+            .order_by(appointment.c.service, appointment.c.valid_from)
+        )
+        return [_appointment(r) for r in rows]
+
+    def history(self, core: str) -> list[tuple[Appointment, datetime, datetime | None]]:
+        """Every row ever recorded for the MPAN, retired ones included, with when."""
+        rows = self.connection.execute(
+            sa.select(appointment).where(appointment.c.mpan == core).order_by(appointment.c.id)
+        )
+        return [(_appointment(r), r.recorded_at, r.retired_at) for r in rows]
+
+    def apply(self, change: TimelineChange, *, at: datetime, by: str | None) -> None:
+        """Retire the change's rows, then insert their successors."""
+        for row in change.retire:
+            done = self.connection.execute(
+                sa.update(appointment)
+                .where(appointment.c.id == row.id, appointment.c.retired_at.is_(None))
+                .values(retired_at=at, retired_by=by)
+            )
+            if done.rowcount != 1:
+                raise TimelineConflict(f"appointment row {row.id} is no longer current")
+        if change.insert:
+            self.connection.execute(
+                sa.insert(appointment),
+                [
+                    {
+                        "mpan": str(a.mpan),
+                        "service": a.service.value,
+                        "provider": str(a.provider),
+                        "provider_mpid": str(a.provider_mpid),
+                        "mdr": None if a.mdr is None else str(a.mdr),
+                        "mdr_mpid": None if a.mdr_mpid is None else str(a.mdr_mpid),
+                        "valid_from": a.period.start,
+                        "valid_to": a.period.end,
+                        "supplier": str(a.supplier),
+                        "contract_reference": a.contract_reference,
+                        "scenario": None if a.scenario is None else a.scenario.value,
+                        "correlation_id": a.correlation_id,
+                        "recorded_at": at,
+                    }
+                    for a in change.insert
+                ],
+            )
+
+    def gaps_on(self, day: date, limit: int | None = None) -> list[Gap]:
+        """MPANs with a supplier on ``day`` lacking a DS, an MDR or an MS then (in SQL)."""
+        current = sa.and_(
+            appointment.c.mpan == supplier_period.c.mpan,
+            appointment.c.retired_at.is_(None),
+            appointment.c.valid_from <= day,
+            sa.or_(appointment.c.valid_to.is_(None), appointment.c.valid_to > day),
+        )
+        ds = sa.exists().where(current, appointment.c.service == "DS")
+        ms = sa.exists().where(current, appointment.c.service == "MS")
+        query = (
+            sa.select(supplier_period.c.mpan, supplier_period.c.supplier, ds.label("ds"), ms.label("ms"))
+            .where(
+                supplier_period.c.valid_from <= day,
+                sa.or_(supplier_period.c.valid_to.is_(None), supplier_period.c.valid_to > day),
+            )
+            .where(sa.or_(~ds, ~ms))
+            .order_by(supplier_period.c.mpan)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        found = []
+        for row in self.connection.execute(query):
+            missing = (("DS", "MDR") if not row.ds else ()) + (("MS",) if not row.ms else ())
+            found.append(Gap(row.mpan, row.supplier, missing))
+        return found
+
+    def arrangement_counts(self, day: date) -> list[tuple[str, str, str | None, int]]:
+        """(service, provider, MDR, MPANs) holding on ``day``."""
+        query = (
+            sa.select(appointment.c.service, appointment.c.provider, appointment.c.mdr, sa.func.count())
+            .where(
+                appointment.c.retired_at.is_(None),
+                appointment.c.valid_from <= day,
+                sa.or_(appointment.c.valid_to.is_(None), appointment.c.valid_to > day),
+            )
+            .group_by(appointment.c.service, appointment.c.provider, appointment.c.mdr)
+            .order_by(appointment.c.service, appointment.c.provider, appointment.c.mdr)
+        )
+        return [(r[0], r[1], r[2], int(r[3])) for r in self.connection.execute(query)]
+
+    # -- appointment requests ------------------------------------------------------------
+    def add_request(self, request: AppointmentRequest) -> None:
+        self.connection.execute(
+            sa.insert(appointment_request),
+            {
+                "correlation_id": request.correlation_id,
+                "mpan": str(request.mpan),
+                "service": request.service.value,
+                "supplier": str(request.supplier),
+                "supplier_mpid": str(request.supplier_mpid),
+                "provider": str(request.provider),
+                "provider_mpid": str(request.provider_mpid),
+                "effective_from": request.effective_from,
+                "scenario": request.scenario.value,
+                "received_on": request.received_on,
+                "raw_block": request.raw_block,
+                "nominated_mdr": None if request.nominated_mdr is None else str(request.nominated_mdr),
+                "state": request.state.value,
+                "outcome_code": request.outcome_code,
+                "activated": request.activated,
+            },
+        )
+
+    def request(self, correlation_id: str) -> AppointmentRequest | None:
+        row = self.connection.execute(
+            sa.select(appointment_request).where(appointment_request.c.correlation_id == correlation_id)
+        ).first()
+        return None if row is None else _request(row)
+
+    def open_requests(self, core: str, service: Service) -> list[AppointmentRequest]:
+        rows = self.connection.execute(
+            sa.select(appointment_request).where(
+                appointment_request.c.mpan == core,
+                appointment_request.c.service == service.value,
+                appointment_request.c.state == RequestState.AWAITING_PROVIDER.value,
+            )
+        )
+        return [_request(r) for r in rows]
+
+    def settle_request(self, correlation_id: str, state: RequestState, code: str | None) -> None:
+        self.connection.execute(
+            sa.update(appointment_request)
+            .where(appointment_request.c.correlation_id == correlation_id)
+            .values(state=state.value, outcome_code=code)
+        )
+
+    def mark_activated(self, correlation_id: str) -> None:
+        self.connection.execute(
+            sa.update(appointment_request)
+            .where(appointment_request.c.correlation_id == correlation_id)
+            .values(activated=True)
+        )
+
+    def requests_to_lapse(self, received_before_or_on: date) -> list[AppointmentRequest]:
+        rows = self.connection.execute(
+            sa.select(appointment_request)
+            .where(
+                appointment_request.c.state == RequestState.AWAITING_PROVIDER.value,
+                appointment_request.c.received_on <= received_before_or_on,
+            )
+            .order_by(appointment_request.c.id)
+        )
+        return [_request(r) for r in rows]
+
+    def requests_to_activate(self, day: date) -> list[AppointmentRequest]:
+        rows = self.connection.execute(
+            sa.select(appointment_request)
+            .where(
+                appointment_request.c.state == RequestState.ACCEPTED.value,
+                appointment_request.c.activated.is_(False),
+                appointment_request.c.effective_from <= day,
+            )
+            .order_by(appointment_request.c.id)
+        )
+        return [_request(r) for r in rows]
+
+    # -- contracts -----------------------------------------------------------------------
+    def add_contract(self, c: Contract) -> None:
+        try:
+            with self.connection.begin_nested():
+                self.connection.execute(
+                    sa.insert(contract),
+                    {
+                        "sds": str(c.sds),
+                        "supplier": str(c.supplier),
+                        "reference": c.reference,
+                        "terms": contract_terms(c),
+                    },
+                )
+        except IntegrityError:
+            raise ValueError(
+                f"contract {c.reference} between {c.sds} and {c.supplier} already exists"
+            ) from None
+
+    def contracts(self, *, sds: str | None = None, supplier: str | None = None) -> list[Contract]:
+        query = sa.select(contract).order_by(contract.c.sds, contract.c.supplier, contract.c.reference)
+        if sds is not None:
+            query = query.where(contract.c.sds == sds)
+        if supplier is not None:
+            query = query.where(contract.c.supplier == supplier)
+        return [
+            contract_from(r.sds, r.supplier, r.reference, r.terms) for r in self.connection.execute(query)
+        ]
+
+    # -- the SDS's portfolio ---------------------------------------------------------------
+    def portfolio_add(
+        self,
+        *,
+        sds: str,
+        core: str,
+        supplier: str,
+        mdr: str,
+        mdr_mpid: str,
+        valid_from: date,
+        correlation_id: str | None,
+        contract_reference: str | None = None,
+    ) -> None:
+        """The SDS serves ``core`` with ``mdr`` from ``valid_from`` (later rows are replaced;
+        without a contract reference, the one it served under so far is kept)."""
+        if contract_reference is None:
+            held = self.portfolio_on(sds=sds, core=core, day=valid_from)
+            contract_reference = held[3] if held else None
+        self.connection.execute(
+            sa.update(sds_portfolio)
+            .where(
+                sds_portfolio.c.sds == sds, sds_portfolio.c.mpan == core, sds_portfolio.c.valid_to.is_(None)
+            )
+            .where(sds_portfolio.c.valid_from < valid_from)
+            .values(valid_to=valid_from)
+        )
+        self.connection.execute(
+            sa.delete(sds_portfolio).where(
+                sds_portfolio.c.sds == sds,
+                sds_portfolio.c.mpan == core,
+                sds_portfolio.c.valid_from >= valid_from,
+            )
+        )
+        self.connection.execute(
+            sa.insert(sds_portfolio),
+            {
+                "sds": sds,
+                "mpan": core,
+                "supplier": supplier,
+                "mdr": mdr,
+                "mdr_mpid": mdr_mpid,
+                "valid_from": valid_from,
+                "valid_to": None,
+                "correlation_id": correlation_id,
+                "contract_reference": contract_reference,
+            },
+        )
+
+    def portfolio_end(self, *, sds: str, core: str, valid_to: date) -> None:
+        self.connection.execute(
+            sa.update(sds_portfolio)
+            .where(sds_portfolio.c.sds == sds, sds_portfolio.c.mpan == core)
+            .where(sds_portfolio.c.valid_from < valid_to)
+            .where(sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > valid_to))
+            .values(valid_to=valid_to)
+        )
+        self.connection.execute(
+            sa.delete(sds_portfolio).where(
+                sds_portfolio.c.sds == sds,
+                sds_portfolio.c.mpan == core,
+                sds_portfolio.c.valid_from >= valid_to,
+            )
+        )
+
+    def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None:
+        """(supplier, MDR, MDR MPID, contract) the SDS serves the MPAN with on ``day``."""
+        row = self.connection.execute(
+            sa.select(
+                sds_portfolio.c.supplier,
+                sds_portfolio.c.mdr,
+                sds_portfolio.c.mdr_mpid,
+                sds_portfolio.c.contract_reference,
+            ).where(
+                sds_portfolio.c.sds == sds,
+                sds_portfolio.c.mpan == core,
+                sds_portfolio.c.valid_from <= day,
+                sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > day),
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    # -- the DCC's MDR notices -------------------------------------------------------------
+    def dcc_notice(
+        self,
+        *,
+        core: str,
+        mdr: str,
+        mdr_mpid: str,
+        valid_from: date,
+        supplier: str,
+        at: datetime,
+        transaction_id: str,
+    ) -> None:
+        self.connection.execute(
+            sa.insert(dcc_mdr_notice),
+            {
+                "mpan": core,
+                "mdr": mdr,
+                "mdr_mpid": mdr_mpid,
+                "valid_from": valid_from,
+                "supplier": supplier,
+                "received_at": at,
+                "transaction_id": transaction_id,
+            },
+        )
+
+    # -- the message log -------------------------------------------------------------------
+    def log_message(
+        self,
+        *,
+        reference: str,
+        interface_id: str,
+        event_code: str,
+        sender: str,
+        sender_role: str,
+        core: str | None,
+        correlation_id: str | None,
+        transaction_id: str,
+        at: datetime,
+        origin: str,
+        body: bytes,
+    ) -> int:
+        try:
+            with self.connection.begin_nested():
+                result = self.connection.execute(
+                    sa.insert(message).returning(message.c.id),
+                    {
+                        "sender_unique_reference": reference,
+                        "interface_id": interface_id,
+                        "event_code": event_code,
+                        "sender": sender,
+                        "sender_role": sender_role,
+                        "mpan": core,
+                        "correlation_id": correlation_id,
+                        "transaction_id": transaction_id,
+                        "received_at": at,
+                        "origin": origin,
+                        "body": body,
+                    },
+                )
+                return int(result.scalar_one())
+        except IntegrityError:
+            raise DuplicateMessage(reference) from None
+
+    def reference_seen(self, reference: str) -> bool:
+        row = self.connection.execute(
+            sa.select(message.c.id).where(message.c.sender_unique_reference == reference)
+        ).first()
+        return row is not None
+
+    def add_deliveries(self, message_id: int, recipients: Iterable[str], *, state: str = "pending") -> None:
+        rows = [{"message_id": message_id, "recipient": r, "state": state} for r in recipients]
+        if rows:
+            self.connection.execute(sa.insert(delivery), rows)
+
+    def next_delivery(self) -> PendingDelivery | None:
+        row = self.connection.execute(
+            sa.select(delivery.c.id, delivery.c.recipient, delivery.c.message_id)
+            .where(delivery.c.state == "pending")
+            .order_by(delivery.c.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        stored = self.connection.execute(sa.select(message).where(message.c.id == row.message_id)).one()
+        return PendingDelivery(id=row.id, recipient=row.recipient, message=_message(stored))
+
+    def finish_delivery(
+        self, delivery_id: int, *, state: str, at: datetime, code: str | None, detail: str | None
+    ) -> None:
+        self.connection.execute(
+            sa.update(delivery)
+            .where(delivery.c.id == delivery_id)
+            .values(state=state, processed_at=at, outcome_code=code, outcome_detail=detail)
+        )
+
+    def messages(
+        self, *, core: str | None = None, correlation_id: str | None = None, after_id: int = 0
+    ) -> list[StoredMessage]:
+        query = sa.select(message).where(message.c.id > after_id).order_by(message.c.id)
+        if core is not None:
+            query = query.where(message.c.mpan == core)
+        if correlation_id is not None:
+            query = query.where(message.c.correlation_id == correlation_id)
+        return [_message(r) for r in self.connection.execute(query)]
+
+    def last_message_id(self) -> int:
+        return int(
+            self.connection.execute(sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))).scalar_one()
+        )
+
+    def deliveries_of(self, message_id: int) -> list[tuple[str, str, str | None, str | None]]:
+        rows = self.connection.execute(
+            sa.select(
+                delivery.c.recipient,
+                delivery.c.state,
+                delivery.c.outcome_code,
+                delivery.c.outcome_detail,
+            )
+            .where(delivery.c.message_id == message_id)
+            .order_by(delivery.c.id)
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # -- market state and participants -----------------------------------------------------
+    def state(self, key: str) -> str | None:
+        row = self.connection.execute(
+            sa.select(market_state.c.value).where(market_state.c.key == key)
+        ).first()
+        return None if row is None else str(row[0])
+
+    def set_state(self, key: str, value: str) -> None:
+        updated = self.connection.execute(
+            sa.update(market_state).where(market_state.c.key == key).values(value=value)
+        )
+        if updated.rowcount == 0:
+            self.connection.execute(sa.insert(market_state), {"key": key, "value": value})
+
+    def modes(self) -> dict[str, str]:
+        return {r.dip_id: r.mode for r in self.connection.execute(sa.select(participant_mode))}
+
+    def set_mode(self, dip_id: str, mode: str) -> None:
+        self.connection.execute(sa.delete(participant_mode).where(participant_mode.c.dip_id == dip_id))
+        self.connection.execute(sa.insert(participant_mode), {"dip_id": dip_id, "mode": mode})

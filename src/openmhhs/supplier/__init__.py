@@ -1,0 +1,1 @@
+"""The Supplier: asks for appointments; receives their outcomes."""
