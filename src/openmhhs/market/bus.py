@@ -41,7 +41,7 @@ from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.service import NoRequestAwaits, RegistrationService
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_isd
-from openmhhs.store.market_repo import DuplicateMessage, MarketStore
+from openmhhs.store.market_repo import DuplicateMessage, MarketStore, NewMessage, PendingDelivery
 from openmhhs.supplier.service import Supplier
 
 __all__ = ["Market", "MarketIncomplete", "RunStats", "SubmitResult"]
@@ -53,6 +53,10 @@ CLOCK_KEY = "market_day"
 
 class MarketIncomplete(Exception):
     code = ResponseCode.OMH0502
+
+
+class _ParticipantFailed(Exception):
+    """A participant raised while a batch was delivered without savepoints."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,14 +226,15 @@ class Market:
             message_id,
         )
 
-    def _log(self, store: MarketStore, message: DipMessageStruct, raw: bytes, origin: str) -> int:
+    def _new_message(self, message: DipMessageStruct, raw: bytes, origin: str) -> NewMessage:
         common = message.common_block  # type: ignore[attr-defined]
         s1 = common.s1
         transaction = (
             f"T-{message.INTERFACE_ID}-{s1.sender_dip_id}-{s1.sender_role_id}-"
             f"{self.now.strftime('%Y%m%d')}-{secrets.token_hex(8)}"
         )
-        message_id = store.log_message(
+        recipients = _unique(r for r in common.a0.primary_recipients if r is not None)
+        return NewMessage(
             reference=s1.sender_unique_reference,
             interface_id=message.INTERFACE_ID,
             event_code=common.s0.event_code,
@@ -241,12 +246,27 @@ class Market:
             at=self.now,
             origin=origin,
             body=raw,
+            recipients=tuple((r, "pending" if r in self.participants else "mailbox") for r in recipients),
         )
-        recipients = _unique(r for r in common.a0.primary_recipients if r is not None)
-        simulated = [r for r in recipients if r in self.participants]
-        waiting = [r for r in recipients if r not in self.participants]
-        store.add_deliveries(message_id, simulated)
-        store.add_deliveries(message_id, waiting, state="mailbox")
+
+    def _log(self, store: MarketStore, message: DipMessageStruct, raw: bytes, origin: str) -> int:
+        """Log a submitted message (refusing a sender unique reference seen before)."""
+        new = self._new_message(message, raw, origin)
+        message_id = store.log_message(
+            reference=new.reference,
+            interface_id=new.interface_id,
+            event_code=new.event_code,
+            sender=new.sender,
+            sender_role=new.sender_role,
+            core=new.core,
+            correlation_id=new.correlation_id,
+            transaction_id=new.transaction_id,
+            at=new.at,
+            origin=origin,
+            body=raw,
+        )
+        for state in ("pending", "mailbox"):
+            store.add_deliveries(message_id, [r for r, st in new.recipients if st == state], state=state)
         return message_id
 
     # -- running ---------------------------------------------------------------------------------
@@ -283,64 +303,91 @@ class Market:
             for group in self.participants.values():
                 for participant in group:
                     produced += participant.daily(ctx)
-            self._emit(store, produced, stats)
+            store.log_messages(self._prepare(produced, stats))
         return len(produced)
 
     def _drain(self, stats: RunStats, day: date, limit: int | None) -> None:
+        """Deliver batch after batch. A batch is one transaction; should a participant fail,
+        the batch is replayed with a savepoint per delivery so that only the failing one is
+        set aside (state 'failed'), never lost."""
         ctx = self.context(day)
         while limit is None or stats.delivered < limit:
-            done = 0
             with self._transaction() as store:
-                for _ in range(self.batch_size):
-                    pending = store.next_delivery()
-                    if pending is None:
-                        break
-                    self._deliver(store, pending, ctx, stats)
-                    done += 1
-            if done == 0:
-                return
+                batch = store.pending_deliveries(self.batch_size)
+                if not batch:
+                    return
+                outcome = RunStats()
+                try:
+                    with store.connection.begin_nested():
+                        self._deliver_batch(store, batch, ctx, outcome, isolate=False)
+                except _ParticipantFailed:
+                    outcome = RunStats()
+                    self._deliver_batch(store, batch, ctx, outcome, isolate=True)
+            stats.delivered += outcome.delivered
+            stats.produced += outcome.produced
+            stats.failed += outcome.failed
 
-    def _deliver(self, store: MarketStore, pending: object, ctx: Context, stats: RunStats) -> None:
-        from openmhhs.store.market_repo import PendingDelivery  # noqa: PLC0415
+    def _deliver_batch(
+        self,
+        store: MarketStore,
+        batch: list[PendingDelivery],
+        ctx: Context,
+        stats: RunStats,
+        *,
+        isolate: bool,
+    ) -> None:
+        finished: list[tuple[int, str, str | None, str | None]] = []
+        produced: list[NewMessage] = []
+        parsed_cache: dict[int, Parsed] = {}
+        for pending in batch:
+            stored = pending.message
+            parsed = parsed_cache.get(stored.id)
+            if parsed is None:
+                parsed = parse(stored.body, now=None)
+                parsed_cache[stored.id] = parsed
+            delivered = Delivered(parsed.message, parsed.spec, stored.transaction_id, stored.sender)
+            receivers = [
+                p for p in self.participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients
+            ]
+            savepoint = store.connection.begin_nested() if isolate else None
+            try:
+                out: list[DipMessageStruct] = []
+                for participant in receivers:
+                    out += participant.receive(delivered, ctx)
+                messages = self._prepare(out, stats)
+                if isolate:
+                    store.log_messages(messages)
+                else:
+                    produced += messages
+                if savepoint is not None:
+                    savepoint.commit()
+                finished.append((pending.id, "done", None, None))
+            except NoRequestAwaits as exc:
+                # Raised before the RS writes anything: nothing to undo without a savepoint.
+                if savepoint is not None:
+                    savepoint.rollback()
+                finished.append((pending.id, "done", exc.code.value, str(exc)))
+            except Exception as exc:
+                if savepoint is None:
+                    raise _ParticipantFailed from exc
+                savepoint.rollback()
+                finished.append(
+                    (pending.id, "failed", ResponseCode.MSG1000.value, f"{type(exc).__name__}: {exc}")
+                )
+                stats.failed += 1
+            stats.delivered += 1
+        store.log_messages(produced)
+        store.finish_deliveries(finished, at=ctx.now)
 
-        assert isinstance(pending, PendingDelivery)
-        stored = pending.message
-        parsed = parse(stored.body, now=None)
-        delivered = Delivered(parsed.message, parsed.spec, stored.transaction_id, stored.sender)
-        receivers = [
-            p for p in self.participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients
-        ]
-        code: str | None = None
-        detail: str | None = None
-        state = "done"
-        savepoint = store.connection.begin_nested()
-        try:
-            produced: list[DipMessageStruct] = []
-            for participant in receivers:
-                produced += participant.receive(delivered, ctx)
-            self._emit(store, produced, stats)
-            savepoint.commit()
-        except NoRequestAwaits as exc:
-            savepoint.rollback()
-            code, detail = exc.code.value, str(exc)
-        except Exception as exc:  # a participant's failure must not lose the message
-            savepoint.rollback()
-            state, code, detail = (
-                "failed",
-                ResponseCode.MSG1000.value,
-                f"{type(exc).__name__}: {exc}",
-            )
-            stats.failed += 1
-        store.finish_delivery(pending.id, state=state, at=ctx.now, code=code, detail=detail)
-        stats.delivered += 1
-
-    def _emit(self, store: MarketStore, messages: Iterable[DipMessageStruct], stats: RunStats) -> None:
+    def _prepare(self, messages: Iterable[DipMessageStruct], stats: RunStats) -> list[NewMessage]:
+        prepared = []
         for message in messages:
             raw = encode(message)
             if self.validate_produced:
                 parse(raw, now=None)  # every produced message must be schema-valid
-            self._log(store, message, raw, "participant")
+            prepared.append(self._new_message(message, raw, "participant"))
             stats.produced += 1
+        return prepared
 
     # -- transactions ----------------------------------------------------------------------------
     def _transaction(self) -> _Transaction:

@@ -84,6 +84,13 @@ class RegistrationService:
         self.dcc = dcc
         self.settings = settings or rules.RsSettings()
         self.factory = MessageFactory(Sender(dip_id, DipRole.REGS), unique_prefix=unique_prefix)
+        self._records: dict[str, MpanRecord | None] = {}
+
+    def _record(self, core: str) -> MpanRecord | None:
+        """MPAN registration data, read once per market run (it changes between runs only)."""
+        if core not in self._records:
+            self._records[core] = self.store.get_mpan(core)
+        return self._records[core]
 
     # -- dispatch --------------------------------------------------------------------------
     def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
@@ -113,7 +120,7 @@ class RegistrationService:
             core = MpanCore(common.m0.mpan_core)
         except InvalidMpanCore as exc:
             return [self._initial(initial, custom_initial, message, supplier, ctx, exc.code, exc.detail)]
-        record = self.store.get_mpan(core)
+        record = self._record(core)
         rows = self.store.timeline(core)
         try:
             rules.validate_service_request(
@@ -596,7 +603,7 @@ class RegistrationService:
                 request=rules.MdrChangeRequest(
                     sds=sds, supplier=supplier, mdr=mdr, mdr_mpid=mdr_mpid, effective_from=day
                 ),
-                record=self.store.get_mpan(core),
+                record=self._record(core),
                 mpan=core,
                 rows=rows,
                 isd=ctx.isd,
@@ -644,7 +651,7 @@ class RegistrationService:
         code: ResponseCode,
         detail: str,
     ) -> list[DipMessageStruct]:
-        known = _valid_core(m0.mpan_core) and self.store.get_mpan(m0.mpan_core) is not None
+        known = _valid_core(m0.mpan_core) and self._record(m0.mpan_core) is not None
         site: SiteLike = self._site(m0.mpan_core) if known else _EchoSite(m0)
         return [
             self.factory.build(
@@ -681,7 +688,7 @@ class RegistrationService:
         return out
 
     def _active(self, request: AppointmentRequest, ctx: Context) -> DipMessageStruct:
-        record = self.store.get_mpan(request.mpan)
+        record = self._record(request.mpan)
         assert record is not None
         rows = self.store.timeline(request.mpan)
         site = self._site(request.mpan)
@@ -755,7 +762,7 @@ class RegistrationService:
 
     # -- helpers ---------------------------------------------------------------------------
     def _site(self, core: str) -> Site:
-        record = self.store.get_mpan(core)
+        record = self._record(core)
         if record is None:
             raise ValueError(f"MPAN {core} is not registered")
         return Site(record.mpan, record.distributor, record.gsp_group)

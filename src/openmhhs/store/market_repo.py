@@ -43,7 +43,90 @@ from openmhhs.store.tables import (
     supplier_period,
 )
 
-__all__ = ["DuplicateMessage", "MarketStore", "PendingDelivery", "StoredMessage"]
+__all__ = ["DuplicateMessage", "MarketStore", "NewMessage", "PendingDelivery", "StoredMessage"]
+
+
+# Prebuilt statements for the queries the market runs per message: building a statement
+# costs about 60 us in SQLAlchemy, executing a prebuilt one about 20 us.
+_B = sa.bindparam
+_MPAN_ROW = sa.select(mpan).where(mpan.c.mpan == _B("core"))
+_MPAN_PERIODS = (
+    sa.select(supplier_period)
+    .where(supplier_period.c.mpan == _B("core"))
+    .order_by(supplier_period.c.valid_from)
+)
+_TIMELINE = (
+    sa.select(appointment)
+    .where(appointment.c.mpan == _B("core"), appointment.c.retired_at.is_(None))
+    .order_by(appointment.c.service, appointment.c.valid_from)
+)
+_RETIRE = (
+    sa.update(appointment)
+    .where(appointment.c.id == _B("row_id"), appointment.c.retired_at.is_(None))
+    .values(retired_at=_B("at"), retired_by=_B("by"))
+)
+_INSERT_APPOINTMENT = sa.insert(appointment)
+_INSERT_REQUEST = sa.insert(appointment_request)
+_REQUEST = sa.select(appointment_request).where(appointment_request.c.correlation_id == _B("correlation"))
+_OPEN_REQUESTS = sa.select(appointment_request).where(
+    appointment_request.c.mpan == _B("core"),
+    appointment_request.c.service == _B("service"),
+    appointment_request.c.state == RequestState.AWAITING_PROVIDER.value,
+)
+_SETTLE = (
+    sa.update(appointment_request)
+    .where(appointment_request.c.correlation_id == _B("correlation"))
+    .values(state=_B("new_state"), outcome_code=_B("code"))
+)
+_ACTIVATED = (
+    sa.update(appointment_request)
+    .where(appointment_request.c.correlation_id == _B("correlation"))
+    .values(activated=True)
+)
+_PORTFOLIO_ON = sa.select(
+    sds_portfolio.c.supplier,
+    sds_portfolio.c.mdr,
+    sds_portfolio.c.mdr_mpid,
+    sds_portfolio.c.contract_reference,
+).where(
+    sds_portfolio.c.sds == _B("sds"),
+    sds_portfolio.c.mpan == _B("core"),
+    sds_portfolio.c.valid_from <= _B("day"),
+    sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > _B("day")),
+)
+_PORTFOLIO_CLOSE = (
+    sa.update(sds_portfolio)
+    .where(
+        sds_portfolio.c.sds == _B("p_sds"),
+        sds_portfolio.c.mpan == _B("p_core"),
+        sds_portfolio.c.valid_to.is_(None),
+        sds_portfolio.c.valid_from < _B("p_day"),
+    )
+    .values(valid_to=_B("p_day"))
+)
+_PORTFOLIO_DROP_LATER = sa.delete(sds_portfolio).where(
+    sds_portfolio.c.sds == _B("p_sds"),
+    sds_portfolio.c.mpan == _B("p_core"),
+    sds_portfolio.c.valid_from >= _B("p_day"),
+)
+_INSERT_PORTFOLIO = sa.insert(sds_portfolio)
+_INSERT_DCC_NOTICE = sa.insert(dcc_mdr_notice)
+_INSERT_MESSAGE_RETURNING = sa.insert(message).returning(message.c.id, sort_by_parameter_order=True)
+_INSERT_DELIVERY = sa.insert(delivery)
+_PENDING = (
+    sa.select(delivery.c.id.label("delivery_id"), delivery.c.recipient.label("delivery_to"), message)
+    .join(message, message.c.id == delivery.c.message_id)
+    .where(delivery.c.state == "pending")
+    .order_by(delivery.c.id)
+    .limit(_B("batch"))
+)
+_FINISH = (
+    sa.update(delivery)
+    .where(delivery.c.id == _B("delivery_id"))
+    .values(
+        state=_B("new_state"), processed_at=_B("at"), outcome_code=_B("code"), outcome_detail=_B("detail")
+    )
+)
 
 
 class DuplicateMessage(Exception):
@@ -68,6 +151,39 @@ class StoredMessage:
     received_at: datetime
     origin: str
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to log, with where it goes: (recipient, 'pending' | 'mailbox')."""
+
+    reference: str
+    interface_id: str
+    event_code: str
+    sender: str
+    sender_role: str
+    core: str | None
+    correlation_id: str | None
+    transaction_id: str
+    at: datetime
+    origin: str
+    body: bytes
+    recipients: tuple[tuple[str, str], ...]
+
+    def row(self) -> dict[str, object]:
+        return {
+            "sender_unique_reference": self.reference,
+            "interface_id": self.interface_id,
+            "event_code": self.event_code,
+            "sender": self.sender,
+            "sender_role": self.sender_role,
+            "mpan": self.core,
+            "correlation_id": self.correlation_id,
+            "transaction_id": self.transaction_id,
+            "received_at": self.at,
+            "origin": self.origin,
+            "body": self.body,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,14 +350,10 @@ class MarketStore:
         return self.connection.execute(sa.select(mpan.c.mpan).where(mpan.c.mpan == core)).first() is not None
 
     def get_mpan(self, core: str) -> MpanRecord | None:
-        row = self.connection.execute(sa.select(mpan).where(mpan.c.mpan == core)).first()
+        row = self.connection.execute(_MPAN_ROW, {"core": core}).first()
         if row is None:
             return None
-        periods = self.connection.execute(
-            sa.select(supplier_period)
-            .where(supplier_period.c.mpan == core)
-            .order_by(supplier_period.c.valid_from)
-        ).all()
+        periods = self.connection.execute(_MPAN_PERIODS, {"core": core}).all()
         return self._record(row, periods)
 
     @staticmethod
@@ -310,12 +422,7 @@ class MarketStore:
     # -- appointments --------------------------------------------------------------------
     def timeline(self, core: str) -> list[Appointment]:
         """The MPAN's current rows (both services), in service and date order."""
-        rows = self.connection.execute(
-            sa.select(appointment)
-            .where(appointment.c.mpan == core, appointment.c.retired_at.is_(None))
-            .order_by(appointment.c.service, appointment.c.valid_from)
-        )
-        return [_appointment(r) for r in rows]
+        return [_appointment(r) for r in self.connection.execute(_TIMELINE, {"core": core})]
 
     def history(self, core: str) -> list[tuple[Appointment, datetime, datetime | None]]:
         """Every row ever recorded for the MPAN, retired ones included, with when."""
@@ -327,16 +434,12 @@ class MarketStore:
     def apply(self, change: TimelineChange, *, at: datetime, by: str | None) -> None:
         """Retire the change's rows, then insert their successors."""
         for row in change.retire:
-            done = self.connection.execute(
-                sa.update(appointment)
-                .where(appointment.c.id == row.id, appointment.c.retired_at.is_(None))
-                .values(retired_at=at, retired_by=by)
-            )
+            done = self.connection.execute(_RETIRE, {"row_id": row.id, "at": at, "by": by})
             if done.rowcount != 1:
                 raise TimelineConflict(f"appointment row {row.id} is no longer current")
         if change.insert:
             self.connection.execute(
-                sa.insert(appointment),
+                _INSERT_APPOINTMENT,
                 [
                     {
                         "mpan": str(a.mpan),
@@ -401,7 +504,7 @@ class MarketStore:
     # -- appointment requests ------------------------------------------------------------
     def add_request(self, request: AppointmentRequest) -> None:
         self.connection.execute(
-            sa.insert(appointment_request),
+            _INSERT_REQUEST,
             {
                 "correlation_id": request.correlation_id,
                 "mpan": str(request.mpan),
@@ -422,34 +525,20 @@ class MarketStore:
         )
 
     def request(self, correlation_id: str) -> AppointmentRequest | None:
-        row = self.connection.execute(
-            sa.select(appointment_request).where(appointment_request.c.correlation_id == correlation_id)
-        ).first()
+        row = self.connection.execute(_REQUEST, {"correlation": correlation_id}).first()
         return None if row is None else _request(row)
 
     def open_requests(self, core: str, service: Service) -> list[AppointmentRequest]:
-        rows = self.connection.execute(
-            sa.select(appointment_request).where(
-                appointment_request.c.mpan == core,
-                appointment_request.c.service == service.value,
-                appointment_request.c.state == RequestState.AWAITING_PROVIDER.value,
-            )
-        )
+        rows = self.connection.execute(_OPEN_REQUESTS, {"core": core, "service": service.value})
         return [_request(r) for r in rows]
 
     def settle_request(self, correlation_id: str, state: RequestState, code: str | None) -> None:
         self.connection.execute(
-            sa.update(appointment_request)
-            .where(appointment_request.c.correlation_id == correlation_id)
-            .values(state=state.value, outcome_code=code)
+            _SETTLE, {"correlation": correlation_id, "new_state": state.value, "code": code}
         )
 
     def mark_activated(self, correlation_id: str) -> None:
-        self.connection.execute(
-            sa.update(appointment_request)
-            .where(appointment_request.c.correlation_id == correlation_id)
-            .values(activated=True)
-        )
+        self.connection.execute(_ACTIVATED, {"correlation": correlation_id})
 
     def requests_to_lapse(self, received_before_or_on: date) -> list[AppointmentRequest]:
         rows = self.connection.execute(
@@ -520,23 +609,11 @@ class MarketStore:
         if contract_reference is None:
             held = self.portfolio_on(sds=sds, core=core, day=valid_from)
             contract_reference = held[3] if held else None
+        keys = {"p_sds": sds, "p_core": core, "p_day": valid_from}
+        self.connection.execute(_PORTFOLIO_CLOSE, keys)
+        self.connection.execute(_PORTFOLIO_DROP_LATER, keys)
         self.connection.execute(
-            sa.update(sds_portfolio)
-            .where(
-                sds_portfolio.c.sds == sds, sds_portfolio.c.mpan == core, sds_portfolio.c.valid_to.is_(None)
-            )
-            .where(sds_portfolio.c.valid_from < valid_from)
-            .values(valid_to=valid_from)
-        )
-        self.connection.execute(
-            sa.delete(sds_portfolio).where(
-                sds_portfolio.c.sds == sds,
-                sds_portfolio.c.mpan == core,
-                sds_portfolio.c.valid_from >= valid_from,
-            )
-        )
-        self.connection.execute(
-            sa.insert(sds_portfolio),
+            _INSERT_PORTFOLIO,
             {
                 "sds": sds,
                 "mpan": core,
@@ -568,19 +645,7 @@ class MarketStore:
 
     def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None:
         """(supplier, MDR, MDR MPID, contract) the SDS serves the MPAN with on ``day``."""
-        row = self.connection.execute(
-            sa.select(
-                sds_portfolio.c.supplier,
-                sds_portfolio.c.mdr,
-                sds_portfolio.c.mdr_mpid,
-                sds_portfolio.c.contract_reference,
-            ).where(
-                sds_portfolio.c.sds == sds,
-                sds_portfolio.c.mpan == core,
-                sds_portfolio.c.valid_from <= day,
-                sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > day),
-            )
-        ).first()
+        row = self.connection.execute(_PORTFOLIO_ON, {"sds": sds, "core": core, "day": day}).first()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
     # -- the DCC's MDR notices -------------------------------------------------------------
@@ -596,7 +661,7 @@ class MarketStore:
         transaction_id: str,
     ) -> None:
         self.connection.execute(
-            sa.insert(dcc_mdr_notice),
+            _INSERT_DCC_NOTICE,
             {
                 "mpan": core,
                 "mdr": mdr,
@@ -658,16 +723,42 @@ class MarketStore:
             self.connection.execute(sa.insert(delivery), rows)
 
     def next_delivery(self) -> PendingDelivery | None:
-        row = self.connection.execute(
-            sa.select(delivery.c.id, delivery.c.recipient, delivery.c.message_id)
-            .where(delivery.c.state == "pending")
-            .order_by(delivery.c.id)
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        stored = self.connection.execute(sa.select(message).where(message.c.id == row.message_id)).one()
-        return PendingDelivery(id=row.id, recipient=row.recipient, message=_message(stored))
+        found = self.pending_deliveries(1)
+        return found[0] if found else None
+
+    def pending_deliveries(self, limit: int) -> list[PendingDelivery]:
+        """The oldest pending deliveries with their messages, in delivery order."""
+        rows = self.connection.execute(_PENDING, {"batch": limit}).all()
+        return [PendingDelivery(id=r.delivery_id, recipient=r.delivery_to, message=_message(r)) for r in rows]
+
+    def finish_deliveries(
+        self, rows: Sequence[tuple[int, str, str | None, str | None]], *, at: datetime
+    ) -> None:
+        """Record the outcome of several deliveries: (id, state, code, detail)."""
+        if rows:
+            self.connection.execute(
+                _FINISH,
+                [
+                    {"delivery_id": i, "new_state": st, "at": at, "code": c, "detail": d}
+                    for i, st, c, d in rows
+                ],
+            )
+
+    def log_messages(self, messages: Sequence[NewMessage]) -> list[int]:
+        """Log messages known to be new (the market's own, with unique references) at once,
+        with their deliveries; returns their ids in order."""
+        if not messages:
+            return []
+        result = self.connection.execute(_INSERT_MESSAGE_RETURNING, [m.row() for m in messages])
+        ids = [int(r[0]) for r in result]
+        rows = [
+            {"message_id": message_id, "recipient": recipient, "state": state}
+            for message_id, new in zip(ids, messages, strict=True)
+            for recipient, state in new.recipients
+        ]
+        if rows:
+            self.connection.execute(_INSERT_DELIVERY, rows)
+        return ids
 
     def finish_delivery(
         self, delivery_id: int, *, state: str, at: datetime, code: str | None, detail: str | None
