@@ -12,6 +12,7 @@ provider of a replaced service gets IF-037 when the replacement is accepted.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -448,12 +449,20 @@ class RegistrationService:
     def _deappointments(
         self, request: AppointmentRequest, change: TimelineChange, ctx: Context
     ) -> list[DipMessageStruct]:
-        """IF-037 to each provider the accepted appointment replaces."""
+        """IF-037 to each provider the accepted appointment replaces (a running appointment
+        ends on the new one's first day; a prospective one never starts)."""
         out: list[DipMessageStruct] = []
-        ended = {id(r): r for r in change.insert if r.period.end == request.effective_from}
-        for row in ended.values():
-            if row.provider == request.provider or row.service is not request.service:
+        notified: set[str] = set()
+        for retired in change.retire:
+            if retired.provider == request.provider or retired.service is not request.service:
                 continue
+            if retired.provider in notified:
+                continue
+            notified.add(retired.provider)
+            row = replace(
+                retired,
+                period=Period(retired.period.start, max(retired.period.start, request.effective_from)),
+            )
             reason = _DS_REASON.get(request.scenario, "CSERV")
             site = self._site(request.mpan)
             if request.service is Service.DS:
@@ -462,7 +471,7 @@ class RegistrationService:
                         de_appointed_data_service_dip_id=str(row.provider),
                         de_appointed_data_service_mpid=str(row.provider_mpid),
                         data_service_effective_from_date=dip_day(row.period.start),
-                        data_service_effective_to_date=dip_day(request.effective_from),
+                        data_service_effective_to_date=dip_day(row.period.end or request.effective_from),
                         de_appointment_reason_code=cast(Any, reason),
                     ),
                     b011=s.B011(
@@ -479,7 +488,7 @@ class RegistrationService:
                         de_appointed_metering_service_dip_id=str(row.provider),
                         de_appointed_metering_service_mpid=str(row.provider_mpid),
                         metering_service_effective_from_date=dip_day(row.period.start),
-                        metering_service_effective_to_date=dip_day(request.effective_from),
+                        metering_service_effective_to_date=dip_day(row.period.end or request.effective_from),
                         de_appointment_reason_code=cast(Any, reason),
                     ),
                     b010=s.B010(
