@@ -157,4 +157,4 @@ def test_any_sequence_of_changes_keeps_one_arrangement_per_day(ops: list[tuple[s
         # whatever was decided for a day is what holds that day
         holding = as_of(rows, Service.DS, day)
         assert holding is not None
-        assert holding.mdr == (MDR[mdr][0] if kind == "mdr" else MDR[mdr][0])
+        assert holding.mdr == MDR[mdr][0]
