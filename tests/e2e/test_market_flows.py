@@ -243,3 +243,14 @@ def test_rs_is_required(cli: CliHarness, tmp_path: Path, monkeypatch: pytest.Mon
     path.write_bytes(b"[]")
     assert RS  # the sample ISD has no Registration Service: submitted messages wait
     assert cli.json("submit", str(path))["results"] == []
+
+
+def test_lapse_timeout_is_a_setting(market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENMHHS_RS_LAPSE_AFTER_DAYS", "2")
+    market.cli("participants", "mode", BEACON, "external", ok=True)
+    core = market.mpan()
+    market.submit(market.dsapp(core, effective=TODAY + 10 * D))
+    advance(market, monkeypatch, TODAY + 2 * D)
+    assert events(market, core)[-1] == "[DSAppLapsed]"
+    monkeypatch.setenv("OPENMHHS_RS_LAPSE_AFTER_DAYS", "soon")
+    assert market.cli("market", "run", "--json").exit_code == 1

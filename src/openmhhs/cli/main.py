@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openmhhs import __version__
-from openmhhs.cli import demo, dip, isd, market, mpan, participants
+from openmhhs.cli import dip, isd, market, model, mpan, participants
 
 app = typer.Typer(
     name="openmhhs",
@@ -21,7 +21,8 @@ app = typer.Typer(
 app.add_typer(isd.app, name="isd")
 app.add_typer(mpan.app, name="mpan")
 app.add_typer(participants.app, name="participants")
-app.command("demo")(demo.demo_command)
+app.command("demo")(model.demo_command)
+app.add_typer(model.app, name="model")
 app.command("validate")(dip.validate_command)
 app.command("sign")(dip.sign_command)
 app.command("verify")(dip.verify_command)

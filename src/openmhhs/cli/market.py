@@ -3,6 +3,7 @@ in-process market, timelines, gaps and the message log."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +34,7 @@ from openmhhs.market.outcomes import as_sent, outcome_of
 from openmhhs.periods import Period
 from openmhhs.registration.model import Service
 from openmhhs.registration.mpan_format import MPAN_COLUMNS, read_mpans, record_from
+from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.timeline import as_of
 from openmhhs.store.market_repo import MarketStore
 
@@ -56,9 +58,22 @@ def _stats_json(stats: RunStats) -> dict[str, Any]:
     }
 
 
+LAPSE_VAR = "OPENMHHS_RS_LAPSE_AFTER_DAYS"
+
+
+def rs_settings() -> RsSettings:
+    """The Registration Service's settings; the lapse timeout from ``OPENMHHS_RS_LAPSE_AFTER_DAYS``."""
+    text = os.environ.get(LAPSE_VAR, "").strip()
+    if not text:
+        return RsSettings()
+    if not text.isdigit() or int(text) < 1:
+        raise InputInvalid(f"{LAPSE_VAR} must be a whole number of days (1 or more), got {text!r}")
+    return RsSettings(lapse_after_days=int(text))
+
+
 def open_market() -> Market:
     try:
-        return Market(open_database(), today=today(), now=now())
+        return Market(open_database(), today=today(), now=now(), settings=rs_settings())
     except MarketIncomplete as exc:
         raise InputInvalid(str(exc)) from None
 

@@ -239,3 +239,32 @@ participant_mode = sa.Table(
     sa.Column("dip_id", sa.String(10), primary_key=True),
     sa.Column("mode", sa.String(10), nullable=False),
 )
+
+# --- a described market (implementation models) ----------------------------------------------
+
+market_description = sa.Table(
+    "market_description",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("model", sa.String(2), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("loaded_at", UtcDateTime, nullable=False),
+)
+
+mpan_profile = sa.Table(
+    "mpan_profile",
+    metadata,
+    sa.Column("mpan", sa.String(13), primary_key=True),
+    sa.Column("supplier", sa.String(10), nullable=False),
+    sa.Column("customer_group", sa.String(100), nullable=False),
+    sa.Column("model", sa.String(2), nullable=False),
+)
+
+supplier_data_sharing = sa.Table(
+    "supplier_data_sharing",
+    metadata,
+    sa.Column("supplier", sa.String(10), primary_key=True),
+    sa.Column("shares_consumption_data", sa.Boolean, nullable=False),
+    sa.Column("since", sa.Date, nullable=False),
+)

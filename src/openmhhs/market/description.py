@@ -1,0 +1,627 @@
+"""A market described in one YAML file: who the organisations are and which roles they hold,
+the Supplier–SDS contracts, the Suppliers' brands and customer types, and the routing rules
+that say which SDS and MDR a Supplier proposes for an MPAN.
+
+``check`` explains every problem in business words, with the official code where one
+applies (for instance "supplier SUPA proposes MDR MDRC, which the contract with SDS SDSB
+does not support (DS001)"). A description that checks clean can be loaded into a database
+(ISD table, organisations, contracts) and run (``market.driver``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+from openmhhs.codes import CodedError, ResponseCode
+from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract, ContractInvalid
+from openmhhs.days import LONDON
+from openmhhs.identity.isd import IsdEntry, IsdOverlap, IsdTable
+from openmhhs.identity.registry import DccUserRole, Organisation, Qualification, SecStatus
+from openmhhs.ids import CompanyNumber, DipId, DipRole, MarketRole, Mpid
+from openmhhs.periods import Period
+
+__all__ = [
+    "Brand",
+    "CustomerType",
+    "DescriptionInvalid",
+    "MarketDescription",
+    "Problem",
+    "Route",
+    "check",
+    "parse_description",
+]
+
+MODELS = {
+    "1A": "Fully separated, no supplier data sharing",
+    "1B": "Fully separated, the Supplier shares its own consumption data with the SDS",
+    "2A": "Fully integrated: the Supplier is SDS and MDR",
+    "3A": "Mixed: a third-party SDS, the Supplier as MDR",
+    "4A": "Hybrid: different models per brand or customer type",
+}
+
+
+class DescriptionInvalid(CodedError):
+    code = ResponseCode.OMH0401
+    rule = "market.description.valid"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    message: str
+    code: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.code})" if self.code else self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    role: DipRole
+    market_role: MarketRole | None
+    since: date
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """An organisation and the DIP roles it holds under one DIP ID and MPID."""
+
+    company_number: CompanyNumber
+    name: str
+    dip_id: DipId
+    mpid: Mpid
+    roles: tuple[Role, ...]
+    sec: SecStatus
+    dcc_user_roles: frozenset[DccUserRole]
+    qualification: Mapping[str, Qualification] = field(default_factory=dict)
+
+    def holds(self, role: str) -> bool:
+        return any(r.role == role for r in self.roles)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a Supplier proposes for the MPANs of a brand or customer type."""
+
+    sds: DipId
+    mdr: DipId | None
+    """The MDR the Supplier nominates; None leaves it to the SDS (its contractual default)."""
+    contract: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    name: str
+    share: float
+    route: Route
+    model: str | None = None
+    """The implementation model this brand's MPANs follow (4A mixes several)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerType:
+    name: str
+    share: float
+    route: Route
+    domestic: bool = True
+    meter_type: str = "S2AD"
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierPlan:
+    supplier: DipId
+    brands: tuple[Brand, ...] = ()
+    customer_types: tuple[CustomerType, ...] = ()
+    shares_consumption_data: bool = False
+    """Model 1B: the Supplier hands the SDS consumption data it already holds."""
+
+    @property
+    def routes(self) -> list[tuple[str, float, Route]]:
+        return [(g.name, g.share, g.route) for g in self.groups]
+
+    @property
+    def groups(self) -> list[Brand | CustomerType]:
+        return [*self.brands, *self.customer_types]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDescription:
+    name: str
+    model: str
+    description: str
+    start: date
+    parties: tuple[Party, ...]
+    contracts: tuple[Contract, ...]
+    suppliers: tuple[SupplierPlan, ...]
+    metering_service: DipId | None
+
+    def party(self, dip_id: str) -> Party | None:
+        return next((p for p in self.parties if p.dip_id == dip_id), None)
+
+    def label(self, dip_id: str | None) -> str:
+        party = self.party(dip_id) if dip_id else None
+        return party.mpid if party else (dip_id or "-")
+
+    def isd(self) -> list[IsdEntry]:
+        rows = []
+        for party in self.parties:
+            for role in party.roles:
+                rows.append(
+                    IsdEntry(
+                        company_number=party.company_number,
+                        company_name=party.name,
+                        mpid=party.mpid,
+                        market_role=role.market_role,
+                        dip_id=party.dip_id,
+                        dip_role=role.role,
+                        valid=Period(
+                            datetime(role.since.year, role.since.month, role.since.day, tzinfo=LONDON)
+                        ),
+                    )
+                )
+        return rows
+
+    def organisations(self) -> list[Organisation]:
+        return [
+            Organisation(
+                company_number=p.company_number,
+                name=p.name,
+                sec=p.sec,
+                dcc_user_roles=p.dcc_user_roles,
+                qualifications=dict(p.qualification),
+            )
+            for p in self.parties
+        ]
+
+    def by_role(self, role: str) -> list[Party]:
+        return [p for p in self.parties if p.holds(role)]
+
+
+# --- the standard infrastructure ---------------------------------------------------------------
+
+AREAS = "ABCDEFGHIJKLMN"
+"""Area distributors 10..23 get MPIDs DNOA..DNON and DIP IDs 9000000010..9000000023."""
+
+
+def distributor_dip_id(area: str) -> DipId:
+    return DipId(f"90000000{area}")
+
+
+def standard_infrastructure(start: date) -> list[Party]:
+    """The Registration Service, the DCC, the 14 area distributors and a Smart Metering Service."""
+
+    def party(number: str, name: str, dip_id: str, mpid: str, role: str, market: str | None) -> Party:
+        return Party(
+            company_number=CompanyNumber(number),
+            name=name,
+            dip_id=DipId(dip_id),
+            mpid=Mpid(mpid),
+            roles=(Role(DipRole(role), MarketRole.parse_optional(market), start),),
+            sec=SecStatus.ACCEDED,
+            dcc_user_roles=frozenset(),
+        )
+
+    parties = [
+        party("09000001", "MHHS Registration Service", "9000000001", "RSVC", "REGS", "Q"),
+        party("09000002", "Smart DCC Ltd", "9000000002", "DCCL", "DCC", "J"),
+        party("05555555", "Meterwise Smart Metering Ltd", "5555555555", "MTRW", "SMS", "M"),
+    ]
+    for offset, letter in enumerate(AREAS):
+        area = str(10 + offset)
+        parties.append(
+            party(
+                f"090000{area}",
+                f"Area {area} Distribution plc",
+                str(distributor_dip_id(area)),
+                f"DNO{letter}",
+                "LDSO",
+                "R",
+            )
+        )
+    return parties
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Collects problems while reading, so that every one is reported at once."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def fail(self, message: str, code: str | None = None) -> None:
+        self.problems.append(Problem(message, code))
+
+    def identifier(self, kind: Any, value: object, where: str) -> Any:
+        try:
+            return kind(str(value))
+        except CodedError as exc:
+            self.fail(f"{where}: {exc.detail}", exc.code.value)
+        except (TypeError, ValueError) as exc:
+            self.fail(f"{where}: {exc}")
+        return None
+
+    def choice(self, kind: Any, value: object, where: str) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            self.fail(f"{where}: {value!r} is not one of {', '.join(m.value for m in kind)}")
+            return None
+
+
+def _as_date(value: object, where: str, reader: _Reader) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        reader.fail(f"{where}: {value!r} is not a date YYYY-MM-DD")
+        return None
+
+
+def parse_description(text: str, *, source: str = "market description") -> MarketDescription:
+    """Read a description; raise ``DescriptionInvalid`` listing every problem."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DescriptionInvalid([Problem(f"{source} is not valid YAML: {exc}")]) from None
+    if not isinstance(document, Mapping):
+        raise DescriptionInvalid([Problem(f"{source} must be a YAML mapping")])
+    reader = _Reader()
+    start = _as_date(document.get("start", "2025-07-01"), "start", reader) or date(2025, 7, 1)
+    model = str(document.get("model", ""))
+    if model not in MODELS:
+        reader.fail(f"model {model!r} is not one of {', '.join(MODELS)}")
+    parties = _parties(document.get("organisations"), reader, start)
+    infrastructure = document.get("infrastructure")
+    if infrastructure == "standard":
+        parties += [p for p in standard_infrastructure(start) if p.dip_id not in {q.dip_id for q in parties}]
+    elif infrastructure is not None:
+        reader.fail(f"infrastructure: {infrastructure!r} is not 'standard' (or leave it out)")
+    by_ref = {p.mpid: p for p in parties} | {str(p.dip_id): p for p in parties}
+
+    def ref(value: object, where: str) -> DipId | None:
+        party = by_ref.get(str(value))
+        if party is None:
+            reader.fail(f"{where}: {value!r} is not one of the organisations (give its DIP ID or MPID)")
+            return None
+        return party.dip_id
+
+    contracts = _contracts(document.get("contracts", []), reader, ref)
+    suppliers = _suppliers(document.get("suppliers", []), reader, ref)
+    ms = document.get("metering_service") or ("MTRW" if infrastructure == "standard" else None)
+    description = MarketDescription(
+        name=str(document.get("name", source)),
+        model=model,
+        description=str(document.get("description", "")).strip(),
+        start=start,
+        parties=tuple(parties),
+        contracts=tuple(contracts),
+        suppliers=tuple(suppliers),
+        metering_service=ref(ms, "metering_service") if ms else None,
+    )
+    if reader.problems:
+        raise DescriptionInvalid(reader.problems)
+    problems = check(description)
+    if problems:
+        raise DescriptionInvalid(problems)
+    return description
+
+
+def _parties(items: object, reader: _Reader, start: date) -> list[Party]:
+    if not isinstance(items, list) or not items:
+        reader.fail("organisations: a list of organisations is required")
+        return []
+    parties: list[Party] = []
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, Mapping):
+            reader.fail(f"organisation {index} must be a mapping")
+            continue
+        where = f"organisation {item.get('name', index)}"
+        number = reader.identifier(CompanyNumber, item.get("company_number", ""), f"{where} company_number")
+        dip_id = reader.identifier(DipId, item.get("dip_id", ""), f"{where} dip_id")
+        mpid = reader.identifier(Mpid, item.get("mpid", ""), f"{where} mpid")
+        roles: list[Role] = []
+        for raw in item.get("roles", []) or []:
+            entry = raw if isinstance(raw, Mapping) else {"role": raw}
+            role = reader.identifier(DipRole, entry.get("role", ""), f"{where} role")
+            market = entry.get("market_role")
+            market_role = reader.identifier(MarketRole, market, f"{where} market_role") if market else None
+            since = _as_date(entry.get("from", start), f"{where} role {role} from", reader) or start
+            if role is not None:
+                roles.append(Role(role, market_role, since))
+        if not roles:
+            reader.fail(f"{where} holds no DIP role")
+        sec = reader.choice(SecStatus, item.get("sec", "not_acceded"), f"{where} sec")
+        dcc = {
+            reader.choice(DccUserRole, r, f"{where} dcc_user_roles")
+            for r in item.get("dcc_user_roles", []) or []
+        }
+        qualification = {
+            str(k): q
+            for k, v in (item.get("qualification") or {}).items()
+            if (q := reader.choice(Qualification, v, f"{where} qualification {k}")) is not None
+        }
+        if None in (number, dip_id, mpid, sec) or None in dcc:
+            continue
+        parties.append(
+            Party(
+                company_number=number,
+                name=str(item.get("name", number)),
+                dip_id=dip_id,
+                mpid=mpid,
+                roles=tuple(roles),
+                sec=sec,
+                dcc_user_roles=frozenset(dcc),
+                qualification=qualification,
+            )
+        )
+    return parties
+
+
+def _contracts(items: object, reader: _Reader, ref: Any) -> list[Contract]:
+    contracts = []
+    listed: list[Any] = items if isinstance(items, list) else []
+    for index, item in enumerate(listed, start=1):
+        if not isinstance(item, Mapping):
+            reader.fail(f"contract {index} must be a mapping")
+            continue
+        where = f"contract {item.get('reference', index)}"
+        sds, supplier = ref(item.get("sds"), f"{where} sds"), ref(item.get("supplier"), f"{where} supplier")
+        mdrs = [ref(m, f"{where} mdrs") for m in item.get("mdrs", []) or []]
+        default = ref(item["default_mdr"], f"{where} default_mdr") if item.get("default_mdr") else None
+        blank = reader.choice(BlankMdrPolicy, item.get("blank_mdr", "default"), f"{where} blank_mdr")
+        if None in (sds, supplier, blank) or None in mdrs:
+            continue
+        try:
+            contracts.append(
+                Contract(
+                    sds=sds,
+                    supplier=supplier,
+                    reference=str(item.get("reference", "")),
+                    supported_mdrs=frozenset(mdrs),
+                    default_mdr=default,
+                    blank_mdr=blank,
+                    min_lead_days=int(item.get("min_lead_days", 0)),
+                    mdr_change_notice_days=int(item.get("mdr_change_notice_days", 0)),
+                    mdr_change_max_notice_days=(
+                        int(item["mdr_change_max_notice_days"])
+                        if item.get("mdr_change_max_notice_days") is not None
+                        else None
+                    ),
+                )
+            )
+        except ContractInvalid as exc:
+            reader.fail(f"{where}: {exc.detail}")
+    return contracts
+
+
+def _route(item: Mapping[str, Any], where: str, reader: _Reader, ref: Any) -> Route | None:
+    raw = item.get("propose")
+    if not isinstance(raw, Mapping):
+        reader.fail(f"{where}: 'propose' (sds, mdr, contract) is required")
+        return None
+    sds = ref(raw.get("sds"), f"{where} sds")
+    mdr = ref(raw["mdr"], f"{where} mdr") if raw.get("mdr") else None
+    if sds is None or (raw.get("mdr") and mdr is None):
+        return None
+    return Route(sds=sds, mdr=mdr, contract=str(raw["contract"]) if raw.get("contract") else None)
+
+
+def _model(raw: Mapping[str, Any], reader: _Reader, where: str) -> str | None:
+    value = raw.get("model")
+    if value is None:
+        return None
+    if str(value) not in MODELS:
+        reader.fail(f"{where}: model {value!r} is not one of {', '.join(MODELS)}")
+        return None
+    return str(value)
+
+
+def _suppliers(items: object, reader: _Reader, ref: Any) -> list[SupplierPlan]:
+    plans = []
+    listed: list[Any] = items if isinstance(items, list) else []
+    for index, item in enumerate(listed, start=1):
+        if not isinstance(item, Mapping):
+            reader.fail(f"supplier {index} must be a mapping")
+            continue
+        supplier = ref(item.get("supplier"), f"supplier {index}")
+        where = f"supplier {item.get('supplier', index)}"
+        brands, types = [], []
+        for raw in item.get("brands", []) or []:
+            route = _route(raw, f"{where} brand {raw.get('name')}", reader, ref)
+            if route is not None:
+                brands.append(
+                    Brand(
+                        str(raw.get("name")),
+                        float(raw.get("share", 1)),
+                        route,
+                        model=_model(raw, reader, where),
+                    )
+                )
+        for raw in item.get("customer_types", []) or []:
+            route = _route(raw, f"{where} customer type {raw.get('name')}", reader, ref)
+            if route is not None:
+                types.append(
+                    CustomerType(
+                        str(raw.get("name")),
+                        float(raw.get("share", 1)),
+                        route,
+                        domestic=bool(raw.get("domestic", True)),
+                        meter_type=str(raw.get("meter_type", "S2AD")),
+                        model=_model(raw, reader, where),
+                    )
+                )
+        if brands and types:
+            reader.fail(f"{where}: route by brands or by customer types, not both")
+        if supplier is not None:
+            plans.append(
+                SupplierPlan(
+                    supplier=supplier,
+                    brands=tuple(brands),
+                    customer_types=tuple(types),
+                    shares_consumption_data=bool(item.get("shares_consumption_data", False)),
+                )
+            )
+    return plans
+
+
+# --- checking --------------------------------------------------------------------------------
+
+
+def check(market: MarketDescription) -> list[Problem]:
+    """Every way the described arrangement would fail, in business words."""
+    problems: list[Problem] = []
+    try:
+        IsdTable(market.isd())
+    except IsdOverlap as exc:
+        problems += [Problem(f"the ISD rows clash: {p}", p.code.value) for p in exc.problems]
+    for role in ("REGS", "DCC"):
+        if not market.by_role(role):
+            problems.append(
+                Problem(f"no organisation holds the {DipRole(role).role_name} role ({role})", "OMH0502")
+            )
+    if market.metering_service is not None and not (
+        (ms := market.party(market.metering_service)) and ms.holds("SMS")
+    ):
+        problems.append(
+            Problem(f"metering_service {market.label(market.metering_service)} does not hold the SMS role")
+        )
+    contracts = {(c.sds, c.supplier, c.reference): c for c in market.contracts}
+    for contract in market.contracts:
+        for who, role in ((contract.sds, "SDS"), (contract.supplier, "SUP")):
+            party = market.party(who)
+            if party is None or not party.holds(role):
+                problems.append(
+                    Problem(
+                        f"contract {contract.reference}: {market.label(who)} does not hold the {role} role"
+                    )
+                )
+        for mdr in contract.supported_mdrs:
+            party = market.party(mdr)
+            if party is None or not party.holds("MDR"):
+                problems.append(
+                    Problem(
+                        f"contract {contract.reference} lists {market.label(mdr)}, which is not a "
+                        f"registered MDR",
+                        "REG1081",
+                    )
+                )
+    if not market.suppliers:
+        problems.append(Problem("no supplier plan: say which SDS and MDR each supplier proposes"))
+    for plan in market.suppliers:
+        supplier = market.party(plan.supplier)
+        name = market.label(plan.supplier)
+        if supplier is None or not supplier.holds("SUP"):
+            problems.append(Problem(f"{name} has a supplier plan but does not hold the Supplier role (SUP)"))
+            continue
+        if not plan.routes:
+            problems.append(Problem(f"supplier {name} has no brands or customer types to route"))
+        total = sum(share for _, share, _ in plan.routes)
+        if plan.routes and abs(total - 1) > 1e-6:
+            problems.append(
+                Problem(f"supplier {name}: brand or customer-type shares add up to {total:g}, not 1")
+            )
+        for group, _, route in plan.routes:
+            problems += _check_route(market, plan, supplier, group, route, contracts)
+    return problems
+
+
+def _check_route(
+    market: MarketDescription,
+    plan: SupplierPlan,
+    supplier: Party,
+    group: str,
+    route: Route,
+    contracts: dict[tuple[DipId, DipId, str], Contract],
+) -> list[Problem]:
+    problems: list[Problem] = []
+    name, sds_name = supplier.mpid, market.label(route.sds)
+    sds = market.party(route.sds)
+    if sds is None or not sds.holds("SDS"):
+        return [
+            Problem(
+                f"supplier {name} ({group}) proposes {sds_name} as SDS, which does not hold the SDS role",
+                "REG1031",
+            )
+        ]
+    mine = [c for (s, sup, _), c in contracts.items() if s == route.sds and sup == plan.supplier]
+    if not mine:
+        return [
+            Problem(
+                f"supplier {name} ({group}) proposes SDS {sds_name}, with which it has no contract", "SP001"
+            )
+        ]
+    if route.contract is not None:
+        chosen = contracts.get((route.sds, plan.supplier, route.contract))
+        if chosen is None:
+            return [
+                Problem(
+                    f"supplier {name} ({group}) names contract {route.contract}, not one it holds with "
+                    f"SDS {sds_name}",
+                    "SP002",
+                )
+            ]
+    elif len(mine) == 1:
+        chosen = mine[0]
+    else:
+        return [
+            Problem(
+                f"supplier {name} ({group}) must name which of its {len(mine)} contracts with SDS "
+                f"{sds_name} applies",
+                "SP002",
+            )
+        ]
+    mdr = route.mdr
+    if mdr is None:
+        if chosen.blank_mdr is BlankMdrPolicy.REJECT:
+            problems.append(
+                Problem(
+                    f"supplier {name} ({group}) leaves the MDR blank, but the contract "
+                    f"{chosen.reference} with SDS "
+                    f"{sds_name} requires a nomination",
+                    "DS001",
+                )
+            )
+            return problems
+        mdr = chosen.default_mdr
+    elif mdr not in chosen.supported_mdrs:
+        problems.append(
+            Problem(
+                f"supplier {name} proposes MDR {market.label(mdr)}, which the contract with SDS "
+                f"{sds_name} does not support",
+                "DS001",
+            )
+        )
+    if mdr is not None:
+        problems += _check_mdr_access(market, supplier, mdr, group)
+    return problems
+
+
+def _check_mdr_access(market: MarketDescription, supplier: Party, mdr: DipId, group: str) -> list[Problem]:
+    """The MDR must be able to read the meters: the DCC's MDR user role, or the Supplier itself
+    using its Import/Export Supplier user roles."""
+    party = market.party(mdr)
+    label = market.label(mdr)
+    if party is None or not party.holds("MDR"):
+        return [Problem(f"{label} ({group}) is not registered as an MDR in the ISD", "REG1081")]
+    if party.sec is not SecStatus.ACCEDED:
+        return [Problem(f"MDR {label} has not acceded to the SEC, so it cannot be a DCC user")]
+    if DccUserRole.METER_DATA_RETRIEVER in party.dcc_user_roles:
+        return []
+    if party.dip_id == supplier.dip_id and party.dcc_user_roles & {
+        DccUserRole.IMPORT_SUPPLIER,
+        DccUserRole.EXPORT_SUPPLIER,
+    }:
+        return []
+    return [Problem(f"MDR {label} holds no DCC Meter Data Retriever role and is not the supplier")]

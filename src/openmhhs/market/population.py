@@ -1,0 +1,129 @@
+"""A realistic, deterministic population of smart MPANs for a described market.
+
+MPANs are spread over the 14 area distributors roughly as GB's are; each gets a brand or
+customer type of its Supplier by the plan's shares, and with it the SDS and MDR the
+Supplier will propose. The same seed gives the same population.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from openmhhs.dip.vocabulary import ConnectionType
+from openmhhs.ids import AREA_DISTRIBUTOR_GSP, MpanCore
+from openmhhs.market.description import (
+    CustomerType,
+    MarketDescription,
+    Route,
+    SupplierPlan,
+    distributor_dip_id,
+)
+from openmhhs.periods import Period
+from openmhhs.registration.model import MpanRecord, SupplierPeriod
+
+__all__ = ["Member", "population"]
+
+# Approximate millions of electricity MPANs per area distributor (GSP Group).
+AREA_WEIGHTS = {
+    "10": 3.6,
+    "11": 2.6,
+    "12": 2.4,
+    "13": 1.5,
+    "14": 2.5,
+    "15": 1.6,
+    "16": 2.4,
+    "17": 0.8,
+    "18": 2.0,
+    "19": 2.3,
+    "20": 3.0,
+    "21": 1.1,
+    "22": 1.6,
+    "23": 2.3,
+}
+POSTCODE_AREAS = {
+    "10": "CB",
+    "11": "NG",
+    "12": "SW",
+    "13": "CH",
+    "14": "CV",
+    "15": "NE",
+    "16": "M",
+    "17": "AB",
+    "18": "EH",
+    "19": "TN",
+    "20": "SO",
+    "21": "CF",
+    "22": "EX",
+    "23": "LS",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One MPAN of the population and what its Supplier will propose for it."""
+
+    record: MpanRecord
+    plan: SupplierPlan
+    group: str
+    model: str
+    route: Route
+
+
+def _serials(rng: random.Random) -> Iterator[int]:
+    seen: set[int] = set()
+    while True:
+        serial = rng.randrange(1, 10**10)
+        if serial not in seen:
+            seen.add(serial)
+            yield serial
+
+
+_UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+
+
+def _postcode(rng: random.Random, area: str) -> str:
+    inward = f"{rng.randint(1, 9)}{rng.choice(_UNIT_LETTERS)}{rng.choice(_UNIT_LETTERS)}"
+    return f"{POSTCODE_AREAS[area]}{rng.randint(1, 20)} {inward}"
+
+
+def population(market: MarketDescription, *, size: int, seed: int = 2025) -> list[Member]:
+    """``size`` MPANs of the first Supplier plan, supplied since well before the start."""
+    if not market.suppliers:
+        return []
+    plan = market.suppliers[0]
+    rng = random.Random(seed)
+    groups = plan.groups
+    weights = [g.share for g in groups]
+    areas = list(AREA_WEIGHTS)
+    area_weights = [AREA_WEIGHTS[a] for a in areas]
+    since = market.start - timedelta(days=365)
+    serials = _serials(rng)
+    members: list[Member] = []
+    for _ in range(size):
+        area = rng.choices(areas, area_weights)[0]
+        group = rng.choices(groups, weights)[0]
+        domestic = group.domestic if isinstance(group, CustomerType) else rng.random() < 0.95
+        meter_type = group.meter_type if isinstance(group, CustomerType) else "S2AD"
+        connection = ConnectionType.WHOLE_CURRENT
+        if not domestic and rng.random() < 0.2:
+            connection = ConnectionType.LV_CT
+        core = MpanCore.from_stem(f"{area}{next(serials):010d}")
+        record = MpanRecord(
+            mpan=core,
+            distributor=distributor_dip_id(area),
+            gsp_group=AREA_DISTRIBUTOR_GSP[area],
+            connection_type=connection,
+            domestic=domestic,
+            meter_type=meter_type,
+            postcode=_postcode(rng, area),
+            suppliers=(SupplierPeriod(plan.supplier, Period(since)),),
+        )
+        members.append(Member(record, plan, group.name, group.model or market.model, group.route))
+    return members
+
+
+def start_of(market: MarketDescription) -> date:
+    return market.start

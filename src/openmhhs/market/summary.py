@@ -1,0 +1,118 @@
+"""What a run produced, read back from the database: arrangements by model, SDS and MDR,
+outcomes by code, message volumes, gaps, and the stories of sample MPANs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import msgspec
+import sqlalchemy as sa
+
+from openmhhs.identity.isd import IsdEntry
+from openmhhs.identity.registry import Registry
+from openmhhs.market.description import MarketDescription
+from openmhhs.market.driver import RunResult, outcome_counts
+from openmhhs.registration.model import Appointment
+from openmhhs.registration.timeline import Gap
+from openmhhs.store.database import Database
+from openmhhs.store.identity_repo import load_registry
+from openmhhs.store.market_repo import MarketStore, StoredMessage
+from openmhhs.store.tables import appointment, message, mpan_profile
+
+__all__ = ["Summary", "summarise"]
+
+
+@dataclass
+class Summary:
+    market: MarketDescription
+    run: RunResult
+    registry: Registry
+    isd: list[IsdEntry]
+    by_model: list[tuple[str, str, str, str, int]]
+    """(model, customer group, SDS, MDR, MPANs) of the Data Service on the last day."""
+    outcomes: Counter[str]
+    volumes: list[tuple[str, str, int]]
+    gaps_start: list[Gap]
+    gaps_end: list[Gap]
+    timelines: dict[str, list[tuple[Appointment, bool]]] = field(default_factory=dict)
+    """Per sample MPAN: every row, and whether it was retired by a later change."""
+    sequence: list[StoredMessage] = field(default_factory=list)
+    sequence_recipients: dict[int, list[str]] = field(default_factory=dict)
+
+
+def summarise(db: Database, market: MarketDescription, run: RunResult) -> Summary:
+    end: date = run.end
+    with db.begin() as connection:
+        registry = load_registry(connection)
+        store = MarketStore(connection)
+        by_model = [
+            (r[0], r[1], r[2], r[3] or "-", int(r[4]))
+            for r in connection.execute(
+                sa.select(
+                    mpan_profile.c.model,
+                    mpan_profile.c.customer_group,
+                    appointment.c.provider,
+                    appointment.c.mdr,
+                    sa.func.count(),
+                )
+                .select_from(mpan_profile.join(appointment, appointment.c.mpan == mpan_profile.c.mpan))
+                .where(
+                    appointment.c.service == "DS",
+                    appointment.c.retired_at.is_(None),
+                    appointment.c.valid_from <= end,
+                    sa.or_(appointment.c.valid_to.is_(None), appointment.c.valid_to > end),
+                )
+                .group_by(
+                    mpan_profile.c.model,
+                    mpan_profile.c.customer_group,
+                    appointment.c.provider,
+                    appointment.c.mdr,
+                )
+                .order_by(
+                    mpan_profile.c.model,
+                    mpan_profile.c.customer_group,
+                    appointment.c.provider,
+                    appointment.c.mdr,
+                )
+            )
+        ]
+        volumes = [
+            (r[0], r[1], int(r[2]))
+            for r in connection.execute(
+                sa.select(message.c.interface_id, message.c.event_code, sa.func.count())
+                .group_by(message.c.interface_id, message.c.event_code)
+                .order_by(message.c.interface_id, message.c.event_code)
+            )
+        ]
+        gaps_start = store.gaps_on(run.start)
+        gaps_end = store.gaps_on(end)
+        timelines = {
+            core: [(row, retired is not None) for row, _, retired in store.history(core)]
+            for core in run.sample
+        }
+        sequence = store.messages(correlation_id=run.example_correlation) if run.example_correlation else []
+        recipients = {m.id: [d[0] for d in store.deliveries_of(m.id)] for m in sequence}
+    return Summary(
+        market=market,
+        run=run,
+        registry=registry,
+        isd=list(registry.table),
+        by_model=by_model,
+        outcomes=outcome_counts(db),
+        volumes=volumes,
+        gaps_start=gaps_start,
+        gaps_end=gaps_end,
+        timelines=timelines,
+        sequence=sequence,
+        sequence_recipients=recipients,
+    )
+
+
+def event_of(stored: StoredMessage) -> str:
+    return f"{stored.interface_id} {stored.event_code}"
+
+
+def decode(stored: StoredMessage) -> object:
+    return msgspec.json.decode(stored.body)
