@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
@@ -15,8 +15,8 @@ import orjson
 import typer
 from rich.console import Console
 
+from openmhhs import clock
 from openmhhs.codes import CodedError, ResponseCode
-from openmhhs.days import LONDON
 from openmhhs.store.database import Database
 
 P = ParamSpec("P")
@@ -31,33 +31,16 @@ def _width() -> int | None:
 console = Console(highlight=False, width=_width())
 err_console = Console(stderr=True, highlight=False, width=_width())
 
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+TODAY_VAR = clock.TODAY_VAR
+today = clock.today
+now = clock.now
 
-TODAY_VAR = "OPENMHHS_TODAY"
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 class InputInvalid(CodedError):
     code = ResponseCode.OMH0403
     rule = "cli.input.valid"
-
-
-def today() -> date:
-    """UK local today, or ``OPENMHHS_TODAY`` (YYYY-MM-DD) when set."""
-    fixed = os.environ.get(TODAY_VAR, "").strip()
-    if fixed:
-        try:
-            return date.fromisoformat(fixed)
-        except ValueError:
-            raise InputInvalid(f"{TODAY_VAR} must be YYYY-MM-DD, got {fixed!r}") from None
-    return datetime.now(LONDON).date()
-
-
-def now() -> datetime:
-    """The current instant (UTC); with ``OPENMHHS_TODAY`` set, noon UK time on that day."""
-    if os.environ.get(TODAY_VAR, "").strip():
-        day = today()
-        return datetime(day.year, day.month, day.day, 12, tzinfo=LONDON).astimezone(UTC)
-    return datetime.now(UTC)
 
 
 def parse_day(value: str | None, *, option: str) -> date:

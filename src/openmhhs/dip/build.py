@@ -38,6 +38,7 @@ __all__ = [
     "correlation_of",
     "fill_d0",
     "interface_number",
+    "new_transaction_id",
 ]
 
 M = TypeVar("M", bound=DipMessageStruct)
@@ -84,6 +85,11 @@ class SiteLike(Protocol):
 def interface_number(interface_id: str) -> str:
     """``IF-031`` -> ``031``."""
     return interface_id.split("-", 1)[1]
+
+
+def new_transaction_id(interface_id: str, sender: str, role: str, at: datetime) -> str:
+    """The transaction id the DIP gives a message it accepts (D0), unique per message."""
+    return f"T-{interface_id}-{sender}-{role}-{at:%Y%m%d}-{secrets.token_hex(8)}"
 
 
 def correlation_of(message: DipMessageStruct) -> str:

@@ -22,6 +22,7 @@ from openmhhs.codes import ResponseCode
 from openmhhs.dataservice.service import SmartDataService
 from openmhhs.days import LONDON
 from openmhhs.dcc.service import Dcc
+from openmhhs.dip.build import new_transaction_id
 from openmhhs.dip.parse import (
     DuplicateSenderReference,
     MessageRejected,
@@ -44,7 +45,16 @@ from openmhhs.store.identity_repo import load_isd
 from openmhhs.store.market_repo import DuplicateMessage, MarketStore, NewMessage, PendingDelivery
 from openmhhs.supplier.service import Supplier
 
-__all__ = ["Market", "MarketIncomplete", "RunStats", "SubmitResult"]
+__all__ = [
+    "ConnectionHolder",
+    "Market",
+    "MarketIncomplete",
+    "RunStats",
+    "SubmitResult",
+    "participants_for",
+    "roles_on",
+    "unique_ids",
+]
 
 SIMULATED = "simulated"
 EXTERNAL = "external"
@@ -130,41 +140,25 @@ class Market:
 
     # -- who is in the market -----------------------------------------------------------------
     def _build_participants(self) -> None:
-        at = self.today
-        roles: dict[str, set[str]] = {}
-        for entry in self.isd:
-            if entry.dip_id is not None and entry.effective_at(_start(at)):
-                roles.setdefault(str(entry.dip_id), set()).add(str(entry.dip_role))
+        roles = roles_on(self.isd, self.today)
         dcc = next((DipId(d) for d, r in sorted(roles.items()) if "DCC" in r), None)
         for dip_id, held in sorted(roles.items()):
             if self.modes.get(dip_id, SIMULATED) == EXTERNAL:
                 continue
-            ident = DipId(dip_id)
-            found: list[Participant] = []
-            if "REGS" in held and self.rs is None:
-                self.rs = RegistrationService(
-                    dip_id=ident,
-                    store=self.store,
-                    dcc=dcc,
-                    settings=self.settings,
-                    unique_prefix=self._unique("r"),
-                )
-                found.append(self.rs)
-            if "SDS" in held:
-                found.append(
-                    SmartDataService(dip_id=ident, store=self.store, unique_prefix=self._unique("d"))
-                )
-            if "SMS" in held:
-                found.append(MeteringService(dip_id=ident, unique_prefix=self._unique("m")))
-            if "SUP" in held:
-                found.append(Supplier(dip_id=ident))
-            if "DCC" in held:
-                found.append(Dcc(dip_id=ident, store=self.store))
+            found = participants_for(
+                DipId(dip_id),
+                held,
+                store=self.store,
+                dcc=dcc,
+                settings=self.settings,
+                prefix=self._prefix,
+                with_rs=self.rs is None,
+            )
+            for participant in found:
+                if isinstance(participant, RegistrationService):
+                    self.rs = participant
             if found:
                 self.participants[dip_id] = found
-
-    def _unique(self, letter: str) -> str:
-        return f"{letter}{self._prefix}"
 
     def participant(self, dip_id: str, kind: type[object]) -> object | None:
         return next((p for p in self.participants.get(dip_id, []) if isinstance(p, kind)), None)
@@ -229,11 +223,8 @@ class Market:
     def _new_message(self, message: DipMessageStruct, raw: bytes, origin: str) -> NewMessage:
         common = message.common_block  # type: ignore[attr-defined]
         s1 = common.s1
-        transaction = (
-            f"T-{message.INTERFACE_ID}-{s1.sender_dip_id}-{s1.sender_role_id}-"
-            f"{self.now.strftime('%Y%m%d')}-{secrets.token_hex(8)}"
-        )
-        recipients = _unique(r for r in common.a0.primary_recipients if r is not None)
+        transaction = new_transaction_id(message.INTERFACE_ID, s1.sender_dip_id, s1.sender_role_id, self.now)
+        recipients = unique_ids(r for r in common.a0.primary_recipients if r is not None)
         return NewMessage(
             reference=s1.sender_unique_reference,
             interface_id=message.INTERFACE_ID,
@@ -415,7 +406,7 @@ class _Transaction:
 class _StoreProxy(MarketStore):
     """Participants keep one store object; it always uses the market's open transaction."""
 
-    def __init__(self, market: Market) -> None:
+    def __init__(self, market: Market | ConnectionHolder) -> None:
         self._market = market
 
     @property
@@ -426,11 +417,56 @@ class _StoreProxy(MarketStore):
         return connection
 
 
+def roles_on(isd: IsdTable, day: date) -> dict[str, set[str]]:
+    """The DIP roles each DIP ID holds at the start of ``day``."""
+    roles: dict[str, set[str]] = {}
+    for entry in isd:
+        if entry.dip_id is not None and entry.effective_at(_start(day)):
+            roles.setdefault(str(entry.dip_id), set()).add(str(entry.dip_role))
+    return roles
+
+
+def participants_for(
+    dip_id: DipId,
+    roles: set[str],
+    *,
+    store: MarketStore,
+    dcc: DipId | None,
+    settings: RsSettings,
+    prefix: str,
+    with_rs: bool = True,
+) -> list[Participant]:
+    """The simulated participants one DIP ID runs, one per role openmhhs simulates."""
+    found: list[Participant] = []
+    if "REGS" in roles and with_rs:
+        found.append(
+            RegistrationService(
+                dip_id=dip_id, store=store, dcc=dcc, settings=settings, unique_prefix=f"r{prefix}"
+            )
+        )
+    if "SDS" in roles:
+        found.append(SmartDataService(dip_id=dip_id, store=store, unique_prefix=f"d{prefix}"))
+    if "SMS" in roles:
+        found.append(MeteringService(dip_id=dip_id, unique_prefix=f"m{prefix}"))
+    if "SUP" in roles:
+        found.append(Supplier(dip_id=dip_id))
+    if "DCC" in roles:
+        found.append(Dcc(dip_id=dip_id, store=store))
+    return found
+
+
+class ConnectionHolder:
+    """Where participants' storage finds the transaction currently open."""
+
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+
+
 def _start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=LONDON)
 
 
-def _unique(ids: Iterable[str]) -> list[str]:
+def unique_ids(ids: Iterable[str]) -> list[str]:
     seen: list[str] = []
     for value in ids:
         if value not in seen:

@@ -91,6 +91,14 @@ class Database:
         with self.engine.begin() as connection:
             yield connection
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction. On SQLite it does not take the write lock (a deferred
+        BEGIN), so that services polling for work do not queue behind writers."""
+        self.migrate()
+        with self.engine.connect().execution_options(openmhhs_read=True) as connection, connection.begin():
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -100,4 +108,5 @@ def _disable_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _emit_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read = connection.get_execution_options().get("openmhhs_read", False)
+    connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
