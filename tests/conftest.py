@@ -82,9 +82,8 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture
-def spec_dir() -> Path:
-    """The official DIP YAML (../shared/dip-spec), or a skip when it is absent."""
+def find_spec_dir() -> Path | None:
+    """The official DIP YAML (../shared/dip-spec or OPENMHHS_DIP_SPEC), if it is there."""
     candidates = [
         Path(os.environ.get("OPENMHHS_DIP_SPEC", "")),
         Path(__file__).resolve().parents[2] / "shared" / "dip-spec",
@@ -94,6 +93,15 @@ def spec_dir() -> Path:
             return candidate
     if os.environ.get("OPENMHHS_REQUIRE_SPEC", "") == "1":
         pytest.fail("OPENMHHS_REQUIRE_SPEC=1 but ../shared/dip-spec is not there")
+    return None
+
+
+@pytest.fixture
+def spec_dir() -> Path:
+    """The official DIP YAML, or a skip when it is absent."""
+    found = find_spec_dir()
+    if found is not None:
+        return found
     pytest.skip(
         "the official DIP spec is not beside this checkout (../shared/dip-spec); "
         "set OPENMHHS_DIP_SPEC to run conformance tests"

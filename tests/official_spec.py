@@ -13,6 +13,7 @@ from openapi_schema_validator import OAS30Validator
 
 PREFIX = "https://raw.githubusercontent.com/elexon-data/dip-api-documentation/main/"
 INTERFACES_FILE = "Interfaces-EventCodes-unresolved.yaml"
+SUBMIT_EVENTS_FILE = "SubmitEvents-unresolved.yaml"
 
 
 class OfficialSpec:
@@ -40,15 +41,19 @@ class OfficialSpec:
         return node
 
     @functools.cache  # noqa: B019
-    def validator(self, schema_name: str) -> OAS30Validator:
-        schemas = self.document(INTERFACES_FILE)["components"]["schemas"]
-        return OAS30Validator(self.resolve(schemas[schema_name], INTERFACES_FILE))
+    def validator(self, schema_name: str, file: str = INTERFACES_FILE) -> OAS30Validator:
+        schemas = self.document(file)["components"]["schemas"]
+        return OAS30Validator(self.resolve(schemas[schema_name], file))
 
-    def errors(self, schema_name: str, instance: Any) -> list[str]:
+    def errors(self, schema_name: str, instance: Any, file: str = INTERFACES_FILE) -> list[str]:
         return [
             f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in self.validator(schema_name).iter_errors(instance)
+            for e in self.validator(schema_name, file).iter_errors(instance)
         ]
+
+    def response_errors(self, instance: Any) -> list[str]:
+        """Problems of a SubmitEvents StandardResponse (the hub's and webhooks' answers)."""
+        return self.errors("StandardResponse", instance, SUBMIT_EVENTS_FILE)
 
     def is_valid(self, schema_name: str, instance: Any) -> bool:
         return self.validator(schema_name).is_valid(instance)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openmhhs import __version__
-from openmhhs.cli import dip, isd, market, model, mpan, participants
+from openmhhs.cli import dip, isd, market, model, mpan, participants, serve
 
 app = typer.Typer(
     name="openmhhs",
@@ -37,6 +37,7 @@ app.command("submit")(market.submit_command)
 app.command("timeline")(market.timeline_command)
 app.command("gaps")(market.gaps_command)
 app.command("messages")(market.messages_command)
+app.command("serve")(serve.serve_command)
 
 
 def _version(value: bool) -> None:

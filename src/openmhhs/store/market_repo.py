@@ -377,9 +377,9 @@ class MarketStore:
             ),
         )
 
-    def iter_mpans(self, batch: int = 5000) -> Iterator[MpanRecord]:
-        """Every MPAN with its supplier periods, in MPAN order, batch by batch."""
-        last = ""
+    def iter_mpans(self, batch: int = 5000, *, after: str = "") -> Iterator[MpanRecord]:
+        """Every MPAN (after ``after``) with its supplier periods, in MPAN order, batch by batch."""
+        last = after
         while True:
             rows = self.connection.execute(
                 sa.select(mpan).where(mpan.c.mpan > last).order_by(mpan.c.mpan).limit(batch)
@@ -778,6 +778,12 @@ class MarketStore:
         if correlation_id is not None:
             query = query.where(message.c.correlation_id == correlation_id)
         return [_message(r) for r in self.connection.execute(query)]
+
+    def messages_by_id(self, ids: Sequence[int]) -> list[StoredMessage]:
+        rows = self.connection.execute(
+            sa.select(message).where(message.c.id.in_(list(ids))).order_by(message.c.id)
+        )
+        return [_message(r) for r in rows]
 
     def last_message_id(self) -> int:
         return int(

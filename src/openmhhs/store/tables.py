@@ -268,3 +268,52 @@ supplier_data_sharing = sa.Table(
     sa.Column("shares_consumption_data", sa.Boolean, nullable=False),
     sa.Column("since", sa.Date, nullable=False),
 )
+
+# --- the DIP over HTTP ------------------------------------------------------------------------
+
+webhook = sa.Table(
+    "webhook",
+    metadata,
+    sa.Column("recipient", sa.String(10), primary_key=True),
+    sa.Column("channel", sa.String(6), primary_key=True),
+    sa.Column("callback_url", sa.String(500), nullable=False),
+    sa.Column("max_messages", sa.Integer, nullable=False),
+)
+
+delivery_attempt = sa.Table(
+    "delivery_attempt",
+    metadata,
+    sa.Column("delivery_id", sa.BigInteger, primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+)
+
+node_inbox = sa.Table(
+    "node_inbox",
+    metadata,
+    sa.Column("dip_id", sa.String(10), primary_key=True),
+    sa.Column("transaction_id", sa.String(65), primary_key=True),
+    sa.Column("sequence", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("sender_unique_reference", sa.String(200), nullable=False),
+    sa.Column("interface_id", sa.String(6), nullable=False),
+    sa.Column("event_code", sa.String(40), nullable=False),
+    sa.Column("mpan", sa.String(13)),
+    sa.Column("replay", sa.Boolean, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("signed_by", sa.String(20)),
+)
+
+node_outbox = sa.Table(
+    "node_outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("dip_id", sa.String(10), nullable=False),
+    sa.Column("channel", sa.String(6), nullable=False),
+    sa.Column("sender_unique_reference", sa.String(200), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("outcome_code", sa.String(7)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""HTTP: the DIP hub, participants' webhook services, and the query API."""

@@ -1,0 +1,218 @@
+"""A participant as an HTTP service: its webhook, where the hub publishes to it, and the loops
+that register that webhook, send its outbox to the hub and run its day's work.
+
+* ``POST /webhook``: the hub's signed publications (``[{"payload": …}]``), each applied once
+  (StandardResponse 201; 207 when some were refused).
+* ``GET /inbox?after=N``: what the participant has received, in order (for test teams).
+* ``POST /send``: messages the participant's own systems want sent (e.g. a supplier's
+  IF-031), queued in its outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from openmhhs.api.config import ServeConfig, client_tls
+from openmhhs.api.hub_app import DIP_PARTICIPANT_ID, response_item, standard_response
+from openmhhs.api.signing import SignatureInvalid, signer_for, verifier_for, verify_request
+from openmhhs.clock import now as clock_now
+from openmhhs.clock import today as clock_today
+from openmhhs.codes import ResponseCode
+from openmhhs.dip.catalogue import EVENTS
+from openmhhs.dip.parse import decode_batch, parse, unwrap
+from openmhhs.dip.signing import Signer
+from openmhhs.ids import DipId
+from openmhhs.market.node import Node
+from openmhhs.store.database import Database
+
+__all__ = ["create_node_app"]
+
+log = logging.getLogger("openmhhs.node")
+
+
+def create_node_app(
+    config: ServeConfig, dip_id: str, *, only: set[str] | None = None, loops: bool = True
+) -> FastAPI:
+    """``only``: the DIP roles to run, when not all those the participant holds."""
+    db = Database(config.database)
+    db.migrate()
+    node = Node(db, dip_id=DipId(dip_id), only=only)
+    verifier = verifier_for(config)
+    signer = signer_for(config, dip_id)
+    api_key = config.node(dip_id).api_key
+    own_url = f"{config.node_url(dip_id)}/webhook"
+    worked = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = []
+        if loops:
+            client = httpx.AsyncClient(verify=client_tls(config, dip_id), timeout=15)
+            tasks = [
+                asyncio.create_task(_register(client, config, node, signer, api_key, own_url)),
+                asyncio.create_task(_send_forever(client, config, node, signer, api_key)),
+                asyncio.create_task(_daily_forever(node, worked)),
+            ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if loops:
+                await client.aclose()
+            db.dispose()
+
+    app = FastAPI(title=f"openmhhs participant {dip_id}", version="0.1.0", lifespan=lifespan)
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> Response:
+        try:
+            body, verified = await verify_request(request, verifier, expected="hub")
+        except SignatureInvalid as exc:
+            return JSONResponse({"message": f"{exc.code.value} - {exc.detail}"}, status_code=401)
+        results = await asyncio.to_thread(
+            node.receive, body, today=clock_today(), now=clock_now(), signed_by=verified.dip_id
+        )
+        sent = datetime.now(UTC)
+        items = [
+            response_item(
+                code=r.code,
+                detail=r.detail,
+                sender=dip_id,
+                recipient=DIP_PARTICIPANT_ID,
+                sent=sent,
+                transaction_id=r.transaction_id,
+                reference=r.sender_unique_reference,
+            )
+            for r in results
+        ]
+        if any(r.applied for r in results):
+            worked.set()
+        refused = [r for r in results if r.code not in (ResponseCode.RCP0000, ResponseCode.OMH0503)]
+        return standard_response(items, status=207 if refused else 201)
+
+    @app.get("/inbox")
+    async def inbox(after: int = 0) -> list[dict[str, object]]:
+        return await asyncio.to_thread(node.inbox, after=after)
+
+    @app.post("/send")
+    async def send(request: Request) -> Response:
+        """Queue messages from the participant's own systems (unsigned: loopback callers only)."""
+        host = request.client.host if request.client else ""
+        if host not in ("127.0.0.1", "::1", "localhost", "testclient"):
+            return JSONResponse({"message": "only local systems may queue messages"}, status_code=403)
+        body = await request.body()
+        messages = [parse(unwrap(raw), now=None).message for raw in decode_batch(body)]
+        await asyncio.to_thread(node.send_own, messages, now=datetime.now(UTC))
+        return JSONResponse({"queued": len(messages)}, status_code=202)
+
+    @app.get("/health")
+    async def health() -> dict[str, object]:
+        return {
+            "status": "ok",
+            "dip_id": dip_id,
+            "roles": sorted(node.roles),
+            "pid": os.getpid(),
+            "duplicates": node.duplicates,
+        }
+
+    return app
+
+
+def _channels(node: Node) -> list[str]:
+    node.participants(clock_today())
+    roles = node.roles
+    return sorted({spec.interface_id for spec in EVENTS.values() if spec.recipients & roles})
+
+
+async def _signed_post(
+    client: httpx.AsyncClient, signer: Signer, api_key: str, url: str, body: bytes
+) -> httpx.Response:
+    headers = {
+        **signer.headers(method="POST", url=url, body=body, now=datetime.now(UTC)),
+        "X-API-Key": api_key,
+        "Content-Type": "application/json",
+    }
+    return await client.post(url, content=body, headers=headers)
+
+
+async def _register(
+    client: httpx.AsyncClient, config: ServeConfig, node: Node, signer: Signer, api_key: str, url: str
+) -> None:
+    """Configure this participant's webhook for every channel its roles receive."""
+    pending = await asyncio.to_thread(_channels, node)
+    while pending:
+        channel = pending[0]
+        target = f"{config.hub_url}/dip-channel/{channel}/pubconfig/{node.dip_id}"
+        try:
+            response = await _signed_post(client, signer, api_key, target, orjson.dumps({"callbackURL": url}))
+            if response.status_code == 201:
+                pending.pop(0)
+                continue
+            log.warning("pubconfig %s refused: %s %s", channel, response.status_code, response.text[:200])
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.2)
+
+
+async def _send_forever(
+    client: httpx.AsyncClient, config: ServeConfig, node: Node, signer: Signer, api_key: str
+) -> None:
+    """Send the outbox to the hub, oldest first, channel by channel, until each is accepted."""
+    while True:
+        pending = await asyncio.to_thread(node.outbox)
+        if not pending:
+            await asyncio.sleep(0.05)
+            continue
+        by_channel: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
+        first_channel = pending[0][1]
+        for outbox_id, channel, body in pending:
+            if channel == first_channel:
+                by_channel[channel].append((outbox_id, body))
+            else:
+                break  # keep order: one channel's run at a time
+        for channel, items in by_channel.items():
+            body = b"[" + b",".join(b'{"payload":' + raw + b"}" for _, raw in items) + b"]"
+            url = f"{config.hub_url}/dip-channel/{channel}"
+            try:
+                response = await _signed_post(client, signer, api_key, url, body)
+            except httpx.HTTPError:
+                await asyncio.sleep(0.5)
+                continue
+            if response.status_code in (201, 207, 400):
+                answers = response.json().get("messageArray", [])
+                outcomes = [
+                    (outbox_id, str(answer.get("message") or "").split(" ", 1)[0])
+                    for (outbox_id, _), answer in zip(items, answers, strict=False)
+                ]
+                await asyncio.to_thread(node.settle, outcomes)
+            else:
+                await asyncio.sleep(0.5)
+
+
+async def _daily_forever(node: Node, worked: asyncio.Event) -> None:
+    """The day's work (the RS's activations and lapses): at start-up, after each publication
+    applied (an appointment accepted for today activates at once), and every few seconds so
+    that a new UK day is noticed. It is idempotent; a failure is retried on the next round."""
+    while True:
+        worked.clear()
+        try:
+            await asyncio.to_thread(node.daily, today=clock_today(), now=clock_now())
+        except Exception:
+            log.exception("daily work failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worked.wait(), timeout=5.0)

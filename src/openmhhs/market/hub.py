@@ -1,0 +1,409 @@
+"""The DIP hub: accepts signed batches from participants and publishes each message to its
+recipients' webhooks, at least once, in order per recipient, surviving outages and crashes.
+
+Accepting a batch and queueing its publications is one transaction, so a message the hub
+has answered MSG0000 for is never lost, and a batch sent again after a crash is answered
+MSG1006 for what was already accepted. Publications wait in the delivery table until the
+recipient's webhook answers 2xx; a failed attempt is retried with exponential back-off and
+the retry is marked as a replay (D0 ``replayIndicator``). Deliveries to one recipient go in
+order: while the oldest is waiting to be retried, none after it is sent. Messages for a
+recipient with no webhook wait in its mailbox until it registers one (``pubconfig``), and
+are then replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import sqlalchemy as sa
+
+from openmhhs.codes import ResponseCode
+from openmhhs.dip.build import fill_d0, interface_number, new_transaction_id
+from openmhhs.dip.catalogue import INTERFACES
+from openmhhs.dip.parse import (
+    DuplicateSenderReference,
+    InterfaceInvalid,
+    MessageRejected,
+    Parsed,
+    Perspective,
+    SenderDipIdInvalid,
+    parse,
+    parse_batch,
+)
+from openmhhs.dip.routing import check_routing
+from openmhhs.dip.schema import DipMessageStruct
+from openmhhs.failpoints import failpoint
+from openmhhs.ids import DipId
+from openmhhs.market.bus import unique_ids
+from openmhhs.store.database import Database
+from openmhhs.store.identity_repo import load_isd
+from openmhhs.store.market_repo import DuplicateMessage, MarketStore, StoredMessage
+from openmhhs.store.tables import delivery, delivery_attempt, message, webhook
+
+__all__ = ["Accepted", "DueBatch", "Hub"]
+
+MAX_BACKOFF = timedelta(seconds=30)
+HELD_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+"""Marks a publication that waited in a mailbox: due at once, and published as a replay."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The hub's answer to one submitted message (a StandardResponse item)."""
+
+    code: ResponseCode
+    detail: str
+    sender_unique_reference: str | None
+    correlation_id: str | None
+    transaction_id: str | None
+    sender: str | None
+    path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code is ResponseCode.MSG0000
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    delivery_id: int
+    message: StoredMessage
+    replay: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DueBatch:
+    """Publications due to one recipient's webhook, oldest first."""
+
+    recipient: str
+    channel: str
+    url: str
+    items: tuple[Outgoing, ...]
+
+
+class _Directory:
+    def __init__(self, db: Database) -> None:
+        with db.read() as connection:
+            self.isd = load_isd(connection)
+
+    def roles_of(self, dip_id: str, *, on: object) -> set[str]:
+        from openmhhs.identity.translation import moment_of  # noqa: PLC0415
+
+        at = moment_of(on)  # type: ignore[arg-type]
+        return (
+            {str(e.dip_role) for e in self.isd.for_dip_id(DipId(dip_id)) if e.effective_at(at)}
+            if _is_dip_id(dip_id)
+            else set()
+        )
+
+
+def _is_dip_id(value: str) -> bool:
+    try:
+        DipId(value)
+    except ValueError:
+        return False
+    return True
+
+
+def publication_id(interface_id: str) -> str:
+    """DI-986: e.g. ``PUB-031``."""
+    return f"PUB-{interface_number(interface_id)}"
+
+
+class Hub:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.directory = _Directory(db)
+
+    def reload(self) -> None:
+        self.directory = _Directory(self.db)
+
+    # -- ingress -------------------------------------------------------------------------------
+    def accept(self, data: bytes, *, channel: str, signer: str | None, at: datetime) -> list[Accepted]:
+        """Check and queue a batch submitted on ``channel`` by the holder of ``signer``'s
+        certificate. One transaction for the whole batch."""
+        answers: list[Accepted] = []
+        with self.db.begin() as connection:
+            store = MarketStore(connection)
+            hooks = self._webhooks(connection)
+            for item in parse_batch(data, now=at, perspective=Perspective.DIP):
+                if not isinstance(item, Parsed):
+                    answers.append(
+                        Accepted(
+                            item.code,
+                            item.error.detail,
+                            item.sender_unique_reference,
+                            None,
+                            None,
+                            None,
+                            item.error.path,
+                        )
+                    )
+                    continue
+                answers.append(self._accept_one(store, hooks, item, channel=channel, signer=signer, at=at))
+            failpoint("hub.accept.before-commit")
+        failpoint("hub.accept.after-commit")
+        return answers
+
+    def _accept_one(
+        self,
+        store: MarketStore,
+        hooks: dict[tuple[str, str], str],
+        item: Parsed,
+        *,
+        channel: str,
+        signer: str | None,
+        at: datetime,
+    ) -> Accepted:
+        common = item.message.common_block  # type: ignore[attr-defined]
+        s1 = common.s1
+        reference, correlation = s1.sender_unique_reference, s1.sender_correlation_id
+        try:
+            if item.spec.interface_id != channel:
+                raise InterfaceInvalid(
+                    f"a {item.spec.interface_id} message cannot be submitted on channel {channel}",
+                    path="$.CommonBlock.S0.interfaceID",
+                )
+            acting = {s1.sender_dip_id, s1.dip_connection_provider_id} - {None}
+            if signer is not None and signer not in acting:
+                raise SenderDipIdInvalid(
+                    f"the request is signed by {signer}, not by the sender {s1.sender_dip_id}",
+                    path="$.CommonBlock.S1.senderDIPID",
+                )
+            check_routing(item.message, item.spec, directory=self.directory, at=at, submitted=True)
+        except MessageRejected as exc:
+            return Accepted(exc.code, exc.detail, reference, correlation, None, s1.sender_dip_id, exc.path)
+        transaction = new_transaction_id(item.spec.interface_id, s1.sender_dip_id, s1.sender_role_id, at)
+        try:
+            message_id = store.log_message(
+                reference=reference,
+                interface_id=item.spec.interface_id,
+                event_code=item.spec.event_code,
+                sender=s1.sender_dip_id,
+                sender_role=s1.sender_role_id,
+                core=common.m0.mpan_core,
+                correlation_id=correlation,
+                transaction_id=transaction,
+                at=at,
+                origin="dip",
+                body=item.raw,
+            )
+        except DuplicateMessage:
+            error = DuplicateSenderReference(
+                f"sender unique reference {reference} was already received",
+                path="$.CommonBlock.S1.senderUniqueReference",
+            )
+            return Accepted(
+                error.code, error.detail, reference, correlation, None, s1.sender_dip_id, error.path
+            )
+        recipients = unique_ids(r for r in common.a0.primary_recipients if r is not None)
+        for recipient in recipients + self._secondary(item, at):
+            state = "pending" if (recipient, channel) in hooks else "mailbox"
+            store.add_deliveries(message_id, [recipient], state=state)
+        return Accepted(
+            ResponseCode.MSG0000, "accepted", reference, correlation, transaction, s1.sender_dip_id
+        )
+
+    def _secondary(self, item: Parsed, at: datetime) -> list[str]:
+        """Recipients the DIP adds: the MPAN's distributor learns which services took effect."""
+        if item.spec.interface_id != "IF-036":
+            return []
+        distributor = item.message.common_block.m0.distributor_dip_id  # type: ignore[attr-defined]
+        primary = item.message.common_block.a0.primary_recipients  # type: ignore[attr-defined]
+        if distributor in primary or "LDSO" not in self.directory.roles_of(distributor, on=at):
+            return []
+        return [distributor]
+
+    # -- publications configuration ------------------------------------------------------------
+    def _webhooks(self, connection: sa.Connection) -> dict[tuple[str, str], str]:
+        return {(r.recipient, r.channel): r.callback_url for r in connection.execute(sa.select(webhook))}
+
+    def register_webhook(self, *, recipient: str, channel: str, url: str, max_messages: int = 50) -> int:
+        """Configure (or replace) a recipient's webhook for a channel; messages waiting in its
+        mailbox for that channel become due, as replays. Returns how many."""
+        if channel not in INTERFACES:
+            raise ValueError(f"channel {channel} is not one openmhhs publishes")
+        with self.db.begin() as connection:
+            connection.execute(
+                sa.delete(webhook).where(webhook.c.recipient == recipient, webhook.c.channel == channel)
+            )
+            connection.execute(
+                sa.insert(webhook),
+                {
+                    "recipient": recipient,
+                    "channel": channel,
+                    "callback_url": url,
+                    "max_messages": max_messages,
+                },
+            )
+            waiting = (
+                connection.execute(
+                    sa.select(delivery.c.id)
+                    .join(message, message.c.id == delivery.c.message_id)
+                    .where(
+                        delivery.c.recipient == recipient,
+                        delivery.c.state == "mailbox",
+                        message.c.interface_id == channel,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if waiting:
+                connection.execute(
+                    sa.update(delivery).where(delivery.c.id.in_(waiting)).values(state="pending")
+                )
+                connection.execute(
+                    sa.insert(delivery_attempt),
+                    [
+                        {
+                            "delivery_id": i,
+                            "attempts": 1,
+                            "next_attempt_at": HELD_SINCE,
+                            "last_error": "held in mailbox",
+                        }
+                        for i in waiting
+                    ],
+                )
+        return len(waiting)
+
+    def remove_webhook(self, *, recipient: str, channel: str) -> bool:
+        with self.db.begin() as connection:
+            done = connection.execute(
+                sa.delete(webhook).where(webhook.c.recipient == recipient, webhook.c.channel == channel)
+            )
+        return bool(done.rowcount)
+
+    # -- egress ----------------------------------------------------------------------------------
+    def due(
+        self, *, now: datetime, busy: frozenset[str] = frozenset(), limit_recipients: int = 50
+    ) -> list[DueBatch]:
+        """For each recipient with publications pending, its oldest ones, unless the oldest is
+        still backing off (deliveries to one recipient never overtake each other)."""
+        batches: list[DueBatch] = []
+        orphaned: list[int] = []
+        with self.db.read() as connection:
+            hooks = {
+                (r.recipient, r.channel): (r.callback_url, r.max_messages)
+                for r in connection.execute(sa.select(webhook))
+            }
+            recipients = (
+                connection.execute(
+                    sa.select(delivery.c.recipient)
+                    .where(delivery.c.state == "pending", delivery.c.recipient.not_in(busy))
+                    .distinct()
+                    .limit(limit_recipients)
+                )
+                .scalars()
+                .all()
+            )
+            store = MarketStore(connection)
+            for recipient in recipients:
+                rows = connection.execute(
+                    sa.select(
+                        delivery.c.id,
+                        delivery.c.message_id,
+                        delivery_attempt.c.attempts,
+                        delivery_attempt.c.next_attempt_at,
+                    )
+                    .outerjoin(delivery_attempt, delivery_attempt.c.delivery_id == delivery.c.id)
+                    .where(delivery.c.recipient == recipient, delivery.c.state == "pending")
+                    .order_by(delivery.c.id)
+                    .limit(100)
+                ).all()
+                if not rows or (rows[0].next_attempt_at is not None and rows[0].next_attempt_at > now):
+                    continue
+                items: list[Outgoing] = []
+                channel = url = None
+                for row in rows:
+                    stored = store.messages_by_id([row.message_id])[0]
+                    hook = hooks.get((recipient, stored.interface_id))
+                    if hook is None:  # webhook removed meanwhile: back to the mailbox
+                        orphaned.append(row.id)
+                        break
+                    if channel is None:
+                        channel, url = stored.interface_id, hook[0]
+                    if stored.interface_id != channel or len(items) >= hook[1]:
+                        break  # one channel (one callback URL) per batch
+                    if row.next_attempt_at is not None and row.next_attempt_at > now:
+                        break
+                    items.append(Outgoing(row.id, stored, bool(row.attempts)))
+                if items and channel and url:
+                    batches.append(DueBatch(recipient, channel, url, tuple(items)))
+        if orphaned:
+            with self.db.begin() as connection:
+                connection.execute(
+                    sa.update(delivery)
+                    .where(delivery.c.id.in_(orphaned), delivery.c.state == "pending")
+                    .values(state="mailbox")
+                )
+        return batches
+
+    def egress(self, batch: DueBatch, *, now: datetime) -> bytes:
+        """The publication body: ``[{"payload": message with D0}, …]``."""
+        payloads = []
+        for item in batch.items:
+            stored = item.message
+            parsed: DipMessageStruct = parse(stored.body, now=None).message
+            published = fill_d0(
+                parsed,
+                transaction_id=stored.transaction_id,
+                timestamp=now,
+                publication_id=publication_id(stored.interface_id),
+                initial_correlation_id=stored.correlation_id,
+                replay=item.replay,
+            )
+            payloads.append({"payload": published})
+        return msgspec.json.encode(payloads, enc_hook=str)
+
+    def delivered(self, delivery_ids: Sequence[int], *, now: datetime) -> None:
+        with self.db.begin() as connection:
+            connection.execute(
+                sa.update(delivery)
+                .where(delivery.c.id.in_(list(delivery_ids)))
+                .values(state="done", processed_at=now)
+            )
+
+    def refused(self, delivery_ids: Sequence[int], *, now: datetime, code: str, detail: str) -> None:
+        """The recipient refused them for good (a 4xx other than 408/429): not retried."""
+        with self.db.begin() as connection:
+            connection.execute(
+                sa.update(delivery)
+                .where(delivery.c.id.in_(list(delivery_ids)))
+                .values(
+                    state="refused", processed_at=now, outcome_code=code[:7], outcome_detail=detail[:2000]
+                )
+            )
+
+    def retry_later(self, delivery_ids: Sequence[int], *, now: datetime, error: str) -> None:
+        with self.db.begin() as connection:
+            existing = {
+                r.delivery_id: r.attempts
+                for r in connection.execute(
+                    sa.select(delivery_attempt).where(delivery_attempt.c.delivery_id.in_(list(delivery_ids)))
+                )
+            }
+            for delivery_id in delivery_ids:
+                attempts = existing.get(delivery_id, 0) + 1
+                wait = min(MAX_BACKOFF, timedelta(milliseconds=250 * 2 ** min(attempts, 10)))
+                values = {"attempts": attempts, "next_attempt_at": now + wait, "last_error": error[:2000]}
+                if delivery_id in existing:
+                    connection.execute(
+                        sa.update(delivery_attempt)
+                        .where(delivery_attempt.c.delivery_id == delivery_id)
+                        .values(**values)
+                    )
+                else:
+                    connection.execute(sa.insert(delivery_attempt), {"delivery_id": delivery_id, **values})
+
+    def backlog(self) -> dict[str, int]:
+        with self.db.read() as connection:
+            return {
+                str(state): int(n)
+                for state, n in connection.execute(
+                    sa.select(delivery.c.state, sa.func.count()).group_by(delivery.c.state)
+                )
+            }
