@@ -227,6 +227,11 @@ class ResponseCode(StrEnum):
     OMH0501 = "OMH0501"
     OMH0502 = "OMH0502"
     OMH0503 = "OMH0503"
+    OMH0701 = "OMH0701"
+    OMH0702 = "OMH0702"
+    OMH0703 = "OMH0703"
+    OMH0704 = "OMH0704"
+    OMH0705 = "OMH0705"
 
     @property
     def wording(self) -> str:
@@ -456,6 +461,11 @@ _WORDING: dict[str, str] = {
     "OMH0501": "Only one SDS==MDR combination (one appointment per service) may hold for an MPAN on any day",
     "OMH0502": "The market lacks a participant it needs (Registration Service, DCC, provider)",
     "OMH0503": "No appointment request awaits this response",
+    "OMH0701": "Not a DCC user in the DCC user role used",
+    "OMH0702": "No MDR is authorised for the MPAN on that day",
+    "OMH0703": "Another MDR is authorised for the MPAN on that day",
+    "OMH0704": "Not the MPAN's supplier on that day",
+    "OMH0705": "The MDR has no instruction from the MPAN's SDS for that day",
 }
 
 _LOCAL: frozenset[str] = frozenset(
@@ -478,6 +488,11 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0501",
         "OMH0502",
         "OMH0503",
+        "OMH0701",
+        "OMH0702",
+        "OMH0703",
+        "OMH0704",
+        "OMH0705",
     ]
 )
 

@@ -45,6 +45,8 @@ def test_full_appointment_exchange_in_order(market: Market) -> None:
         "[DSAppAccepted]",
         "[SDS-MDROutcome]",
         "[DCC-MDROutcome]",
+        "[MDRStart]",  # the SDS instructs the assigned MDR (IF-061)...
+        "[MDRStartResponse]",  # ...which accepts (IF-062)
         "[DSAppActive]",
     ]
     correlation = {m["CommonBlock"]["S1"]["senderCorrelationID"] for m in outcome["produced"]}

@@ -24,13 +24,19 @@ from openmhhs.dip.parse import Perspective, parse
 from openmhhs.dip.signing import Signer
 from tests.conftest import find_spec_dir
 from tests.official_spec import OfficialSpec
-from tests.serve_harness import AURORA, BEACON, DAWN, DCC, RS, TODAY, Served, batch, serving, wait_for
+from tests.serve_harness import AURORA, BEACON, CIRRUS, DAWN, DCC, RS, TODAY, Served, batch, serving, wait_for
 
 FLOW = {
     RS: ["IF-031 [DSApp]", "IF-034 [DSAppSPResponse]"],
     AURORA: ["IF-032 [DSAppInitialResp]", "IF-035 [DSAppAccepted]", "IF-036 [DSAppActive]"],
-    BEACON: ["IF-033 [DSAppSPRequest]", "IF-035 [DSAppAccepted]", "IF-036 [DSAppActive]"],
+    BEACON: [
+        "IF-033 [DSAppSPRequest]",
+        "IF-035 [DSAppAccepted]",
+        "IF-062 [MDRStartResponse]",
+        "IF-036 [DSAppActive]",
+    ],
     DCC: ["IF-035 [DCC-MDROutcome]"],
+    CIRRUS: ["IF-061 [MDRStart]"],  # the MDR, instructed by Beacon
 }
 """What each participant's webhook receives for one accepted IF-031 [DSApp] (at least)."""
 
@@ -59,6 +65,15 @@ def _flow_done(served: Served, mpans: list[str]) -> bool:
     return True
 
 
+def _quiet(served: Served) -> bool:
+    """Nothing waiting to be published, twice over a second (participants may still send)."""
+    for _ in range(2):
+        if served.health("hub")["deliveries"].get("pending", 0):
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def _codes(response: httpx.Response) -> list[str]:
     return [item["message"].split(" ", 1)[0] for item in response.json()["messageArray"]]
 
@@ -82,7 +97,10 @@ def test_signed_if031_reaches_every_webhook_signed_and_valid(served: Served) -> 
     for dip_id, expected in FLOW.items():
         received = [m for m in served.inbox(dip_id) if m["mpan"] == mpan]
         events = [f"{m['interfaceID']} {m['eventCode']}" for m in received]
-        assert [e for e in events if e in expected] == expected, (dip_id, events)
+        assert sorted(e for e in events if e in expected) == sorted(expected), (dip_id, events)
+        # in the order their sender sent them (the RS's; the MDR's IF-062 travels on its own)
+        rs_events = [e for e in expected if not e.startswith("IF-062")]
+        assert [e for e in events if e in rs_events] == rs_events, (dip_id, events)
         for record in received:
             assert record["signedBy"] == "hub"  # the webhook checked the hub's DIP signature
             body = orjson.dumps(record["message"])
@@ -188,6 +206,8 @@ def test_hub_killed_mid_batch_loses_nothing_and_applies_nothing_twice(served: Se
 
     # 3. killed after a webhook applied a publication, before the hub recorded it: the
     #    publication is sent again and the participant does not apply it twice
+    wait_for(lambda: _flow_done(served, mpans[:60]), timeout=120, what="phases 1-2 to complete")
+    wait_for(lambda: _quiet(served), timeout=60, what="the hub to have nothing to publish")
     hub = served.pid("hub")
     duplicates_before = sum(served.health(d)["duplicates"] for d in FLOW)
     served.arm("hub.publish.before-recorded")

@@ -41,11 +41,12 @@ def test_plain_http_only_on_loopback(tmp_path: Path) -> None:
 
 def test_prepare_loads_the_market_once_and_keeps_keys_and_certificates(tmp_path: Path) -> None:
     first = _prepare(tmp_path)
-    # the participants openmhhs runs: RS, DCC, the SMS, both suppliers and the SDS (not the
-    # MDR-only Cirrus, nor the distributors, which receive into mailboxes)
+    # the participants openmhhs runs: RS, DCC, the SMS, both suppliers, the SDS and the MDR
+    # (not the distributors nor the Market-wide Data Service, which receive into mailboxes)
     assert [n.dip_id for n in first.nodes] == [
         "1111111111",
         "2222222222",
+        "3333333333",
         "4444444444",
         "5555555555",
         "9000000001",

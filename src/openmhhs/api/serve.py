@@ -52,7 +52,7 @@ __all__ = [
 
 SIMULATED_ROLES = SIMULATED
 
-PARTICIPANT_ROLES = {"rs": "REGS", "sds": "SDS", "sms": "SMS", "supplier": "SUP", "dcc": "DCC"}
+PARTICIPANT_ROLES = {"rs": "REGS", "sds": "SDS", "sms": "SMS", "supplier": "SUP", "dcc": "DCC", "mdr": "MDR"}
 """``--role`` values that start one participant's piece (with ``--dip-id``)."""
 
 

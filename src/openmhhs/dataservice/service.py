@@ -4,7 +4,7 @@ change an MPAN's MDR itself (IF-034 [SDS-MDRUpdate])."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol, cast
 
 import msgspec
@@ -20,12 +20,16 @@ from openmhhs.dataservice.decisions import (
 )
 from openmhhs.days import day_of, day_start, format_dip_datetime, parse_dip_datetime
 from openmhhs.dip import schema as s
-from openmhhs.dip.build import MessageFactory, Sender, Site
+from openmhhs.dip.build import EchoSite, MessageFactory, Sender, Site
 from openmhhs.dip.participant import Context, Delivered
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.dip.vocabulary import Scenario
 from openmhhs.identity.translation import AmbiguousIsdMatch, NoIsdMatch, mpid_for
 from openmhhs.ids import DipId, DipRole, Mpid
+from openmhhs.meterdata.messages import mdr_start, mdr_stop
+from openmhhs.registration.model import MpanRecord
+
+ONE_DAY = timedelta(days=1)
 
 __all__ = ["DataServiceStore", "SmartDataService"]
 
@@ -46,6 +50,7 @@ class DataServiceStore(Protocol):
     ) -> None: ...
     def portfolio_end(self, *, sds: str, core: str, valid_to: date) -> None: ...
     def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None: ...
+    def get_mpan(self, core: str) -> MpanRecord | None: ...
 
 
 def _day(text: str | None) -> date | None:
@@ -72,17 +77,28 @@ class SmartDataService:
         if isinstance(message, s.IF033DSAppSPRequest):
             return [self._answer(message, ctx)]
         if isinstance(message, s.IF035DSAppAccepted):
-            self._remember_accepted(message)
-        elif isinstance(message, s.IF035SDSMDROutcome):
-            self._remember_mdr(message)
-        elif isinstance(message, s.IF037DSDeApp):
+            return self._remember_accepted(message, ctx)
+        if isinstance(message, s.IF035SDSMDROutcome):
+            return self._remember_mdr(message, ctx)
+        if isinstance(message, s.IF037DSDeApp):
             b009 = message.custom_block.b009
             if b009.de_appointed_data_service_dip_id == self.dip_id:
-                self.store.portfolio_end(
-                    sds=str(self.dip_id),
-                    core=message.common_block.m0.mpan_core,
-                    valid_to=day_of(parse_dip_datetime(b009.data_service_effective_to_date)),
-                )
+                core = message.common_block.m0.mpan_core
+                valid_to = day_of(parse_dip_datetime(b009.data_service_effective_to_date))
+                held = self.store.portfolio_on(sds=str(self.dip_id), core=core, day=valid_to - ONE_DAY)
+                self.store.portfolio_end(sds=str(self.dip_id), core=core, valid_to=valid_to)
+                if held is not None:  # the outgoing SDS stops its MDR after its last day
+                    return [
+                        mdr_stop(
+                            self.factory,
+                            site=EchoSite(message.common_block.m0),
+                            mdr=DipId(held[1]),
+                            mdr_mpid=held[2],
+                            last_day=valid_to - ONE_DAY,
+                            now=ctx.now,
+                            reason="Data Service de-appointed",
+                        )
+                    ]
         return []
 
     def daily(self, ctx: Context) -> list[DipMessageStruct]:
@@ -154,13 +170,15 @@ class SmartDataService:
             now=ctx.now,
         )
 
-    # -- the portfolio -------------------------------------------------------------------------
-    def _remember_accepted(self, message: s.IF035DSAppAccepted) -> None:
+    # -- the portfolio, and the MDR's instructions ------------------------------------------------
+    def _remember_accepted(self, message: s.IF035DSAppAccepted, ctx: Context) -> list[DipMessageStruct]:
         custom = message.custom_block
         if custom.b071.proposed_data_service_dip_id != self.dip_id or not isinstance(custom.b019, s.B019):
-            return
+            return []
         mdr_from = _day(custom.b019.assigned_mdr_effective_from_date)
         assert mdr_from is not None
+        core = message.common_block.m0.mpan_core
+        previous = self.store.portfolio_on(sds=str(self.dip_id), core=core, day=mdr_from - ONE_DAY)
         self.store.portfolio_add(
             sds=str(self.dip_id),
             core=message.common_block.m0.mpan_core,
@@ -171,13 +189,28 @@ class SmartDataService:
             correlation_id=message.common_block.s1.sender_correlation_id,
             contract_reference=custom.b071.contract_reference_data_service,
         )
+        return self._instruct(
+            message.common_block.m0,
+            previous=previous,
+            mdr=DipId(custom.b019.assigned_mdr_dip_id),
+            mdr_mpid=custom.b019.assigned_mdr_mpid,
+            mdr_from=mdr_from,
+            supplier=custom.b012,
+            consent=custom.b071.supplier_proposed_consent_granularity,
+            ctx=ctx,
+            correlation=message.common_block.s1.sender_correlation_id,
+        )
 
-    def _remember_mdr(self, message: s.IF035SDSMDROutcome) -> None:
+    def _remember_mdr(self, message: s.IF035SDSMDROutcome, ctx: Context) -> list[DipMessageStruct]:
         custom = message.custom_block
         if custom.b099.response_code != "A":
-            return
+            return []
         day = _day(custom.b092.assigned_mdr_effective_from_date)
         assert day is not None
+        core = message.common_block.m0.mpan_core
+        previous = self.store.portfolio_on(sds=str(self.dip_id), core=core, day=day - ONE_DAY)
+        if previous is None:  # an MDR outcome for an MPAN this SDS does not serve
+            return []
         self.store.portfolio_add(
             sds=str(self.dip_id),
             core=message.common_block.m0.mpan_core,
@@ -187,6 +220,68 @@ class SmartDataService:
             valid_from=day,
             correlation_id=message.common_block.s1.sender_correlation_id,
         )
+        return self._instruct(
+            message.common_block.m0,
+            previous=previous,
+            mdr=DipId(custom.b092.assigned_mdr_dip_id),
+            mdr_mpid=custom.b092.assigned_mdr_mpid,
+            mdr_from=day,
+            supplier=custom.b012,
+            consent="H",
+            ctx=ctx,
+            correlation=message.common_block.s1.sender_correlation_id,
+        )
+
+    def _instruct(
+        self,
+        m0: s.M0,
+        *,
+        previous: tuple[str, str, str, str | None] | None,
+        mdr: DipId,
+        mdr_mpid: str,
+        mdr_from: date,
+        supplier: s.B012,
+        consent: str,
+        ctx: Context,
+        correlation: str | None,
+    ) -> list[DipMessageStruct]:
+        """IF-061 to the MDR from ``mdr_from``; IF-063 to the MDR it replaces, if another.
+        The consent granularity is the supplier's proposal where known (IF-035 [DSAppAccepted]
+        carries it), half-hourly otherwise."""
+        site = EchoSite(m0)
+        sent: list[DipMessageStruct] = []
+        if previous is not None and previous[1] != str(mdr):
+            sent.append(
+                mdr_stop(
+                    self.factory,
+                    site=site,
+                    mdr=DipId(previous[1]),
+                    mdr_mpid=previous[2],
+                    last_day=mdr_from - ONE_DAY,
+                    now=ctx.now,
+                    reason="MDR changed",
+                )
+            )
+        record = self.store.get_mpan(m0.mpan_core)
+        sent.append(
+            mdr_start(
+                self.factory,
+                site=site,
+                mdr=mdr,
+                mdr_mpid=mdr_mpid,
+                mdr_from=mdr_from,
+                supplier=DipId(supplier.service_provider_appointment_requesting_supplier_dip_id),
+                supplier_mpid=supplier.service_provider_appointment_requesting_supplier_mpid,
+                energy_direction="I" if record is None else record.energy_direction,
+                energisation="E" if record is None else record.energisation,
+                energisation_from=mdr_from,
+                consent=consent,
+                consent_from=mdr_from,
+                now=ctx.now,
+                correlation_id=correlation,
+            )
+        )
+        return sent
 
     # -- SDS-led change of MDR ------------------------------------------------------------------
     def request_mdr_change(

@@ -176,7 +176,7 @@ class MessageFactory:
         return self.build(
             cls,
             custom_block,
-            site=_EchoSite(m0),
+            site=EchoSite(m0),
             recipients=recipients,
             now=now,
             correlation_id=correlation_of(to),
@@ -185,7 +185,7 @@ class MessageFactory:
         )
 
 
-class _EchoSite:
+class EchoSite:
     """The M0 block of the message answered, as it was written (even for an invalid MPAN)."""
 
     def __init__(self, m0: M0) -> None:

@@ -37,6 +37,7 @@ from openmhhs.dip.routing import check_routing
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.isd import IsdTable
 from openmhhs.ids import DipId
+from openmhhs.mdr.service import MeterDataRetriever
 from openmhhs.metering.service import MeteringService
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.service import NoRequestAwaits, RegistrationService
@@ -452,6 +453,8 @@ def participants_for(
         found.append(Supplier(dip_id=dip_id))
     if "DCC" in roles:
         found.append(Dcc(dip_id=dip_id, store=store))
+    if "MDR" in roles:
+        found.append(MeterDataRetriever(dip_id=dip_id, store=store, unique_prefix=f"x{prefix}"))
     return found
 
 

@@ -197,7 +197,8 @@ def distributor_dip_id(area: str) -> DipId:
 
 
 def standard_infrastructure(start: date) -> list[Party]:
-    """The Registration Service, the DCC, the 14 area distributors and a Smart Metering Service."""
+    """The Registration Service, the DCC, the Market-wide Data Service (which receives IF-021),
+    the 14 area distributors and a Smart Metering Service."""
 
     def party(number: str, name: str, dip_id: str, mpid: str, role: str, market: str | None) -> Party:
         return Party(
@@ -213,6 +214,7 @@ def standard_infrastructure(start: date) -> list[Party]:
     parties = [
         party("09000001", "MHHS Registration Service", "9000000001", "RSVC", "REGS", "Q"),
         party("09000002", "Smart DCC Ltd", "9000000002", "DCCL", "DCC", "J"),
+        party("09000003", "Elexon Market-wide Data Service", "9000000003", "MDSE", "MDS", None),
         party("05555555", "Meterwise Smart Metering Ltd", "5555555555", "MTRW", "SMS", "M"),
     ]
     for offset, letter in enumerate(AREAS):

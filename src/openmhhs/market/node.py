@@ -33,7 +33,7 @@ from openmhhs.store.tables import node_inbox, node_outbox
 
 __all__ = ["SIMULATED", "Node", "Received"]
 
-SIMULATED = frozenset({"REGS", "SDS", "SMS", "SUP", "DCC"})
+SIMULATED = frozenset({"REGS", "SDS", "SMS", "SUP", "DCC", "MDR"})
 """The DIP roles openmhhs runs as participants (others, e.g. LDSO, only receive)."""
 
 

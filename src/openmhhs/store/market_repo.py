@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ from openmhhs.store.tables import (
     dcc_mdr_notice,
     delivery,
     market_state,
+    mdr_instruction,
     message,
     mpan,
     participant_mode,
@@ -672,6 +673,74 @@ class MarketStore:
                 "transaction_id": transaction_id,
             },
         )
+
+    # -- MDRs' instructions from their SDS --------------------------------------------------
+    def mdr_instruct(
+        self, *, mdr: str, core: str, sds: str, mdr_mpid: str, valid_from: date, correlation_id: str | None
+    ) -> None:
+        """An IF-061 accepted: retrieve for ``core`` from ``valid_from`` (replacing any later
+        instruction for the same MPAN, which an earlier start supersedes)."""
+        self.connection.execute(
+            sa.delete(mdr_instruction).where(
+                mdr_instruction.c.mdr == mdr,
+                mdr_instruction.c.mpan == core,
+                mdr_instruction.c.valid_from >= valid_from,
+            )
+        )
+        self.connection.execute(
+            sa.update(mdr_instruction)
+            .where(
+                mdr_instruction.c.mdr == mdr,
+                mdr_instruction.c.mpan == core,
+                sa.or_(mdr_instruction.c.valid_to.is_(None), mdr_instruction.c.valid_to > valid_from),
+            )
+            .values(valid_to=valid_from)
+        )
+        self.connection.execute(
+            sa.insert(mdr_instruction),
+            {
+                "mdr": mdr,
+                "mpan": core,
+                "sds": sds,
+                "mdr_mpid": mdr_mpid,
+                "valid_from": valid_from,
+                "valid_to": None,
+                "correlation_id": correlation_id,
+            },
+        )
+
+    def mdr_stop(self, *, mdr: str, core: str, sds: str, last_day: date) -> bool:
+        """An IF-063: no retrieval for ``core`` after ``last_day``."""
+        end = last_day + timedelta(days=1)
+        done = self.connection.execute(
+            sa.update(mdr_instruction)
+            .where(
+                mdr_instruction.c.mdr == mdr,
+                mdr_instruction.c.mpan == core,
+                mdr_instruction.c.sds == sds,
+                mdr_instruction.c.valid_from < end,
+                sa.or_(mdr_instruction.c.valid_to.is_(None), mdr_instruction.c.valid_to > end),
+            )
+            .values(valid_to=end)
+        )
+        return bool(done.rowcount)
+
+    def mdr_instructions_on(self, day: date) -> list[tuple[str, str, str, str]]:
+        """(MDR, MPAN, SDS, MDR MPID) for every instruction in force on ``day``."""
+        rows = self.connection.execute(
+            sa.select(
+                mdr_instruction.c.mdr,
+                mdr_instruction.c.mpan,
+                mdr_instruction.c.sds,
+                mdr_instruction.c.mdr_mpid,
+            )
+            .where(
+                mdr_instruction.c.valid_from <= day,
+                sa.or_(mdr_instruction.c.valid_to.is_(None), mdr_instruction.c.valid_to > day),
+            )
+            .order_by(mdr_instruction.c.mpan)
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     # -- the message log -------------------------------------------------------------------
     def log_message(

@@ -317,3 +317,66 @@ node_outbox = sa.Table(
     sa.Column("outcome_code", sa.String(7)),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+mdr_instruction = sa.Table(
+    "mdr_instruction",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("mdr", sa.String(10), nullable=False),
+    sa.Column("mpan", sa.String(13), nullable=False),
+    sa.Column("sds", sa.String(10), nullable=False),
+    sa.Column("mdr_mpid", sa.String(4), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("correlation_id", sa.String(60)),
+)
+
+dcc_access_log = sa.Table(
+    "dcc_access_log",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("requester", sa.String(10), nullable=False),
+    sa.Column("requester_mpid", sa.String(4), nullable=False),
+    sa.Column("via", sa.String(24), nullable=False),
+    sa.Column("mpan", sa.String(13), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("allowed", sa.Boolean, nullable=False),
+    sa.Column("code", sa.String(7)),
+    sa.Column("reason", sa.String(300), nullable=False),
+)
+
+meter_reading = sa.Table(
+    "meter_reading",
+    metadata,
+    sa.Column("sds", sa.String(10), primary_key=True),
+    sa.Column("mpan", sa.String(13), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("source", sa.String(10), primary_key=True),
+    sa.Column("meter_id", sa.String(10), nullable=False),
+    sa.Column("values_wh", sa.LargeBinary, nullable=False),
+    sa.Column("register_start_wh", sa.BigInteger),
+    sa.Column("register_end_wh", sa.BigInteger),
+    sa.Column("register_end_at", UtcDateTime),
+    sa.Column("start_meter_id", sa.String(10)),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+settlement_submission = sa.Table(
+    "settlement_submission",
+    metadata,
+    sa.Column("sds", sa.String(10), primary_key=True),
+    sa.Column("mpan", sa.String(13), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("periods", sa.Integer, nullable=False),
+    sa.Column("actual", sa.Integer, nullable=False),
+    sa.Column("estimated", sa.Integer, nullable=False),
+    sa.Column("total_wh", sa.BigInteger, nullable=False),
+    sa.Column("values_wh", sa.LargeBinary, nullable=False),
+    sa.Column("sender_unique_reference", sa.String(200), nullable=False),
+    sa.Column("submitted_at", UtcDateTime, nullable=False),
+)

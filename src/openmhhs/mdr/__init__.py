@@ -1,0 +1,1 @@
+"""The Meter Data Retriever."""
