@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openmhhs import __version__
-from openmhhs.cli import dip, isd, market, model, mpan, participants, serve
+from openmhhs.cli import data, dip, isd, market, model, mpan, participants, serve
 
 app = typer.Typer(
     name="openmhhs",
@@ -38,6 +38,8 @@ app.command("timeline")(market.timeline_command)
 app.command("gaps")(market.gaps_command)
 app.command("messages")(market.messages_command)
 app.command("serve")(serve.serve_command)
+app.add_typer(data.data_app, name="data")
+app.add_typer(data.dcc_app, name="dcc")
 
 
 def _version(value: bool) -> None:

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 from openmhhs.days import LONDON, day_start, settlement_periods
 
-__all__ = ["FaultPlan", "MeterDay", "MeterProfile", "SimulatedMeters"]
+__all__ = ["FaultPlan", "MeterDay", "MeterProfile", "SimulatedMeters", "daily_shape", "local_hours"]
 
 EPOCH = date(2024, 1, 1)
 """Day 0 of every simulated meter's life (its registers and fault draws count from here)."""
@@ -86,7 +86,7 @@ def _rng(*parts: object) -> random.Random:
     return random.Random("/".join(str(p) for p in parts))
 
 
-def _shape(local_hour: float) -> float:
+def daily_shape(local_hour: float) -> float:
     """A domestic day: low at night, a morning and a larger evening peak."""
     morning = 0.9 * math.exp(-(((local_hour - 7.5) / 1.2) ** 2))
     evening = 1.6 * math.exp(-(((local_hour - 18.5) / 2.0) ** 2))
@@ -98,7 +98,7 @@ def _solar(local_hour: float) -> float:
 
 
 @lru_cache(maxsize=4096)
-def _local_hours(day: date) -> tuple[float, ...]:
+def local_hours(day: date) -> tuple[float, ...]:
     """The local clock time (hours) at the middle of each settlement period of ``day``."""
     return tuple(
         (start + timedelta(minutes=15)).astimezone(LONDON).hour
@@ -159,9 +159,9 @@ class SimulatedMeters:
         start_wh = self._cumulative_wh(mpan, n, profile)
         end_wh = self._cumulative_wh(mpan, n + 1, profile)
         total = max(0, end_wh - start_wh)
-        hours = _local_hours(day)
+        hours = local_hours(day)
         rng = _rng(self.seed, mpan, "hh", n)
-        weights = [_shape(h) * (0.7 + 0.6 * rng.random()) for h in hours]
+        weights = [daily_shape(h) * (0.7 + 0.6 * rng.random()) for h in hours]
         scale = total / sum(weights)
         true = [int(w * scale) for w in weights]
         true[-1] += total - sum(true)  # exact: the register advance is the sum of the half-hours

@@ -27,11 +27,11 @@ Estimation of what remains (quality flag and method, DI-083):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from openmhhs.meterdata.meters import _shape
+from openmhhs.meterdata.meters import daily_shape
 
 __all__ = [
     "DayInputs",
@@ -172,7 +172,7 @@ def settle_day(inputs: DayInputs, limits: Limits | None = None) -> SettledDay:
 
 
 def _weights(hours: Sequence[float], indexes: Sequence[int]) -> list[float]:
-    return [_shape(hours[i]) for i in indexes]
+    return [daily_shape(hours[i]) for i in indexes]
 
 
 def _spread(total: int, weights: Sequence[float]) -> list[int]:
@@ -216,8 +216,3 @@ def _estimate(
     spread = _spread(daily, _weights(hours, range(n)))
     for i in remaining:
         values[i], qualities[i] = spread[i], "E7"
-
-
-def values_by_period(mapping: Mapping[int, int], n: int) -> list[int | None]:
-    """Per-period values from a {period index: Wh} mapping (absent -> None)."""
-    return [mapping.get(i) for i in range(n)]

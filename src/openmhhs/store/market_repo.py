@@ -674,6 +674,38 @@ class MarketStore:
             },
         )
 
+    def portfolios_on(self, day: date) -> list[tuple[str, str, str, str, str]]:
+        """(SDS, MPAN, supplier, MDR, MDR MPID) of every MPAN an SDS serves on ``day``."""
+        rows = self.connection.execute(
+            sa.select(
+                sds_portfolio.c.sds,
+                sds_portfolio.c.mpan,
+                sds_portfolio.c.supplier,
+                sds_portfolio.c.mdr,
+                sds_portfolio.c.mdr_mpid,
+            )
+            .where(
+                sds_portfolio.c.valid_from <= day,
+                sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > day),
+            )
+            .order_by(sds_portfolio.c.mpan)
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def dcc_notices(self) -> list[tuple[str, str, str, date, str, datetime]]:
+        """(MPAN, MDR, MDR MPID, from, supplier, received at) of every [DCC-MDROutcome] the DCC kept."""
+        rows = self.connection.execute(
+            sa.select(
+                dcc_mdr_notice.c.mpan,
+                dcc_mdr_notice.c.mdr,
+                dcc_mdr_notice.c.mdr_mpid,
+                dcc_mdr_notice.c.valid_from,
+                dcc_mdr_notice.c.supplier,
+                dcc_mdr_notice.c.received_at,
+            )
+        )
+        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
     # -- MDRs' instructions from their SDS --------------------------------------------------
     def mdr_instruct(
         self, *, mdr: str, core: str, sds: str, mdr_mpid: str, valid_from: date, correlation_id: str | None

@@ -1,0 +1,172 @@
+"""Commands of meter data: ``openmhhs data run`` (retrieval, validation, estimation and
+settlement submission over the market in the database) and ``openmhhs dcc check`` (may
+this MDR read this meter on this day?)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from openmhhs.cli.common import (
+    InputInvalid,
+    JsonOption,
+    coded,
+    console,
+    emit_json,
+    err_console,
+    open_database,
+    parse_day,
+    today,
+)
+from openmhhs.ids import DipId, MpanCore
+from openmhhs.meterdata.gate import ReadRequest, Via
+from openmhhs.meterdata.meters import FaultPlan
+from openmhhs.meterdata.run import DataRun, DataRunStats
+from openmhhs.store.database import Database
+
+data_app = typer.Typer(help="Meter data: MDR retrieval through the DCC, SDS validation, IF-021.")
+dcc_app = typer.Typer(help="The DCC's access control of smart meters by MDR id.")
+
+
+def stats_json(stats: DataRunStats, seconds: float) -> dict[str, Any]:
+    return {
+        "days": [d.isoformat() for d in stats.days],
+        "mpan_days": stats.mpan_days,
+        "periods": stats.periods,
+        "actual": stats.actual,
+        "estimated": stats.estimated,
+        "supplier_shared": stats.supplier_periods,
+        "access_refusals": stats.refusals,
+        "unreachable": stats.unreachable,
+        "late_retrievals": stats.late_retrievals,
+        "if064": stats.if064,
+        "if065": stats.if065,
+        "if021": stats.if021,
+        "amendments": stats.amendments,
+        "ecs_refused": stats.ecs_refused,
+        "seconds": round(seconds, 2),
+        "values_per_second": round(stats.periods / seconds) if seconds else None,
+        "by_day": {d.isoformat(): dict(v) for d, v in sorted(stats.by_day.items())},
+    }
+
+
+def run_data(
+    db: Database, first: date, last: date, *, seed: int, faults: bool, quiet: bool
+) -> tuple[DataRunStats, float]:
+    started = time.perf_counter()
+    runner = DataRun(db, seed=seed, faults=None if faults else FaultPlan.none())
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, disable=quiet) as progress:
+        tasks: dict[date, Any] = {}
+
+        def report(day: date, done: int, total: int) -> None:
+            if day not in tasks:
+                tasks[day] = progress.add_task(f"meter data {day}", total=total)
+            progress.update(tasks[day], completed=done, total=total)
+
+        stats = runner.run(first, last, progress=report)
+    return stats, time.perf_counter() - started
+
+
+def print_stats(data: dict[str, Any]) -> None:
+    table = Table(title="Meter data by settlement day", title_justify="left")
+    for column in ("day", "actual", "estimated", "amendments", "access refusals", "unreachable"):
+        table.add_column(column, justify="left" if column == "day" else "right")
+    for day, row in data["by_day"].items():
+        table.add_row(
+            day,
+            f"{row.get('actual', 0):,}",
+            f"{row.get('estimated', 0):,}",
+            f"{row.get('amendments', 0):,}",
+            f"{row.get('refusals', 0):,}",
+            f"{row.get('unreachable', 0):,}",
+        )
+    console.print(table)
+    console.print(
+        f"{data['mpan_days']:,} MPAN-days, {data['periods']:,} half-hours: {data['actual']:,} actual, "
+        f"{data['estimated']:,} estimated ({data['supplier_shared']:,} from supplier-shared data); "
+        f"{data['if021']:,} IF-021 sent ({data['amendments']:,} amendments), {data['ecs_refused']} "
+        f"refused by "
+        f"the ECS checks; {data['access_refusals']:,} DCC access refusals; "
+        f"{data['late_retrievals']:,} late retrievals; {data['values_per_second']:,} values/s"
+    )
+
+
+@data_app.command("run")
+@coded
+def data_run_command(
+    days: Annotated[int, typer.Option("--days", help="How many settlement days.")] = 7,
+    first: Annotated[
+        str | None, typer.Option("--from", help="The first settlement day (default: DAYS before today).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated meters.")] = 2025,
+    faults: Annotated[
+        bool, typer.Option("--faults/--no-faults", help="Simulate meter and communication faults.")
+    ] = True,
+    as_json: bool = JsonOption,
+) -> None:
+    """Retrieve, validate, estimate and submit (IF-021) each settlement day of every appointed
+    MPAN in the database, day by day, as if run the morning after each day."""
+    if days < 1:
+        raise InputInvalid("--days must be 1 or more")
+    start = parse_day(first, option="--from") if first else today() - timedelta(days=days)
+    stats, seconds = run_data(
+        open_database(), start, start + timedelta(days=days - 1), seed=seed, faults=faults, quiet=as_json
+    )
+    data = stats_json(stats, seconds)
+    if as_json:
+        emit_json(data)
+    else:
+        print_stats(data)
+
+
+@dcc_app.command("check")
+@coded
+def dcc_check_command(
+    mdr: Annotated[str, typer.Option("--mdr", help="The requester's DIP ID.")],
+    mpan: Annotated[str, typer.Option("--mpan", help="The MPAN core.")],
+    on: Annotated[str | None, typer.Option("--on", help="The settlement day (default today).")] = None,
+    via: Annotated[
+        str,
+        typer.Option("--via", help="DCC user role: meter_data_retriever, import_supplier, export_supplier."),
+    ] = "",
+    as_json: bool = JsonOption,
+) -> None:
+    """Would the DCC let this participant read this meter for this day? Exit 0 if allowed,
+    1 if refused (with the rule's code and reason)."""
+    core = MpanCore(mpan)
+    day = parse_day(on, option="--on")
+    requester = DipId(mdr)
+    runner = DataRun(open_database())
+    try:
+        chosen = Via(via) if via else runner.via_for(str(requester))
+    except ValueError:
+        raise InputInvalid(f"--via must be one of {', '.join(v.value for v in Via)}") from None
+    role = "MDR" if chosen is Via.MDR else "SUP"
+    mpid = runner.mpid_of(str(requester), role) or "????"
+    decision = runner.gate.check(ReadRequest(str(requester), mpid, chosen, str(core), day))
+    result = {
+        "mpan": str(core),
+        "day": day.isoformat(),
+        "requester": str(requester),
+        "requester_mpid": mpid,
+        "via": chosen.value,
+        "allowed": decision.allowed,
+        "code": None if decision.code is None else decision.code.value,
+        "reason": decision.reason,
+        "serving_mdr": decision.serving_mdr,
+    }
+    if as_json:
+        emit_json(result)
+    else:
+        verdict = "[green]allowed[/]" if decision.allowed else f"[red]refused {result['code']}[/]"
+        console.print(
+            f"{mpid} ({requester}) reading {core} for {day} as {chosen.value}: {verdict} - {decision.reason}"
+        )
+    if not decision.allowed:
+        raise typer.Exit(1)
