@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
 import msgspec
 
-from openmhhs.days import day_start, format_dip_datetime, format_utc_datetime, settlement_periods
+from openmhhs.days import (
+    day_start,
+    format_dip_datetime,
+    format_utc_datetime,
+    settlement_period_count,
+    settlement_periods,
+)
 from openmhhs.dip import schema as s
 from openmhhs.dip.build import MessageFactory, SiteLike
 from openmhhs.ids import DipId
@@ -48,13 +55,15 @@ def period_ends(day: date) -> list[datetime]:
     return [start + HALF_HOUR for _, start in settlement_periods(day)]
 
 
-def _utc_days(ends: Sequence[datetime]) -> list[tuple[datetime, list[int]]]:
-    """Period indexes grouped by the UTC day their period starts in."""
-    groups: dict[datetime, list[int]] = {}
-    for index, end in enumerate(ends):
+@lru_cache(maxsize=1024)
+def _layout(day: date) -> tuple[tuple[str, tuple[tuple[int, str], ...]], ...]:
+    """The UK day's periods grouped by the UTC day they start in: (UTC day, ((index, UTC end), ...))."""
+    groups: dict[datetime, list[tuple[int, str]]] = {}
+    for index, end in enumerate(period_ends(day)):
         start = (end - HALF_HOUR).astimezone(UTC)
-        groups.setdefault(datetime(start.year, start.month, start.day, tzinfo=UTC), []).append(index)
-    return sorted(groups.items())
+        key = datetime(start.year, start.month, start.day, tzinfo=UTC)
+        groups.setdefault(key, []).append((index, format_utc_datetime(end)))
+    return tuple((format_utc_datetime(k), tuple(v)) for k, v in sorted(groups.items()))
 
 
 # -- SDS -> MDR ----------------------------------------------------------------------------------
@@ -163,20 +172,15 @@ def mdr_consumption(
     mq: str = "AI",
 ) -> s.IF064:
     """IF-064: the half-hours the meter recorded (periods it did not record are left out)."""
-    ends = period_ends(day)
     days = []
-    for utc_day, indexes in _utc_days(ends):
+    for utc_day, indexes in _layout(day):
         periods = [
-            s.B084(sp=format_utc_datetime(ends[i]), v=kwh(value), q="A")
-            for i in indexes
-            if (value := values_wh[i]) is not None
+            s.B084(sp=sp, v=kwh(value), q="A") for i, sp in indexes if (value := values_wh[i]) is not None
         ]
         if periods:
             days.append(
                 s.B941(
-                    settlement_day=s.B046(
-                        settlement_day_date=format_utc_datetime(utc_day), period_duration=30
-                    ),
+                    settlement_day=s.B046(settlement_day_date=utc_day, period_duration=30),
                     mdr_consumption_periods=periods,
                 )
             )
@@ -232,24 +236,24 @@ def settlement_data(
     event_code: str = "[ActivePower]",
 ) -> s.IF021:
     """IF-021 for one UK local day of one MPAN: every period, actual or estimated."""
-    ends = period_ends(day)
-    if len(ends) != len(periods):
-        raise ValueError(f"{len(periods)} settled periods for a day of {len(ends)}")
+    layout = _layout(day)
+    if sum(len(indexes) for _, indexes in layout) != len(periods):
+        raise ValueError(f"{len(periods)} settled periods for a day of {settlement_period_count(day)}")
     days = [
         s.B901(
-            settlement_day=s.B046(settlement_day_date=format_utc_datetime(utc_day), period_duration=30),
+            settlement_day=s.B046(settlement_day_date=utc_day, period_duration=30),
             consumption_periods=[
                 s.B047(
-                    sp=format_utc_datetime(ends[i]),
+                    sp=sp,
                     v=kwh(periods[i].wh),
                     q=cast(Any, periods[i].quality),
                     e=cast(Any, periods[i].reason),
                     arc=None,
                 )
-                for i in indexes
+                for i, sp in indexes
             ],
         )
-        for utc_day, indexes in _utc_days(ends)
+        for utc_day, indexes in layout
     ]
     return factory.build(
         s.IF021,
