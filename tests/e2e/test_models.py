@@ -237,6 +237,10 @@ def test_demo_end_to_end(demo: tuple[Path, dict[str, Any]]) -> None:
         and summary["sds_led_mdr_changes"] > 0
         and summary["changes_of_supplier"] > 0
     )
+    meter = summary["meter_data"]  # two settlement days of meter data by default
+    assert len(meter["days"]) == 2 and meter["mpan_days"] == 2 * 400
+    assert meter["periods"] == meter["actual"] + meter["estimated"] and meter["access_refusals"] == 0
+    assert meter["if021"] >= meter["mpan_days"]
     html = report.read_text()
     from openmhhs.market.report import SECTIONS
 
@@ -293,7 +297,7 @@ def test_report_renders_in_headless_chromium_offline(
             "--host-resolver-rules=MAP * ~NOTFOUND",
             f"--user-data-dir={tmp_path / 'profile'}",
             "--hide-scrollbars",
-            "--window-size=1280,7000",
+            "--window-size=1280,9000",
             f"--screenshot={shot}",
             report.as_uri(),
         ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,12 +22,14 @@ from openmhhs.cli.common import (
     now,
     read_input,
 )
+from openmhhs.cli.data import stats_json
 from openmhhs.market.description import MODELS, DescriptionInvalid, MarketDescription, parse_description
 from openmhhs.market.driver import run_market
 from openmhhs.market.loader import load_market, register_population
 from openmhhs.market.population import population
 from openmhhs.market.report import render_report
-from openmhhs.market.summary import Summary, summarise
+from openmhhs.market.summary import Summary, summarise, summarise_meter_data
+from openmhhs.meterdata.run import DataRun
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 
@@ -143,7 +147,15 @@ def check_command(
 
 
 def _run(
-    db: Database, market: MarketDescription, text: str, *, mpans: int, seed: int, out: Path, quiet: bool
+    db: Database,
+    market: MarketDescription,
+    text: str,
+    *,
+    mpans: int,
+    seed: int,
+    out: Path,
+    quiet: bool,
+    data_days: int = 0,
 ) -> Summary:
     with db.begin() as connection:
         if MarketStore(connection).count_mpans():
@@ -164,7 +176,19 @@ def _run(
             progress.update(tasks[phase], completed=done, total=total)
 
         result = run_market(db, market, members, progress=report, seed=seed)
+        data_stats = None
+        if data_days > 0:
+            started = time.perf_counter()
+            data_stats = DataRun(db, seed=seed).run(
+                market.start,
+                market.start + timedelta(days=data_days - 1),
+                progress=lambda day, done, total: report(f"meter data {day}", done, total),
+            )
+            data_seconds = time.perf_counter() - started
     summary = summarise(db, market, result)
+    if data_stats is not None:
+        summary.meter = summarise_meter_data(db, data_stats)
+        summary.meter_seconds = data_seconds
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.html").write_text(render_report(summary), encoding="utf-8")
     return summary
@@ -201,6 +225,9 @@ def _summary_json(summary: Summary, out: Path) -> dict[str, Any]:
         "changes_of_supplier": len(run.changes_of_supplier),
         "gaps_first_day": len(summary.gaps_start),
         "gaps_last_day": len(summary.gaps_end),
+        "meter_data": None
+        if summary.meter is None
+        else stats_json(summary.meter.stats, summary.meter_seconds),
         "report": str(out / "report.html"),
     }
 
@@ -241,6 +268,14 @@ def print_summary(summary: Summary, out: Path) -> None:
         f"Throughput: {data['appointments_requested']:,} appointments in {data['seconds']} s "
         f"({data['appointments_per_second']:,}/s), {data['messages']:,} messages, {data['failed']} failed"
     )
+    meter = data["meter_data"]
+    if meter is not None:
+        console.print(
+            f"Meter data: {meter['mpan_days']:,} MPAN-days, {meter['periods']:,} half-hours "
+            f"({meter['actual']:,} actual, {meter['estimated']:,} estimated), {meter['if021']:,} IF-021, "
+            f"{meter['access_refusals']} access refusals, in {meter['seconds']} s "
+            f"({meter['values_per_second']:,} values/s)"
+        )
     console.print(f"Report: {data['report']}")
 
 
@@ -253,13 +288,18 @@ def run_command(
     mpans: Annotated[int, typer.Option("--mpans", help="How many MPANs to register.")] = 10_000,
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html.")] = Path("openmhhs-run"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the population and the changes.")] = 2025,
+    data_days: Annotated[
+        int, typer.Option("--data-days", help="Settlement days of meter data to run after the appointments.")
+    ] = 2,
     as_json: bool = JsonOption,
 ) -> None:
     """Load a market description into the database (OPENMHHS_DB) and run it."""
     market, text = read_description(description)
     if mpans < 1:
         raise InputInvalid("--mpans must be 1 or more")
-    summary = _run(Database(), market, text, mpans=mpans, seed=seed, out=out, quiet=as_json)
+    summary = _run(
+        Database(), market, text, mpans=mpans, seed=seed, out=out, quiet=as_json, data_days=data_days
+    )
     if as_json:
         emit_json(_summary_json(summary, out))
     else:
@@ -286,6 +326,9 @@ def demo_command(
     ] = DEFAULT_SCENARIO,
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html.")] = Path("openmhhs-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the population and the changes.")] = 2025,
+    data_days: Annotated[
+        int, typer.Option("--data-days", help="Settlement days of meter data to run after the appointments.")
+    ] = 2,
     as_json: bool = JsonOption,
 ) -> None:
     """The main job: run the hybrid model (by default) over a realistic population of MPANs on
@@ -296,7 +339,7 @@ def demo_command(
     db = Database()
     if fresh:
         db = fresh_database(db)
-    summary = _run(db, market, text, mpans=mpans, seed=seed, out=out, quiet=as_json)
+    summary = _run(db, market, text, mpans=mpans, seed=seed, out=out, quiet=as_json, data_days=data_days)
     if as_json:
         emit_json(_summary_json(summary, out))
     else:

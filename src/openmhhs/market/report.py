@@ -25,6 +25,8 @@ SECTIONS = (
     ("volumes", "Message volumes", "#33691e"),
     ("timelines", "Timelines of sample MPANs", "#3e2723"),
     ("sequence", "The messages of one appointment", "#263238"),
+    ("completeness", "Settlement data completeness", "#880e4f"),
+    ("consumption", "Half-hourly consumption of sample MPANs", "#01579b"),
 )
 """(anchor, title, marker colour): every section starts with a bar of its colour."""
 
@@ -357,8 +359,8 @@ def _timelines(summary: Summary) -> str:
         parts.append("</svg>")
         parts_all.append("".join(parts))
     return (
-        "<p>Current Data Service (with MDR) and Metering Service periods; a change retires a row and succeeds it.</p>"
-        + "".join(parts_all)
+        "<p>Current Data Service (with MDR) and Metering Service periods; a change retires a row and "
+        "succeeds it.</p>" + "".join(parts_all)
     )
 
 
@@ -417,6 +419,77 @@ def _sequence(summary: Summary) -> str:
     )
 
 
+def _completeness(summary: Summary) -> str:
+    meter = summary.meter
+    if meter is None or not meter.completeness:
+        return '<p class="note">No meter data was run (openmhhs data run).</p>'
+    width, row_h, label_w = 900, 26, 120
+    height = row_h * len(meter.completeness) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    bar_w = width - label_w - 200
+    for i, (day, actual, estimated) in enumerate(meter.completeness):
+        y = 5 + i * row_h
+        total = (actual + estimated) or 1
+        a = int(bar_w * actual / total)
+        parts.append(f'<text x="{label_w - 8}" y="{y + 16}" font-size="12" text-anchor="end">{day}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{a}" height="{row_h - 8}" fill="#2e7d32"/>')
+        parts.append(
+            f'<rect x="{label_w + a}" y="{y + 3}" width="{bar_w - a}" height="{row_h - 8}" fill="#f9a825"/>'
+        )
+        parts.append(
+            f'<text x="{label_w + bar_w + 8}" y="{y + 16}" font-size="12">'
+            f"{100 * actual / total:.2f}% actual ({estimated:,} estimated)</text>"
+        )
+    parts.append("</svg>")
+    stats = meter.stats
+    note = (
+        f"<p>{stats.mpan_days:,} MPAN-days and {stats.periods:,} half-hours submitted in IF-021: "
+        f"{stats.actual:,} actual (green), {stats.estimated:,} estimated (amber) at first submission; "
+        f"{stats.amendments:,} amendments replaced estimates with late actual data; "
+        f"{stats.refusals:,} DCC access refusals; {stats.unreachable:,} retrievals found the meter "
+        f"unreachable. "
+        "Bars show the latest submission of each day.</p>"
+    )
+    return note + "".join(parts)
+
+
+def _consumption(summary: Summary) -> str:
+    meter = summary.meter
+    if meter is None or not meter.samples:
+        return '<p class="note">No meter data was run.</p>'
+    width, height, left, top = 900, 260, 60, 20
+    series = {m: [v for _, values, _ in days for v in values] for m, days in meter.samples.items()}
+    longest = max(len(v) for v in series.values()) or 1
+    peak = max((max(v) for v in series.values() if v), default=1) or 1
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 50}" role="img">']
+    parts.append(
+        f'<line x1="{left}" y1="{top + height}" x2="{width - 10}" y2="{top + height}" stroke="#9e9e9e"/>'
+    )
+    parts.append(
+        f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end">{peak / 1000:.2f}</text>'
+        f'<text x="{left - 6}" y="{top + height}" font-size="11" text-anchor="end">0</text>'
+        f'<text x="{left}" y="{top + height + 18}" font-size="11">kWh per half-hour, settlement day by day</text>'
+    )
+    for index, (mpan, values) in enumerate(series.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        points = " ".join(
+            f"{left + (width - left - 10) * i / max(1, longest - 1):.1f},{top + height - height * v / peak:.1f}"
+            for i, v in enumerate(values)
+        )
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>')
+        parts.append(
+            f'<text x="{left + 10 + 170 * index}" y="{top + height + 38}" font-size="12" fill="{colour}">'
+            f"MPAN {_e(mpan)}</text>"
+        )
+    parts.append("</svg>")
+    rows = [
+        (mpan, str(day), len(values), f"{sum(values) / 1000:.3f}", estimated)
+        for mpan, days in meter.samples.items()
+        for day, values, estimated in days
+    ]
+    return "".join(parts) + _table(("MPAN", "settlement day", "periods", "kWh", "estimated periods"), rows)
+
+
 def render_report(summary: Summary) -> str:
     market = summary.market
     body = "".join(
@@ -430,6 +503,8 @@ def render_report(summary: Summary) -> str:
             _section("volumes", _volumes(summary)),
             _section("timelines", _timelines(summary)),
             _section("sequence", _sequence(summary)),
+            _section("completeness", _completeness(summary)),
+            _section("consumption", _consumption(summary)),
         ]
     )
     nav = " · ".join(f'<a href="#{a}" style="color:#bcccdc">{_e(t)}</a>' for a, t, _ in SECTIONS)

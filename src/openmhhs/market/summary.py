@@ -14,14 +14,16 @@ from openmhhs.identity.isd import IsdEntry
 from openmhhs.identity.registry import Registry
 from openmhhs.market.description import MarketDescription
 from openmhhs.market.driver import RunResult, outcome_counts
+from openmhhs.meterdata.run import DataRunStats
 from openmhhs.registration.model import Appointment
 from openmhhs.registration.timeline import Gap
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_registry
 from openmhhs.store.market_repo import MarketStore, StoredMessage
+from openmhhs.store.meterdata_repo import MeterDataStore, Submission
 from openmhhs.store.tables import appointment, message, mpan_profile
 
-__all__ = ["Summary", "summarise"]
+__all__ = ["MeterSummary", "Summary", "summarise", "summarise_meter_data"]
 
 
 @dataclass
@@ -40,6 +42,42 @@ class Summary:
     """Per sample MPAN: every row, and whether it was retired by a later change."""
     sequence: list[StoredMessage] = field(default_factory=list)
     sequence_recipients: dict[int, list[str]] = field(default_factory=dict)
+    meter: MeterSummary | None = None
+    meter_seconds: float = 0.0
+
+
+@dataclass
+class MeterSummary:
+    """What ``data run`` submitted: completeness per settlement day, and sample MPANs'
+    half-hourly consumption as last submitted."""
+
+    stats: DataRunStats
+    completeness: list[tuple[date, int, int]]
+    """(day, actual periods, estimated periods) of the latest submission of every MPAN-day."""
+    samples: dict[str, list[tuple[date, list[int], int]]]
+    """Per sample MPAN: (day, Wh per period, estimated periods)."""
+
+
+def summarise_meter_data(db: Database, stats: DataRunStats, *, samples: int = 3) -> MeterSummary:
+    with db.read() as connection:
+        submissions = MeterDataStore(connection).submissions()
+    latest: dict[tuple[str, date], Submission] = {}
+    for x in submissions:  # ordered by version: the last one wins
+        latest[(x.mpan, x.day)] = x
+    by_day: dict[date, list[int]] = {}
+    for x in latest.values():
+        totals = by_day.setdefault(x.day, [0, 0])
+        totals[0] += x.actual
+        totals[1] += x.estimated
+    chosen = sorted({m for m, _ in latest})[:samples]
+    return MeterSummary(
+        stats=stats,
+        completeness=[(d, a, e) for d, (a, e) in sorted(by_day.items())],
+        samples={
+            m: [(x.day, list(x.values_wh), x.estimated) for (mm, _), x in sorted(latest.items()) if mm == m]
+            for m in chosen
+        },
+    )
 
 
 def summarise(db: Database, market: MarketDescription, run: RunResult) -> Summary:
