@@ -36,7 +36,18 @@ AURORA, BEACON, CIRRUS, DAWN, RS = "1111111111", "2222222222", "3333333333", "44
 @pytest.fixture
 def market(cli: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliHarness:
     monkeypatch.setenv("OPENMHHS_TODAY", START.isoformat())
-    cli("model", "run", "1a-fully-separated", "--mpans", "24", "--out", str(tmp_path / "run"), ok=True)
+    cli(
+        "model",
+        "run",
+        "1a-fully-separated",
+        "--mpans",
+        "24",
+        "--data-days",
+        "0",
+        "--out",
+        str(tmp_path / "run"),
+        ok=True,
+    )
     return cli
 
 
@@ -198,7 +209,18 @@ def test_model_2a_supplier_retrieves_with_its_own_supplier_role(
     cli: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENMHHS_TODAY", START.isoformat())
-    cli("model", "run", "2a-fully-integrated", "--mpans", "10", "--out", str(tmp_path / "run"), ok=True)
+    cli(
+        "model",
+        "run",
+        "2a-fully-integrated",
+        "--mpans",
+        "10",
+        "--data-days",
+        "0",
+        "--out",
+        str(tmp_path / "run"),
+        ok=True,
+    )
     run = cli.json("data", "run", "--from", START.isoformat(), "--days", "2")
     assert run["access_refusals"] == 0 and run["mpan_days"] == 20
     with _db().read() as connection:

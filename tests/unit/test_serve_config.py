@@ -66,4 +66,7 @@ def test_a_participant_role_needs_a_known_dip_id(tmp_path: Path) -> None:
     with pytest.raises(ServeInvalid, match="needs --dip-id"):
         run_service(config, role="sds", dip_id=None)
     with pytest.raises(ServeInvalid, match="is not a participant"):
+        run_service(config, role="sds", dip_id="9999999998")
+    # Cirrus is an MDR only: it cannot be started as a Smart Data Service.
+    with pytest.raises(ServeInvalid, match="does not hold the SDS DIP role"):
         run_service(config, role="sds", dip_id="3333333333")

@@ -186,6 +186,13 @@ def run_service(config: ServeConfig, *, role: str, dip_id: str | None) -> None:
                 f"{dip_id} is not a participant in {config.certs}/../serve.json ({', '.join(sorted(known))})"
             )
         only = None if role == "node" else {PARTICIPANT_ROLES[role]}
+        if only is not None:
+            held = _roles_ever_held(config.database, dip_id)
+            if not only & held:
+                raise ServeInvalid(
+                    f"{dip_id} does not hold the {PARTICIPANT_ROLES[role]} DIP role in the ISD "
+                    f"(it holds {', '.join(sorted(held)) or 'none'})"
+                )
         app = create_node_app(config, dip_id, only=only)
         port, name = config.node(dip_id).port, dip_id
     tls: dict[str, Any] = {}
@@ -206,6 +213,17 @@ def run_service(config: ServeConfig, *, role: str, dip_id: str | None) -> None:
         timeout_graceful_shutdown=5,
         **tls,
     )
+
+
+def _roles_ever_held(database: str, dip_id: str) -> set[str]:
+    """The DIP roles ``dip_id`` holds in the ISD at any time (a node follows the effective dates)."""
+    db = Database(database)
+    try:
+        with db.read() as connection:
+            isd = load_isd(connection)
+    finally:
+        db.dispose()
+    return {str(e.dip_role) for e in isd if e.dip_id is not None and str(e.dip_id) == dip_id}
 
 
 # -- every service, supervised --------------------------------------------------------------------

@@ -289,7 +289,12 @@ def run_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html.")] = Path("openmhhs-run"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the population and the changes.")] = 2025,
     data_days: Annotated[
-        int, typer.Option("--data-days", help="Settlement days of meter data to run after the appointments.")
+        int,
+        typer.Option(
+            "--data-days",
+            min=0,
+            help="Settlement days of meter data to run after the appointments (0: none).",
+        ),
     ] = 2,
     as_json: bool = JsonOption,
 ) -> None:
@@ -327,7 +332,12 @@ def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html.")] = Path("openmhhs-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the population and the changes.")] = 2025,
     data_days: Annotated[
-        int, typer.Option("--data-days", help="Settlement days of meter data to run after the appointments.")
+        int,
+        typer.Option(
+            "--data-days",
+            min=0,
+            help="Settlement days of meter data to run after the appointments (0: none).",
+        ),
     ] = 2,
     as_json: bool = JsonOption,
 ) -> None:
