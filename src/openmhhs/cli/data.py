@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +24,7 @@ from openmhhs.cli.common import (
     parse_day,
     today,
 )
+from openmhhs.dcc.access_list import write_access_list
 from openmhhs.ids import DipId, MpanCore
 from openmhhs.meterdata.gate import ReadRequest, Via
 from openmhhs.meterdata.meters import FaultPlan
@@ -170,3 +172,23 @@ def dcc_check_command(
         )
     if not decision.allowed:
         raise typer.Exit(1)
+
+
+@dcc_app.command("access-list")
+@coded
+def dcc_access_list_command(
+    out: Annotated[Path, typer.Option("--out", help="CSV file: mpan, mdr_dip_id, mdr_id.")],
+    on: Annotated[str | None, typer.Option("--on", help="The settlement day (default today).")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """The DCC's daily access list: every MPAN with a Data Service on the day and its MDR's DIP ID
+    and 4-character id, as the Registration Service has told the DCC, streamed to a CSV file."""
+    day = parse_day(on, option="--on")
+    started = time.perf_counter()
+    count = write_access_list(open_database(), day, out)
+    seconds = time.perf_counter() - started
+    result = {"day": day.isoformat(), "mpans": count, "out": str(out), "seconds": round(seconds, 3)}
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{count:,} MPANs with their MDR on {day} written to {out} in {seconds:.2f} s.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openmhhs import __version__
-from openmhhs.cli import data, dip, isd, market, model, mpan, participants, serve
+from openmhhs.cli import data, dip, isd, market, model, mpan, participants, scale, serve
 
 app = typer.Typer(
     name="openmhhs",
@@ -40,6 +40,9 @@ app.command("messages")(market.messages_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(data.data_app, name="data")
 app.add_typer(data.dcc_app, name="dcc")
+app.command("migrate")(scale.migrate_command)
+app.command("bench")(scale.bench_command)
+app.command("bulk-mdr-change")(scale.bulk_mdr_change_command)
 
 
 def _version(value: bool) -> None:

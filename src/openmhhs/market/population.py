@@ -8,9 +8,11 @@ Supplier will propose. The same seed gives the same population.
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
 
 from openmhhs.dip.vocabulary import ConnectionType
 from openmhhs.ids import AREA_DISTRIBUTOR_GSP, MpanCore
@@ -24,7 +26,7 @@ from openmhhs.market.description import (
 from openmhhs.periods import Period
 from openmhhs.registration.model import MpanRecord, SupplierPeriod
 
-__all__ = ["Member", "population"]
+__all__ = ["Member", "population", "synthetic_members"]
 
 # Approximate millions of electricity MPANs per area distributor (GSP Group).
 AREA_WEIGHTS = {
@@ -113,6 +115,51 @@ def population(market: MarketDescription, *, size: int, seed: int = 2025) -> lis
         core = MpanCore.from_stem(f"{area}{next(serials):010d}")
         record = MpanRecord(
             mpan=core,
+            distributor=distributor_dip_id(area),
+            gsp_group=AREA_DISTRIBUTOR_GSP[area],
+            connection_type=connection,
+            domestic=domestic,
+            meter_type=meter_type,
+            postcode=_postcode(rng, area),
+            suppliers=(SupplierPeriod(plan.supplier, Period(since)),),
+        )
+        members.append(Member(record, plan, group.name, group.model or market.model, group.route))
+    return members
+
+
+# Index -> serial is a bijection of [0, 10**10): the multiplier is coprime to 10**10, so a
+# synthetic population of any size (GB has about 32 million MPANs) never repeats an MPAN and
+# needs no memory of those already made.
+_SERIAL_STEP = 3_779_585_711
+_SERIALS = 10**10
+
+
+def synthetic_members(market: MarketDescription, *, seed: int, start: int, count: int) -> list[Member]:
+    """Members ``start .. start+count-1`` of an unbounded synthetic population of the first
+    Supplier plan: valid check digits, area distributors weighted as GB's, the plan's brand or
+    customer type shares. Member ``i`` depends only on ``seed`` and ``i``."""
+    if not market.suppliers:
+        return []
+    plan = market.suppliers[0]
+    groups = plan.groups
+    cumulative_groups = list(accumulate(g.share for g in groups))
+    areas = list(AREA_WEIGHTS)
+    cumulative_areas = list(accumulate(AREA_WEIGHTS[a] for a in areas))
+    since = market.start - timedelta(days=365)
+    offset = (seed * 7_919) % _SERIALS
+    members: list[Member] = []
+    for index in range(start, start + count):
+        rng = random.Random(seed * 100_000_007 + index)
+        area = areas[bisect(cumulative_areas, rng.random() * cumulative_areas[-1])]
+        group = groups[min(bisect(cumulative_groups, rng.random() * cumulative_groups[-1]), len(groups) - 1)]
+        domestic = group.domestic if isinstance(group, CustomerType) else rng.random() < 0.95
+        meter_type = group.meter_type if isinstance(group, CustomerType) else "S2AD"
+        connection = ConnectionType.WHOLE_CURRENT
+        if not domestic and rng.random() < 0.2:
+            connection = ConnectionType.LV_CT
+        serial = (index * _SERIAL_STEP + offset) % _SERIALS
+        record = MpanRecord(
+            mpan=MpanCore.from_stem(f"{area}{serial:010d}"),
             distributor=distributor_dip_id(area),
             gsp_group=AREA_DISTRIBUTOR_GSP[area],
             connection_type=connection,

@@ -61,6 +61,27 @@ _TIMELINE = (
     .where(appointment.c.mpan == _B("core"), appointment.c.retired_at.is_(None))
     .order_by(appointment.c.service, appointment.c.valid_from)
 )
+_DATA_SERVICE_ON = (
+    sa.select(appointment.c.provider, appointment.c.provider_mpid, appointment.c.mdr, appointment.c.mdr_mpid)
+    .where(
+        appointment.c.mpan == _B("core"),
+        appointment.c.service == "DS",
+        appointment.c.retired_at.is_(None),
+        appointment.c.valid_from <= _B("day"),
+        sa.or_(appointment.c.valid_to.is_(None), appointment.c.valid_to > _B("day")),
+    )
+    .limit(1)
+)
+_ACCESS_LIST = (
+    sa.select(appointment.c.mpan, appointment.c.mdr, appointment.c.mdr_mpid)
+    .where(
+        appointment.c.service == "DS",
+        appointment.c.retired_at.is_(None),
+        appointment.c.valid_from <= _B("day"),
+        sa.or_(appointment.c.valid_to.is_(None), appointment.c.valid_to > _B("day")),
+    )
+    .order_by(appointment.c.mpan)
+)
 _RETIRE = (
     sa.update(appointment)
     .where(appointment.c.id == _B("row_id"), appointment.c.retired_at.is_(None))
@@ -643,6 +664,20 @@ class MarketStore:
                 sds_portfolio.c.valid_from >= valid_to,
             )
         )
+
+    def data_service_on(self, core: str, day: date) -> tuple[str, str, str, str] | None:
+        """(SDS, SDS MPID, MDR, MDR MPID) appointed to the MPAN on ``day``: the point query."""
+        row = self.connection.execute(_DATA_SERVICE_ON, {"core": core, "day": day}).first()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def access_list(self, day: date, *, batch: int = 50_000) -> Iterator[Sequence[Sequence[str]]]:
+        """(MPAN, MDR, MDR MPID) of every MPAN with a Data Service on ``day``, in MPAN order and in
+        batches, streamed from the database: the DCC's daily list of who may read which meter,
+        as the Registration Service has told it."""
+        result = self.connection.execution_options(stream_results=True, yield_per=batch).execute(
+            _ACCESS_LIST, {"day": day}
+        )
+        yield from result.partitions(batch)
 
     def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None:
         """(supplier, MDR, MDR MPID, contract) the SDS serves the MPAN with on ``day``."""

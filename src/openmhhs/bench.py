@@ -1,0 +1,466 @@
+"""``openmhhs bench``: the figures of docs/scaling.md, each measured beside its floor in one run.
+
+Every stage runs in its own fresh process (multiprocessing, spawn) on its own fresh database,
+so the peak resident memory reported for a stage is that stage's alone:
+
+- ``appointments``: the full in-process flow per MPAN (IF-031 built and accepted, validated by
+  the Registration Service, IF-032, IF-033 to the SDS, its IF-034 decision, IF-035/IF-036 and
+  the DCC's [DCC-MDROutcome], every message schema-checked and persisted) beside its floor:
+  the same messages only parsed and serialised with orjson, plus one bare insert per
+  appointment row into the same database. The ratio is flow time / floor time.
+- ``point_query``: "which SDS and MDR has MPAN M on day D", p50/p99 in microseconds, in-process
+  and over HTTP (the query API under uvicorn on loopback), on a table of ``--rows`` appointments.
+- ``access_list``: the DCC's daily list (every MPAN with its MDR's 4-character id) for
+  ``--rows`` appointments streamed to a CSV file: seconds and peak memory, beside the floor of
+  reading the same rows with a bare ``SELECT``.
+
+PostgreSQL: ``--database`` names a server account allowed to create databases; each stage
+makes its own database and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import resource
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from openmhhs.bulk import gc_paused
+from openmhhs.dataservice.contracts import Contract
+from openmhhs.dcc.access_list import write_access_list
+from openmhhs.dip.build import MessageFactory, Sender, Site
+from openmhhs.dip.vocabulary import Scenario
+from openmhhs.identity.m16_format import read_json
+from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore, Mpid
+from openmhhs.market.bus import Market
+from openmhhs.periods import Period
+from openmhhs.registration.model import MpanRecord, SupplierPeriod
+from openmhhs.store.database import Database
+from openmhhs.store.identity_repo import ImportMode, import_isd
+from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.tables import appointment, message
+from openmhhs.supplier.requests import request_data_service
+
+__all__ = ["STAGES", "run_bench"]
+
+TODAY = date(2025, 7, 1)
+SUPPLIER, SDS, RS, LDSO = DipId("1111111111"), DipId("2222222222"), DipId("9000000001"), DipId("9000000020")
+STAGES = ("appointments", "point_query", "access_list")
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _cores(n: int, area: str = "20") -> list[str]:
+    return [str(MpanCore.from_stem(f"{area}{i:010d}")) for i in range(1, n + 1)]
+
+
+# -- databases --------------------------------------------------------------------------------------
+@contextmanager
+def _fresh_database(server: str | None) -> Iterator[Database]:
+    """A new, empty database: a temporary SQLite file, or a new PostgreSQL database on ``server``."""
+    if server is None or server.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="openmhhs-bench-") as folder:
+            db = Database(f"sqlite:///{Path(folder) / 'bench.db'}")
+            try:
+                yield db
+            finally:
+                db.dispose()
+        return
+    import psycopg  # noqa: PLC0415 - PostgreSQL only
+
+    admin = server.replace("postgresql+psycopg://", "postgresql://")
+    name = f"openmhhs_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rpartition("/")[0]
+    db = Database(f"{base}/{name}")
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _load_reference_data(db: Database, cores: list[str]) -> None:
+    with db.begin() as connection, gc_paused():
+        isd = files("openmhhs.data").joinpath("market_isd.json").read_bytes()
+        import_isd(connection, read_json(isd), mode=ImportMode.REPLACE)
+        store = MarketStore(connection)
+        store.add_mpans(
+            [
+                MpanRecord(
+                    mpan=MpanCore(core),
+                    distributor=LDSO,
+                    gsp_group=GspGroup("_H"),
+                    suppliers=(SupplierPeriod(SUPPLIER, Period(date(2025, 5, 1))),),
+                )
+                for core in cores
+            ]
+        )
+        store.add_contract(
+            Contract(
+                sds=SDS, supplier=SUPPLIER, reference="C-1", supported_mdrs=frozenset({SDS}), default_mdr=SDS
+            )
+        )
+
+
+# -- stage: appointments ------------------------------------------------------------------------------
+def _appointments(server: str | None, mpans: int) -> dict[str, Any]:
+    cores = _cores(mpans)
+    with _fresh_database(server) as db:
+        _load_reference_data(db, cores)
+        market = Market(db, today=TODAY, batch_size=500)
+        factory = MessageFactory(Sender(SUPPLIER, DipRole.SUP))
+        first_message = _last_message_id(db)
+        started = time.perf_counter()
+        delivered = produced = failed = 0
+        for offset in range(0, len(cores), 2_000):
+            requests = [
+                request_data_service(
+                    factory,
+                    site=Site(MpanCore(core), LDSO, GspGroup("_H")),
+                    rs=RS,
+                    sds=SDS,
+                    sds_mpid=Mpid("SDSB"),
+                    effective_from=TODAY,
+                    scenario=Scenario.CSP,
+                    contract_reference="C-1",
+                    now=market.now,
+                )
+                for core in cores[offset : offset + 2_000]
+            ]
+            market.send(requests)
+            stats = market.run()
+            delivered += stats.delivered
+            produced += stats.produced
+            failed += stats.failed
+        flow = time.perf_counter() - started
+        with db.read() as connection:
+            appointed = sum(
+                1
+                for _ in connection.execute(sa.select(appointment.c.id).where(appointment.c.service == "DS"))
+            )
+            bodies = [
+                bytes(r[0])
+                for r in connection.execute(sa.select(message.c.body).where(message.c.id > first_message))
+            ]
+        floor, floor_rows = _floor(db, bodies, cores)
+        return {
+            "mpans": mpans,
+            "appointed": appointed,
+            "failed": failed,
+            "messages": len(bodies),
+            "deliveries": delivered,
+            "flow_s": round(flow, 3),
+            "appointments_per_s": round(appointed / flow),
+            "floor_s": round(floor, 3),
+            "floor_rows": floor_rows,
+            "floor_appointments_per_s": round(mpans / floor),
+            "ratio_flow_to_floor": round(flow / floor, 1),
+        }
+
+
+def _last_message_id(db: Database) -> int:
+    with db.read() as connection:
+        return MarketStore(connection).last_message_id()
+
+
+def _floor(db: Database, bodies: list[bytes], cores: list[str]) -> tuple[float, int]:
+    """The same messages parsed and serialised with orjson, and one bare insert per appointment."""
+    scratch = sa.Table(
+        "bench_floor",
+        sa.MetaData(),
+        sa.Column("mpan", sa.String(13), nullable=False),
+        sa.Column("provider", sa.String(10), nullable=False),
+        sa.Column("mdr", sa.String(10)),
+        sa.Column("valid_from", sa.Date, nullable=False),
+    )
+    with db.begin() as connection:
+        scratch.create(connection)
+    started = time.perf_counter()
+    for body in bodies:
+        orjson.dumps(orjson.loads(body))
+    rows = [{"mpan": core, "provider": str(SDS), "mdr": str(SDS), "valid_from": TODAY} for core in cores]
+    with db.begin() as connection:
+        for offset in range(0, len(rows), 2_000):
+            connection.execute(sa.insert(scratch), rows[offset : offset + 2_000])
+    elapsed = time.perf_counter() - started
+    with db.begin() as connection:
+        scratch.drop(connection)
+    return elapsed, len(rows)
+
+
+# -- appointment rows for the read stages ----------------------------------------------------------------
+def _bulk_appointments(db: Database, rows: int) -> list[str]:
+    """``rows`` MPANs, each with one current Data Service row (a third of them with an MDR change
+    half-way through the fortnight, so that the day matters), loaded directly: the read stages
+    measure reading, not the flow."""
+    db.migrate()
+    cores = _cores(rows, area="14")
+    at = datetime(2025, 6, 1, tzinfo=UTC)
+    change = TODAY + timedelta(days=7)
+    mdrs = [("3333333333", "MDRC"), ("5555555555", "MWMD")]
+    batch: list[dict[str, Any]] = []
+    with db.begin() as connection, gc_paused():
+        for n, core in enumerate(cores):
+            base = {
+                "mpan": core,
+                "service": "DS",
+                "provider": str(SDS),
+                "provider_mpid": "SDSB",
+                "supplier": str(SUPPLIER),
+                "recorded_at": at,
+            }
+            mdr, mdr_mpid = mdrs[n % 2]
+            if n % 3 == 0:
+                other, other_mpid = mdrs[(n + 1) % 2]
+                batch.append(
+                    base | {"mdr": mdr, "mdr_mpid": mdr_mpid, "valid_from": TODAY, "valid_to": change}
+                )
+                batch.append(
+                    base | {"mdr": other, "mdr_mpid": other_mpid, "valid_from": change, "valid_to": None}
+                )
+            else:
+                batch.append(base | {"mdr": mdr, "mdr_mpid": mdr_mpid, "valid_from": TODAY, "valid_to": None})
+            if len(batch) >= 20_000:
+                _flush(connection, batch)
+                batch = []
+        if batch:
+            _flush(connection, batch)
+        if db.backend == "postgresql":
+            connection.exec_driver_sql("ANALYZE appointment")
+    return cores
+
+
+def _flush(connection: sa.Connection, batch: list[dict[str, Any]]) -> None:
+    cores = list(dict.fromkeys(row["mpan"] for row in batch))
+    MarketStore(connection).add_mpans(
+        [
+            MpanRecord(
+                mpan=MpanCore(core),
+                distributor=DipId("9000000014"),
+                gsp_group=GspGroup("_B"),
+                suppliers=(SupplierPeriod(SUPPLIER, Period(date(2025, 5, 1))),),
+            )
+            for core in cores
+        ]
+    )
+    connection.execute(sa.insert(appointment), batch)
+
+
+# -- stage: point query -----------------------------------------------------------------------------
+def _percentiles(samples_ns: list[int]) -> dict[str, float]:
+    ordered = sorted(samples_ns)
+    cut = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {
+        "p50_us": round(cut[49] / 1000, 1),
+        "p99_us": round(cut[98] / 1000, 1),
+        "mean_us": round(statistics.fmean(ordered) / 1000, 1),
+    }
+
+
+def _point_query(server: str | None, rows: int, queries: int, http: bool) -> dict[str, Any]:
+    with _fresh_database(server) as db:
+        cores = _bulk_appointments(db, rows)
+        rng = random.Random(7)
+        asks = [(rng.choice(cores), TODAY + timedelta(days=rng.randrange(14))) for _ in range(queries)]
+        samples: list[int] = []
+        found = 0
+        with db.read() as connection:
+            store = MarketStore(connection)
+            for core, day in asks[:200]:  # warm the statement cache and the pages
+                store.data_service_on(core, day)
+            clock = time.perf_counter_ns
+            for core, day in asks:
+                t0 = clock()
+                hit = store.data_service_on(core, day)
+                samples.append(clock() - t0)
+                found += hit is not None
+            # floor: the same statement through the driver's own cursor
+            floor_samples = _driver_floor(connection, asks)
+        result: dict[str, Any] = {
+            "rows": rows,
+            "queries": queries,
+            "found": found,
+            "in_process": _percentiles(samples),
+            "floor_driver": _percentiles(floor_samples),
+        }
+        result["ratio_p50_to_floor"] = round(
+            result["in_process"]["p50_us"] / max(result["floor_driver"]["p50_us"], 0.1), 1
+        )
+        if http:
+            result["http"] = _http_point_queries(db, asks[: min(queries, 5_000)])
+        return result
+
+
+def _driver_floor(connection: sa.Connection, asks: list[tuple[str, date]]) -> list[int]:
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    sql = (
+        "SELECT provider, provider_mpid, mdr, mdr_mpid FROM appointment "
+        f"WHERE mpan = {mark} AND service = 'DS' AND retired_at IS NULL AND valid_from <= {mark} "
+        f"AND (valid_to IS NULL OR valid_to > {mark}) LIMIT 1"
+    )
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    for core, day in asks:
+        value: Any = day.isoformat() if sqlite else day
+        t0 = clock()
+        cursor.execute(sql, (core, value, value))
+        cursor.fetchone()
+        samples.append(clock() - t0)
+    cursor.close()
+    return samples
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _http_point_queries(db: Database, asks: list[tuple[str, date]]) -> dict[str, Any]:
+    """The same question to the query API (``GET /api/timeline/{mpan}?on=``) under uvicorn."""
+    import httpx  # noqa: PLC0415
+    import uvicorn  # noqa: PLC0415
+    from fastapi import FastAPI  # noqa: PLC0415
+
+    from openmhhs.api.query import router  # noqa: PLC0415
+
+    app = FastAPI()
+    app.include_router(router(db))
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    samples: list[int] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for core, day in asks[:100]:
+                client.get(f"/api/timeline/{core}", params={"on": day.isoformat()})
+            clock = time.perf_counter_ns
+            for core, day in asks:
+                t0 = clock()
+                response = client.get(f"/api/timeline/{core}", params={"on": day.isoformat()})
+                samples.append(clock() - t0)
+                response.raise_for_status()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return {"queries": len(asks), "transport": "HTTP/1.1 keep-alive, loopback"} | _percentiles(samples)
+
+
+# -- stage: the DCC's daily access list -------------------------------------------------------------
+def _access_list(server: str | None, rows: int) -> dict[str, Any]:
+    with _fresh_database(server) as db:
+        _bulk_appointments(db, rows)
+        loaded_rss = _rss_mb()
+        day = TODAY + timedelta(days=10)
+        with tempfile.TemporaryDirectory(prefix="openmhhs-bench-") as folder:
+            started = time.perf_counter()
+            listed = write_access_list(db, day, Path(folder) / "access.csv")
+            elapsed = time.perf_counter() - started
+            size = (Path(folder) / "access.csv").stat().st_size
+        started = time.perf_counter()
+        with db.read() as connection:
+            floor_rows = sum(
+                1
+                for _ in connection.execution_options(stream_results=True, yield_per=50_000).execute(
+                    sa.select(appointment.c.mpan, appointment.c.mdr_mpid)
+                )
+            )
+        floor = time.perf_counter() - started
+        return {
+            "rows": rows,
+            "day": day.isoformat(),
+            "listed": listed,
+            "seconds": round(elapsed, 3),
+            "mpans_per_s": round(listed / elapsed),
+            "file_mb": round(size / 1e6, 1),
+            "floor_bare_select_s": round(floor, 3),
+            "floor_rows": floor_rows,
+            "ratio_to_floor": round(elapsed / floor, 1),
+            "rss_before_list_mb": loaded_rss,
+            "projected_32m_s": round(elapsed / listed * 32_000_000) if listed else None,
+        }
+
+
+# -- running stages in their own processes ------------------------------------------------------------
+def _child(stage: Callable[..., dict[str, Any]], args: tuple[Any, ...], queue: Any) -> None:
+    try:
+        result = stage(*args)
+        result["peak_rss_mb"] = _rss_mb()
+        queue.put(("ok", result))
+    except BaseException as exc:  # reported to the parent, which fails the bench
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _in_child(stage: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(stage, args, queue))
+    process.start()
+    status, value = queue.get()
+    process.join()
+    if status != "ok":
+        raise RuntimeError(f"bench stage {stage.__name__} failed: {value}")
+    assert isinstance(value, dict)
+    return value
+
+
+def run_bench(
+    *,
+    database: str | None,
+    mpans: int,
+    rows: int,
+    queries: int,
+    repeat: int,
+    http: bool,
+    stages: tuple[str, ...] = STAGES,
+    progress: Callable[[str], None] = lambda stage: None,
+) -> dict[str, Any]:
+    """Run the stages ``repeat`` times; each repetition's figures, and the best of them."""
+    backend = "postgresql" if database and database.startswith("postgres") else "sqlite"
+    runs: dict[str, list[dict[str, Any]]] = {stage: [] for stage in stages}
+    for n in range(repeat):
+        for stage in stages:
+            progress(f"{stage} ({n + 1}/{repeat})")
+            if stage == "appointments":
+                runs[stage].append(_in_child(_appointments, database, mpans))
+            elif stage == "point_query":
+                runs[stage].append(_in_child(_point_query, database, rows, queries, http))
+            elif stage == "access_list":
+                runs[stage].append(_in_child(_access_list, database, rows))
+    return {
+        "backend": backend,
+        "cpus": os.cpu_count(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "repeat": repeat,
+        "stages": runs,
+    }
