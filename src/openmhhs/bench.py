@@ -50,6 +50,7 @@ from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore, Mpid
 from openmhhs.market.bus import Market
 from openmhhs.periods import Period
 from openmhhs.registration.model import MpanRecord, SupplierPeriod
+from openmhhs.store.bulk import bulk_insert
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import ImportMode, import_isd
 from openmhhs.store.market_repo import MarketStore
@@ -263,7 +264,7 @@ def _flush(connection: sa.Connection, batch: list[dict[str, Any]]) -> None:
             for core in cores
         ]
     )
-    connection.execute(sa.insert(appointment), batch)
+    bulk_insert(connection, appointment, batch)
 
 
 # -- stage: point query -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from openmhhs.market.description import MarketDescription
 from openmhhs.market.population import Member
+from openmhhs.store.bulk import bulk_insert
 from openmhhs.store.identity_repo import ImportMode, import_isd, save_organisations
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.tables import market_description, mpan_profile, supplier_data_sharing
@@ -47,16 +48,16 @@ def load_market(connection: Connection, market: MarketDescription, *, source: st
 
 def register_population(connection: Connection, members: Sequence[Member]) -> None:
     MarketStore(connection).add_mpans([m.record for m in members])
-    if members:
-        connection.execute(
-            sa.insert(mpan_profile),
-            [
-                {
-                    "mpan": str(m.record.mpan),
-                    "supplier": str(m.plan.supplier),
-                    "customer_group": m.group,
-                    "model": m.model,
-                }
-                for m in members
-            ],
-        )
+    bulk_insert(
+        connection,
+        mpan_profile,
+        [
+            {
+                "mpan": str(m.record.mpan),
+                "supplier": str(m.plan.supplier),
+                "customer_group": m.group,
+                "model": m.model,
+            }
+            for m in members
+        ],
+    )

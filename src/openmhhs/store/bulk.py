@@ -8,13 +8,16 @@ tuples, inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["insert_rows"]
+__all__ = ["COPY_THRESHOLD", "bulk_insert", "insert_rows"]
+
+COPY_THRESHOLD = 500
+"""Rows from which :func:`bulk_insert` takes the fast path (below it, INSERT is as quick)."""
 
 
 def insert_rows(
@@ -43,3 +46,15 @@ def insert_rows(
         marks = ", ".join("?" for _ in columns)
         connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", processed)
     return len(processed)
+
+
+def bulk_insert(connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dictionaries with the same keys): ``COPY`` on PostgreSQL and the driver's
+    executemany on SQLite from :data:`COPY_THRESHOLD` rows, SQLAlchemy's INSERT below it."""
+    if not rows:
+        return
+    if len(rows) < COPY_THRESHOLD:
+        connection.execute(sa.insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    insert_rows(connection, table, columns, ([row[c] for c in columns] for row in rows))

@@ -29,6 +29,7 @@ from openmhhs.registration.model import (
     SupplierPeriod,
 )
 from openmhhs.registration.timeline import Gap, TimelineChange
+from openmhhs.store.bulk import bulk_insert
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
@@ -84,7 +85,11 @@ _ACCESS_LIST = (
 )
 _RETIRE = (
     sa.update(appointment)
-    .where(appointment.c.id == _B("row_id"), appointment.c.retired_at.is_(None))
+    .where(
+        appointment.c.id == _B("row_id"),
+        appointment.c.mpan == _B("core"),  # on PostgreSQL, the one partition holding the MPAN
+        appointment.c.retired_at.is_(None),
+    )
     .values(retired_at=_B("at"), retired_by=_B("by"))
 )
 _INSERT_APPOINTMENT = sa.insert(appointment)
@@ -335,8 +340,9 @@ class MarketStore:
     def add_mpans(self, records: Sequence[MpanRecord]) -> None:
         if not records:
             return
-        self.connection.execute(
-            sa.insert(mpan),
+        bulk_insert(
+            self.connection,
+            mpan,
             [
                 {
                     "mpan": str(r.mpan),
@@ -365,8 +371,7 @@ class MarketStore:
             for r in records
             for p in r.suppliers
         ]
-        if periods:
-            self.connection.execute(sa.insert(supplier_period), periods)
+        bulk_insert(self.connection, supplier_period, periods)
 
     def mpan_exists(self, core: str) -> bool:
         return self.connection.execute(sa.select(mpan.c.mpan).where(mpan.c.mpan == core)).first() is not None
@@ -456,7 +461,9 @@ class MarketStore:
     def apply(self, change: TimelineChange, *, at: datetime, by: str | None) -> None:
         """Retire the change's rows, then insert their successors."""
         for row in change.retire:
-            done = self.connection.execute(_RETIRE, {"row_id": row.id, "at": at, "by": by})
+            done = self.connection.execute(
+                _RETIRE, {"row_id": row.id, "core": str(row.mpan), "at": at, "by": by}
+            )
             if done.rowcount != 1:
                 raise TimelineConflict(f"appointment row {row.id} is no longer current")
         if change.insert:
