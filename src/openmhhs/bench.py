@@ -154,6 +154,7 @@ def _appointments(server: str | None, mpans: int) -> dict[str, Any]:
             produced += stats.produced
             failed += stats.failed
         flow = time.perf_counter() - started
+        flow_rss = _rss_mb()  # before the floor reads every message back into memory
         with db.read() as connection:
             appointed = sum(
                 1
@@ -176,6 +177,7 @@ def _appointments(server: str | None, mpans: int) -> dict[str, Any]:
             "floor_rows": floor_rows,
             "floor_appointments_per_s": round(mpans / floor),
             "ratio_flow_to_floor": round(flow / floor, 1),
+            "flow_peak_rss_mb": flow_rss,
         }
 
 

@@ -136,7 +136,7 @@ def _bench_table(result: dict[str, Any]) -> Table:
             f"{run['appointments_per_s']:,}/s ({run['mpans']:,} in {run['flow_s']} s)",
             f"{run['floor_appointments_per_s']:,}/s (orjson + bare insert)",
             f"{run['ratio_flow_to_floor']}x",
-            f"{run['peak_rss_mb']}",
+            f"{run['flow_peak_rss_mb']} (flow)",
         )
     for n, run in enumerate(result["stages"].get("point_query", []), start=1):
         inproc, floor = run["in_process"], run["floor_driver"]

@@ -17,6 +17,7 @@ from itertools import accumulate
 from openmhhs.dip.vocabulary import ConnectionType
 from openmhhs.ids import AREA_DISTRIBUTOR_GSP, MpanCore
 from openmhhs.market.description import (
+    Brand,
     CustomerType,
     MarketDescription,
     Route,
@@ -107,24 +108,36 @@ def population(market: MarketDescription, *, size: int, seed: int = 2025) -> lis
     for _ in range(size):
         area = rng.choices(areas, area_weights)[0]
         group = rng.choices(groups, weights)[0]
-        domestic = group.domestic if isinstance(group, CustomerType) else rng.random() < 0.95
-        meter_type = group.meter_type if isinstance(group, CustomerType) else "S2AD"
-        connection = ConnectionType.WHOLE_CURRENT
-        if not domestic and rng.random() < 0.2:
-            connection = ConnectionType.LV_CT
-        core = MpanCore.from_stem(f"{area}{next(serials):010d}")
-        record = MpanRecord(
-            mpan=core,
-            distributor=distributor_dip_id(area),
-            gsp_group=AREA_DISTRIBUTOR_GSP[area],
-            connection_type=connection,
-            domestic=domestic,
-            meter_type=meter_type,
-            postcode=_postcode(rng, area),
-            suppliers=(SupplierPeriod(plan.supplier, Period(since)),),
-        )
-        members.append(Member(record, plan, group.name, group.model or market.model, group.route))
+        members.append(_member(market, plan, group, rng, area=area, serial=next(serials), since=since))
     return members
+
+
+def _member(
+    market: MarketDescription,
+    plan: SupplierPlan,
+    group: Brand | CustomerType,
+    rng: random.Random,
+    *,
+    area: str,
+    serial: int,
+    since: date,
+) -> Member:
+    domestic = group.domestic if isinstance(group, CustomerType) else rng.random() < 0.95
+    meter_type = group.meter_type if isinstance(group, CustomerType) else "S2AD"
+    connection = ConnectionType.WHOLE_CURRENT
+    if not domestic and rng.random() < 0.2:
+        connection = ConnectionType.LV_CT
+    record = MpanRecord(
+        mpan=MpanCore.from_stem(f"{area}{serial:010d}"),
+        distributor=distributor_dip_id(area),
+        gsp_group=AREA_DISTRIBUTOR_GSP[area],
+        connection_type=connection,
+        domestic=domestic,
+        meter_type=meter_type,
+        postcode=_postcode(rng, area),
+        suppliers=(SupplierPeriod(plan.supplier, Period(since)),),
+    )
+    return Member(record, plan, group.name, group.model or market.model, group.route)
 
 
 # Index -> serial is a bijection of [0, 10**10): the multiplier is coprime to 10**10, so a
@@ -152,23 +165,8 @@ def synthetic_members(market: MarketDescription, *, seed: int, start: int, count
         rng = random.Random(seed * 100_000_007 + index)
         area = areas[bisect(cumulative_areas, rng.random() * cumulative_areas[-1])]
         group = groups[min(bisect(cumulative_groups, rng.random() * cumulative_groups[-1]), len(groups) - 1)]
-        domestic = group.domestic if isinstance(group, CustomerType) else rng.random() < 0.95
-        meter_type = group.meter_type if isinstance(group, CustomerType) else "S2AD"
-        connection = ConnectionType.WHOLE_CURRENT
-        if not domestic and rng.random() < 0.2:
-            connection = ConnectionType.LV_CT
         serial = (index * _SERIAL_STEP + offset) % _SERIALS
-        record = MpanRecord(
-            mpan=MpanCore.from_stem(f"{area}{serial:010d}"),
-            distributor=distributor_dip_id(area),
-            gsp_group=AREA_DISTRIBUTOR_GSP[area],
-            connection_type=connection,
-            domestic=domestic,
-            meter_type=meter_type,
-            postcode=_postcode(rng, area),
-            suppliers=(SupplierPeriod(plan.supplier, Period(since)),),
-        )
-        members.append(Member(record, plan, group.name, group.model or market.model, group.route))
+        members.append(_member(market, plan, group, rng, area=area, serial=serial, since=since))
     return members
 
 
