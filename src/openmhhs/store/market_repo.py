@@ -73,15 +73,9 @@ _DATA_SERVICE_ON = (
     )
     .limit(1)
 )
-_ACCESS_LIST = (
-    sa.select(appointment.c.mpan, appointment.c.mdr, appointment.c.mdr_mpid)
-    .where(
-        appointment.c.service == "DS",
-        appointment.c.retired_at.is_(None),
-        appointment.c.valid_from <= _B("day"),
-        sa.or_(appointment.c.valid_to.is_(None), appointment.c.valid_to > _B("day")),
-    )
-    .order_by(appointment.c.mpan)
+_ACCESS_LIST_SQL = (
+    "SELECT mpan, mdr, mdr_mpid FROM appointment WHERE service = 'DS' AND retired_at IS NULL "
+    "AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s) ORDER BY mpan"
 )
 _RETIRE = (
     sa.update(appointment)
@@ -678,13 +672,27 @@ class MarketStore:
         return None if row is None else (row[0], row[1], row[2], row[3])
 
     def access_list(self, day: date, *, batch: int = 50_000) -> Iterator[Sequence[Sequence[str]]]:
-        """(MPAN, MDR, MDR MPID) of every MPAN with a Data Service on ``day``, in MPAN order and in
-        batches, streamed from the database: the DCC's daily list of who may read which meter,
-        as the Registration Service has told it."""
-        result = self.connection.execution_options(stream_results=True, yield_per=batch).execute(
-            _ACCESS_LIST, {"day": day}
-        )
-        yield from result.partitions(batch)
+        """(MPAN, MDR, MDR MPID) of every MPAN with a Data Service on ``day``, in batches streamed
+        from the database: the DCC's daily list of who may read which meter, as the
+        Registration Service has told it. Read through the driver's own cursor (a server-side
+        one on PostgreSQL): for 32 million rows, building a row object each costs more than
+        the database's work."""
+        raw: Any = self.connection.connection.dbapi_connection
+        if self.connection.dialect.name == "postgresql":
+            cursor = raw.cursor(name="openmhhs_access_list")
+            cursor.itersize = batch
+            params: tuple[object, ...] = (day, day)
+            sql = _ACCESS_LIST_SQL
+        else:
+            cursor = raw.cursor()
+            params = (day.isoformat(), day.isoformat())
+            sql = _ACCESS_LIST_SQL.replace("%s", "?")
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(batch):
+                yield rows
+        finally:
+            cursor.close()
 
     def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None:
         """(supplier, MDR, MDR MPID, contract) the SDS serves the MPAN with on ``day``."""
