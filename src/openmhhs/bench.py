@@ -100,22 +100,26 @@ def _fresh_database(server: str | None) -> Iterator[Database]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _records(cores: list[str], distributor: DipId, gsp: GspGroup) -> list[MpanRecord]:
+    """Registration data for ``cores``, supplied by the bench's Supplier since before the run."""
+    since = Period(date(2025, 5, 1))
+    return [
+        MpanRecord(
+            mpan=MpanCore(core),
+            distributor=distributor,
+            gsp_group=gsp,
+            suppliers=(SupplierPeriod(SUPPLIER, since),),
+        )
+        for core in cores
+    ]
+
+
 def _load_reference_data(db: Database, cores: list[str]) -> None:
     with db.begin() as connection, gc_paused():
         isd = files("openmhhs.data").joinpath("market_isd.json").read_bytes()
         import_isd(connection, read_json(isd), mode=ImportMode.REPLACE)
         store = MarketStore(connection)
-        store.add_mpans(
-            [
-                MpanRecord(
-                    mpan=MpanCore(core),
-                    distributor=LDSO,
-                    gsp_group=GspGroup("_H"),
-                    suppliers=(SupplierPeriod(SUPPLIER, Period(date(2025, 5, 1))),),
-                )
-                for core in cores
-            ]
-        )
+        store.add_mpans(_records(cores, LDSO, GspGroup("_H")))
         store.add_contract(
             Contract(
                 sds=SDS, supplier=SUPPLIER, reference="C-1", supported_mdrs=frozenset({SDS}), default_mdr=SDS
@@ -148,7 +152,7 @@ def _appointments(server: str | None, mpans: int) -> dict[str, Any]:
                 )
                 for core in cores[offset : offset + 2_000]
             ]
-            market.send(requests)
+            failed += sum(1 for r in market.send(requests) if not r.accepted)
             stats = market.run()
             delivered += stats.delivered
             produced += stats.produced
@@ -156,10 +160,9 @@ def _appointments(server: str | None, mpans: int) -> dict[str, Any]:
         flow = time.perf_counter() - started
         flow_rss = _rss_mb()  # before the floor reads every message back into memory
         with db.read() as connection:
-            appointed = sum(
-                1
-                for _ in connection.execute(sa.select(appointment.c.id).where(appointment.c.service == "DS"))
-            )
+            appointed = connection.execute(
+                sa.select(sa.func.count()).select_from(appointment).where(appointment.c.service == "DS")
+            ).scalar_one()
             bodies = [
                 bytes(r[0])
                 for r in connection.execute(sa.select(message.c.body).where(message.c.id > first_message))
@@ -255,17 +258,7 @@ def _bulk_appointments(db: Database, rows: int) -> list[str]:
 
 def _flush(connection: sa.Connection, batch: list[dict[str, Any]]) -> None:
     cores = list(dict.fromkeys(row["mpan"] for row in batch))
-    MarketStore(connection).add_mpans(
-        [
-            MpanRecord(
-                mpan=MpanCore(core),
-                distributor=DipId("9000000014"),
-                gsp_group=GspGroup("_B"),
-                suppliers=(SupplierPeriod(SUPPLIER, Period(date(2025, 5, 1))),),
-            )
-            for core in cores
-        ]
-    )
+    MarketStore(connection).add_mpans(_records(cores, DipId("9000000014"), GspGroup("_B")))
     bulk_insert(connection, appointment, batch)
 
 

@@ -17,7 +17,7 @@ from openmhhs.dip.parse import encode, parse
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore
 from openmhhs.meterdata.ecs import check_settlement_data
-from openmhhs.meterdata.gate import AccessGate, MdrNotice, ReadRequest, Via
+from openmhhs.meterdata.gate import AccessGate, MdrNotice, ReadRequest
 from openmhhs.meterdata.messages import kwh, mdr_consumption, period_ends, settlement_data
 from openmhhs.meterdata.meters import FaultPlan, MeterProfile, SimulatedMeters, local_hours
 from openmhhs.meterdata.validation import DayInputs, RegisterRead, SettledPeriod, settle_day
@@ -49,7 +49,13 @@ def _gate() -> AccessGate:
     return AccessGate(notices, roles)
 
 
-def _read(dip_id: str, mpid: str, day: date, via: Via = Via.MDR, mpan: str = "2000000000011") -> ReadRequest:
+def _read(
+    dip_id: str,
+    mpid: str,
+    day: date,
+    via: DccUserRole = DccUserRole.METER_DATA_RETRIEVER,
+    mpan: str = "2000000000011",
+) -> ReadRequest:
     return ReadRequest(dip_id, mpid, via, mpan, day)
 
 
@@ -80,10 +86,10 @@ def test_gate_codes() -> None:
     refused = gate.check(_read("4444444444", "DAWN", D + 10 * ONE))
     assert refused.code is ResponseCode.OMH0701 and "meter_data_retriever" in refused.reason
     # ... but as the MPAN's supplier it may read with its import supplier role (model 2A)
-    assert gate.check(_read("4444444444", "DAWN", D + 10 * ONE, Via.IMPORT_SUPPLIER)).allowed
+    assert gate.check(_read("4444444444", "DAWN", D + 10 * ONE, DccUserRole.IMPORT_SUPPLIER)).allowed
     # OMH0704: Aurora's supplier role does not reach days after the change of supplier
-    assert gate.check(_read("1111111111", "SUPA", D + 9 * ONE, Via.IMPORT_SUPPLIER)).allowed
-    late = gate.check(_read("1111111111", "SUPA", D + 10 * ONE, Via.IMPORT_SUPPLIER))
+    assert gate.check(_read("1111111111", "SUPA", D + 9 * ONE, DccUserRole.IMPORT_SUPPLIER)).allowed
+    late = gate.check(_read("1111111111", "SUPA", D + 10 * ONE, DccUserRole.IMPORT_SUPPLIER))
     assert late.code is ResponseCode.OMH0704
     # OMH0702 / OMH0703
     assert gate.check(_read("3333333333", "MDRC", D, mpan="2000000000037")).code is ResponseCode.OMH0702

@@ -25,8 +25,9 @@ from openmhhs.cli.common import (
     today,
 )
 from openmhhs.dcc.access_list import write_access_list
+from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, MpanCore
-from openmhhs.meterdata.gate import ReadRequest, Via
+from openmhhs.meterdata.gate import ReadRequest
 from openmhhs.meterdata.meters import FaultPlan
 from openmhhs.meterdata.run import DataRun, DataRunStats
 from openmhhs.store.database import Database
@@ -146,10 +147,10 @@ def dcc_check_command(
     requester = DipId(mdr)
     runner = DataRun(open_database())
     try:
-        chosen = Via(via) if via else runner.via_for(str(requester))
+        chosen = DccUserRole(via) if via else runner.via_for(str(requester))
     except ValueError:
-        raise InputInvalid(f"--via must be one of {', '.join(v.value for v in Via)}") from None
-    role = "MDR" if chosen is Via.MDR else "SUP"
+        raise InputInvalid(f"--via must be one of {', '.join(v.value for v in DccUserRole)}") from None
+    role = "MDR" if chosen is DccUserRole.METER_DATA_RETRIEVER else "SUP"
     mpid = runner.mpid_of(str(requester), role) or "????"
     decision = runner.gate.check(ReadRequest(str(requester), mpid, chosen, str(core), day))
     result = {

@@ -246,8 +246,8 @@ def bulk_mdr_change_command(
     from the SDS's contract; REG1080-REG1084, REG1093, REG1098 from the Registration Service)."""
     market = open_market()
     participant = market.participant(str(DipId(sds)), SmartDataService)
-    if not isinstance(participant, SmartDataService):
-        raise InputInvalid(f"{sds} is not an SDS simulated in this market")
+    if not isinstance(participant, SmartDataService) or market.rs is None:
+        raise InputInvalid(f"{sds} is not an SDS simulated in this market (or there is no RS)")
     day = parse_day(effective, option="--effective")
     plan = plan_bulk_mdr_change(
         market, participant, from_mdr=DipId(from_mdr), to_mdr=DipId(to_mdr), effective=day
@@ -258,14 +258,18 @@ def bulk_mdr_change_command(
         out.write_bytes(encode(messages))
     applied: Counter[str] = Counter()
     if apply and messages:
+        results = []
         for offset in range(0, len(messages), 1_000):
-            market.send(messages[offset : offset + 1_000])
+            results += market.send(messages[offset : offset + 1_000])
         market.run()
         with market.db.read() as connection:
             store = MarketStore(connection)
-            for sent in messages:
+            for sent, result in zip(messages, results, strict=True):
+                if not result.accepted:  # refused by the hub itself (its DIP code)
+                    applied[result.code.value] += 1
+                    continue
                 exchange = store.messages(correlation_id=sent.common_block.s1.sender_correlation_id)
-                applied[outcome_of(exchange[0], exchange).code if exchange else "not delivered"] += 1
+                applied[outcome_of(exchange[0], exchange).code] += 1
     refused = plan.refusals_by_code()
     examples = {c.code: c for c in reversed(plan.refused)}
     data: dict[str, Any] = {

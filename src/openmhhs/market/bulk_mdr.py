@@ -13,7 +13,6 @@ market like any other messages.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -24,7 +23,7 @@ from openmhhs.dataservice.service import SmartDataService
 from openmhhs.dip import schema as s
 from openmhhs.dip.build import Site
 from openmhhs.ids import DipId
-from openmhhs.market.bus import Market
+from openmhhs.market.bus import Market, MarketIncomplete
 from openmhhs.registration import rules
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.tables import sds_portfolio
@@ -84,24 +83,19 @@ def plan_bulk_mdr_change(
     from_mdr: DipId,
     to_mdr: DipId,
     effective: date,
-    mpans: Sequence[str] | None = None,
 ) -> BulkMdrPlan:
     """What an IF-034 [SDS-MDRUpdate] from ``sds`` would meet for each affected MPAN today."""
     if market.rs is None:
-        raise rules.MpanUnknown("the market has no Registration Service")
+        raise MarketIncomplete("the market has no Registration Service to send IF-034 to")
     ctx = market.context()
     plan = BulkMdrPlan(
         sds=str(sds.dip_id), from_mdr=str(from_mdr), to_mdr=str(to_mdr), effective=effective, today=ctx.today
     )
     settings = market.rs.settings
     with market._transaction() as store:
-        cores = (
-            list(mpans)
-            if mpans is not None
-            # a retrospective date is planned over today's portfolio, and refused (DS005)
-            else affected_mpans(store, sds=str(sds.dip_id), mdr=str(from_mdr), day=max(effective, ctx.today))
-        )
-        for core in cores:
+        # a retrospective date is planned over today's portfolio, and refused (DS005)
+        day = max(effective, ctx.today)
+        for core in affected_mpans(store, sds=str(sds.dip_id), mdr=str(from_mdr), day=day):
             record = store.get_mpan(core)
             if record is None:
                 plan.changes.append(PlannedChange(core, None, "REG0000", f"MPAN {core} is not registered"))

@@ -24,6 +24,7 @@ import msgspec
 import sqlalchemy as sa
 
 from openmhhs.codes import CodedError, ResponseCode
+from openmhhs.dip import schema as s
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.dip.vocabulary import Scenario
 from openmhhs.failpoints import failpoint
@@ -74,6 +75,7 @@ class MigrationStats:
     messages: int = 0
     deliveries: int = 0
     failed: int = 0
+    """IF-031s the hub refused, and deliveries that failed."""
     seconds: float = 0.0
     batches: int = 0
     rss_mb: list[int] = field(default_factory=list)
@@ -163,10 +165,10 @@ class Migration:
             members = synthetic_members(self.market, seed=point.seed, start=point.done, count=count)
             self._register(members, stats, check=first)
             market = Market(self.db, today=day, batch_size=500)
-            messages = self._requests(flows, market, members, day, stats, check=first)
+            messages = self._requests(flows, market, members, stats, check=first)
             for offset in range(0, len(messages), 1_000):
-                chunk = messages[offset : offset + 1_000]
-                market.send(chunk)
+                results = market.send(messages[offset : offset + 1_000])
+                stats.failed += sum(1 for r in results if not r.accepted)
             run = market.run()
             stats.deliveries += run.delivered
             stats.messages += len(messages) + run.produced
@@ -203,7 +205,6 @@ class Migration:
         flows: _Run,
         market: Market,
         members: Sequence[Member],
-        day: object,
         stats: MigrationStats,
         *,
         check: bool,
@@ -215,7 +216,7 @@ class Migration:
             with self.db.read() as connection:
                 # Sent IF-031s are logged when the hub accepts them, before any delivery.
                 asked = {
-                    (r[0], "MS" if "MS" in r[1] else "DS")
+                    (r[0], "MS" if r[1] in s.IF031MSApp.EVENT_CODES else "DS")
                     for r in connection.execute(
                         sa.select(message.c.mpan, message.c.event_code).where(
                             message.c.interface_id == "IF-031", message.c.mpan.in_(cores)

@@ -24,7 +24,6 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 
 from openmhhs.codes import ResponseCode
 from openmhhs.identity.registry import DccUserRole
@@ -44,18 +43,12 @@ class MdrNotice:
     received_at: datetime
 
 
-class Via(StrEnum):
-    MDR = "meter_data_retriever"
-    IMPORT_SUPPLIER = "import_supplier"
-    EXPORT_SUPPLIER = "export_supplier"
-
-
 @dataclass(frozen=True, slots=True)
 class ReadRequest:
     requester_dip_id: str
     requester_mpid: str
     """The 4-character id the requester presents to the DCC."""
-    via: Via
+    via: DccUserRole
     mpan: str
     day: date
 
@@ -107,7 +100,7 @@ class AccessGate:
     def check(self, request: ReadRequest) -> AccessDecision:
         notice = self.serving(request.mpan, request.day)
         serving = None if notice is None else notice.mdr_mpid
-        role = DccUserRole(request.via.value)
+        role = request.via
         if role not in self._roles.get(request.requester_dip_id, frozenset()):
             return AccessDecision(
                 request,
@@ -116,7 +109,7 @@ class AccessGate:
                 f"{request.requester_mpid} is not a DCC user in the {role.value} role",
                 serving,
             )
-        if request.via is Via.MDR:
+        if request.via is DccUserRole.METER_DATA_RETRIEVER:
             if notice is None:
                 return AccessDecision(
                     request,

@@ -30,7 +30,7 @@ from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore
 from openmhhs.meterdata.ecs import check_settlement_data
-from openmhhs.meterdata.gate import AccessDecision, AccessGate, MdrNotice, ReadRequest, Via
+from openmhhs.meterdata.gate import AccessDecision, AccessGate, MdrNotice, ReadRequest
 from openmhhs.meterdata.messages import mdr_consumption, mdr_readings, settlement_data
 from openmhhs.meterdata.meters import FaultPlan, MeterDay, MeterProfile, SimulatedMeters, local_hours
 from openmhhs.meterdata.validation import DayInputs, Limits, RegisterRead, SettledDay, settle_day
@@ -143,14 +143,14 @@ class DataRun:
         """The MPID a DIP ID presents in ``role`` (the 4-character id the DCC checks)."""
         return self._mpids.get((dip_id, role))
 
-    def via_for(self, dip_id: str) -> Via:
+    def via_for(self, dip_id: str) -> DccUserRole:
         """The DCC user role an MDR retrieves with: its MDR role, or its supplier role (2A)."""
         held = self.dcc_roles.get(dip_id, frozenset())
         if DccUserRole.METER_DATA_RETRIEVER in held:
-            return Via.MDR
+            return DccUserRole.METER_DATA_RETRIEVER
         if DccUserRole.IMPORT_SUPPLIER in held:
-            return Via.IMPORT_SUPPLIER
-        return Via.MDR
+            return DccUserRole.IMPORT_SUPPLIER
+        return DccUserRole.METER_DATA_RETRIEVER
 
     @staticmethod
     def _log(message: DipMessageStruct, body: bytes, at: datetime) -> NewMessage:
@@ -329,7 +329,7 @@ class DataRun:
         """Model 1B: the supplier's own read of the meter (its supplier DCC role), later in the day."""
         facts = self.facts[mpan]
         mpid = self.mpid_of(supplier, "SUP") or "????"
-        decision = self.gate.check(ReadRequest(supplier, mpid, Via.IMPORT_SUPPLIER, mpan, day))
+        decision = self.gate.check(ReadRequest(supplier, mpid, DccUserRole.IMPORT_SUPPLIER, mpan, day))
         decisions.append(decision)
         if not decision.allowed:
             return None

@@ -1,0 +1,66 @@
+"""The point query and the DCC's access list read the current Data Service row of a day, with
+half-open periods: the new MDR from its effective day, the old one up to the day before;
+retired rows and Metering Service rows never count. Both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from openmhhs.dcc.access_list import write_access_list
+from openmhhs.store.database import Database
+from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.tables import appointment
+
+AT = datetime(2025, 6, 1, tzinfo=UTC)
+A, B = "2000000000015", "2000000000024"
+CHANGE = date(2025, 7, 8)
+
+
+def _row(core: str, start: date, end: date | None, mdr: str, mpid: str, **extra: object) -> dict[str, object]:
+    return {
+        "mpan": core,
+        "service": "DS",
+        "provider": "2222222222",
+        "provider_mpid": "SDSB",
+        "mdr": mdr,
+        "mdr_mpid": mpid,
+        "valid_from": start,
+        "valid_to": end,
+        "supplier": "1111111111",
+        "recorded_at": AT,
+        "retired_at": None,
+    } | extra
+
+
+def test_the_day_decides_the_mdr(db: Database, tmp_path: Path) -> None:
+    with db.begin() as connection:
+        connection.execute(
+            sa.insert(appointment),
+            [
+                _row(A, date(2025, 7, 1), CHANGE, "3333333333", "MDRC"),
+                _row(A, CHANGE, None, "2222222222", "SDSB"),
+                # a retired row that would overlap: ignored
+                _row(A, date(2025, 7, 1), None, "5555555555", "MWMD", retired_at=AT),
+                _row(B, date(2025, 7, 5), None, "3333333333", "MDRC"),
+                {**_row(B, date(2025, 7, 1), None, "x", "x"), "service": "MS", "mdr": None, "mdr_mpid": None},
+            ],
+        )
+    with db.read() as connection:
+        store = MarketStore(connection)
+        assert store.data_service_on(A, date(2025, 6, 30)) is None
+        assert store.data_service_on(A, date(2025, 7, 7)) == ("2222222222", "SDSB", "3333333333", "MDRC")
+        assert store.data_service_on(A, CHANGE) == ("2222222222", "SDSB", "2222222222", "SDSB")
+        assert store.data_service_on(B, date(2025, 7, 4)) is None  # only a Metering Service that day
+    lists = {}
+    for day in (date(2025, 7, 4), date(2025, 7, 7), CHANGE):
+        path = tmp_path / f"{day}.csv"
+        count = write_access_list(db, day, path)
+        lines = path.read_text().splitlines()
+        assert lines[0] == "mpan,mdr_dip_id,mdr_id" and len(lines) == count + 1
+        lists[day] = lines[1:]
+    assert lists[date(2025, 7, 4)] == [f"{A},3333333333,MDRC"]
+    assert lists[date(2025, 7, 7)] == [f"{A},3333333333,MDRC", f"{B},3333333333,MDRC"]
+    assert lists[CHANGE] == [f"{A},2222222222,SDSB", f"{B},3333333333,MDRC"]
