@@ -257,8 +257,10 @@ class Market:
         )
         path.write_bytes(body)
         result = self.cli("submit", str(path), "--json")
-        assert result.exit_code == 0, result.output
-        return orjson.loads(result.stdout)  # type: ignore[no-any-return]
+        outcome: dict[str, Any] = orjson.loads(result.stdout)
+        refused = any(r["code"] not in ("SP000", "MSG0000") for r in outcome["results"])
+        assert result.exit_code == (1 if refused else 0), result.output  # exit 1: any input refused
+        return outcome
 
     def code(self, message: Any) -> str:
         return str(self.submit(message)["results"][0]["code"])

@@ -221,9 +221,14 @@ class ResponseCode(StrEnum):
     OMH0203 = "OMH0203"
     OMH0301 = "OMH0301"
     OMH0302 = "OMH0302"
+    OMH0303 = "OMH0303"
+    OMH0304 = "OMH0304"
     OMH0401 = "OMH0401"
     OMH0402 = "OMH0402"
     OMH0403 = "OMH0403"
+    OMH0404 = "OMH0404"
+    OMH0405 = "OMH0405"
+    OMH0406 = "OMH0406"
     OMH0501 = "OMH0501"
     OMH0502 = "OMH0502"
     OMH0503 = "OMH0503"
@@ -455,9 +460,14 @@ _WORDING: dict[str, str] = {
     "OMH0203": "ISD rows overlap for the same key",
     "OMH0301": "No ISD entry matches the look-up on that date",
     "OMH0302": "Several ISD entries match the look-up on that date",
+    "OMH0303": "One DIP ID or MPID is held by two organisations",
+    "OMH0304": "The DIP ID holds no such role in the ISD on those dates",
     "OMH0401": "Market description invalid",
     "OMH0402": "Record not found",
     "OMH0403": "Input file invalid",
+    "OMH0404": "Database URL invalid or unsupported",
+    "OMH0405": "Database unreachable",
+    "OMH0406": "File or folder cannot be read or written",
     "OMH0501": "Only one SDS==MDR combination (one appointment per service) may hold for an MPAN on any day",
     "OMH0502": "The market lacks a participant it needs (Registration Service, DCC, provider)",
     "OMH0503": "No appointment request awaits this response",
@@ -482,9 +492,14 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0203",
         "OMH0301",
         "OMH0302",
+        "OMH0303",
+        "OMH0304",
         "OMH0401",
         "OMH0402",
         "OMH0403",
+        "OMH0404",
+        "OMH0405",
+        "OMH0406",
         "OMH0501",
         "OMH0502",
         "OMH0503",

@@ -1,5 +1,10 @@
 """Plumbing shared by every command: output (human or ``--json``), coded errors, the
-database, and the "as of" clock."""
+database, and the "as of" clock.
+
+Every command runs inside ``CodedGroup``, the one place where a coded business error, a
+database that cannot be opened or a file that cannot be read or written becomes a one-line
+message with its code (or ``{"error": …}`` with ``--json``) and exit status 1, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from openmhhs import clock
 from openmhhs.codes import CodedError, ResponseCode
@@ -83,8 +89,29 @@ def fail(exc: CodedError, *, as_json: bool) -> NoReturn:
     if as_json:
         emit_json({"error": error_json(exc)})
     else:
-        err_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True)
+        err_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True, soft_wrap=True)
     raise typer.Exit(1)
+
+
+class FileUnusable(CodedError):
+    code = ResponseCode.OMH0406
+    rule = "cli.file.usable"
+
+
+class CodedGroup(TyperGroup):
+    """The command group that turns anticipated failures into a coded one-line error."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        as_json = "--json" in words
+        try:
+            return super().invoke(ctx)
+        except CodedError as exc:
+            fail(exc, as_json=as_json)
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            fail(FileUnusable(f"{exc.filename}: {exc.strerror or exc}"), as_json=as_json)
 
 
 def coded(func: Callable[P, R]) -> Callable[P, R]:

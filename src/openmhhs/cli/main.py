@@ -6,6 +6,7 @@ import typer
 
 from openmhhs import __version__
 from openmhhs.cli import data, dip, isd, market, model, mpan, participants, scale, serve
+from openmhhs.cli.common import CodedGroup
 
 app = typer.Typer(
     name="openmhhs",
@@ -17,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=CodedGroup,
 )
 app.add_typer(isd.app, name="isd")
 app.add_typer(mpan.app, name="mpan")

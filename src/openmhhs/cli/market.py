@@ -49,6 +49,14 @@ class RecordNotFound(CodedError):
     rule = "cli.record.exists"
 
 
+GOING_AHEAD = frozenset({ResponseCode.SP000.value, ResponseCode.MSG0000.value})
+"""Outcomes that are not refusals: accepted (SP000), or accepted by the DIP and in flight."""
+
+
+def _refused(codes: list[str]) -> bool:
+    return any(code not in GOING_AHEAD for code in codes)
+
+
 def _stats_json(stats: RunStats) -> dict[str, Any]:
     return {
         "delivered": stats.delivered,
@@ -337,7 +345,8 @@ def submit_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Submit messages as a participant would, run the in-process market until nothing is
-    pending, and print each input's outcome and every message produced."""
+    pending, and print each input's outcome and every message produced. Exits 1 when any
+    input was refused or rejected (an outcome other than SP000 or MSG0000)."""
     market = open_market()
     with market.db.begin() as connection:
         before = MarketStore(connection).last_message_id()
@@ -373,14 +382,16 @@ def submit_command(
         produced = [as_sent(m) for m in stored.values() if m.id not in submitted_ids]
     if as_json:
         emit_json({"results": rows, "produced": produced, "run": _stats_json(stats)})
-        return
-    table = Table(title="Submitted", title_justify="left")
-    for column in ("#", "code", "outcome", "sender unique reference"):
-        table.add_column(column)
-    for index, row in enumerate(rows, start=1):
-        table.add_row(str(index), row["code"], row["message"], row["senderUniqueReference"] or "")
-    console.print(table)
-    console.print(f"{len(produced)} messages produced; {stats.delivered} deliveries, {stats.failed} failed.")
+    else:
+        table = Table(title="Submitted", title_justify="left")
+        for column in ("#", "code", "outcome", "sender unique reference"):
+            table.add_column(column)
+        for index, row in enumerate(rows, start=1):
+            table.add_row(str(index), row["code"], row["message"], row["senderUniqueReference"] or "")
+        console.print(table)
+        console.print(f"{len(produced)} messages produced; {stats.delivered} deliveries, {stats.failed} failed.")
+    if _refused([row["code"] for row in rows]):
+        raise typer.Exit(1)
 
 
 @market_app.command("run")
@@ -422,7 +433,8 @@ def sds_mdr_change_command(
     from_: Annotated[str, typer.Option("--from", help="MDR effective-from YYYY-MM-DD.")],
     as_json: bool = JsonOption,
 ) -> None:
-    """Have an in-process SDS change an MPAN's MDR (IF-034 [SDS-MDRUpdate]) and run the market."""
+    """Have an in-process SDS change an MPAN's MDR (IF-034 [SDS-MDRUpdate]) and run the market.
+    Exits 1 when the SDS's contract or the Registration Service refuses the change."""
     market = open_market()
     participant = market.participant(str(DipId(sds)), SmartDataService)
     if not isinstance(participant, SmartDataService) or market.rs is None:
@@ -460,6 +472,8 @@ def sds_mdr_change_command(
         emit_json(data)
     else:
         console.print(f"{data['code']} {data['message']}")
+    if _refused([data["code"], data["dipCode"]]):
+        raise typer.Exit(1)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -553,16 +567,19 @@ def gaps_command(
     on: Annotated[str | None, typer.Option("--on", help="Day YYYY-MM-DD; default today.")] = None,
     as_json: bool = JsonOption,
 ) -> None:
-    """MPANs with a supplier on the day that lack a Data Service, an MDR or a Metering Service."""
+    """MPANs with a supplier on the day that lack a Data Service, an MDR or a Metering Service.
+    Exits 1 when there is any."""
     day = parse_day(on, option="--on")
     with open_database().begin() as connection:
         found = MarketStore(connection).gaps_on(day)
     if as_json:
         emit_json([{"mpan": g.mpan, "supplier": g.supplier, "missing": list(g.missing)} for g in found])
-        return
-    console.print(f"{len(found)} MPAN(s) with gaps on {day.isoformat()}")
-    for g in found[:50]:
-        console.print(f"  {g.mpan} (supplier {g.supplier}): lacks {', '.join(g.missing)}")
+    else:
+        console.print(f"{len(found)} MPAN(s) with gaps on {day.isoformat()}")
+        for g in found[:50]:
+            console.print(f"  {g.mpan} (supplier {g.supplier}): lacks {', '.join(g.missing)}")
+    if found:
+        raise typer.Exit(1)
 
 
 @coded

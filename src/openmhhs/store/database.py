@@ -1,8 +1,10 @@
 """Opening the database named by ``OPENMHHS_DB`` and keeping its schema current.
 
 ``OPENMHHS_DB`` is ``sqlite:////absolute/path.db`` or a ``postgresql://`` URL; unset, an
-SQLite file under the user's data directory is used. Commands create or upgrade the
-schema on first use (Alembic migrations in ``store/migrations``).
+SQLite file under the user's data directory is used (its folder is made). Commands create or
+upgrade the schema on first use (Alembic migrations in ``store/migrations``). A URL that is
+not one of these, an SQLite file in a folder that does not exist (never made for you), or a
+database that cannot be reached is a coded error (OMH0404, OMH0405), never a traceback.
 """
 
 from __future__ import annotations
@@ -18,9 +20,24 @@ from platformdirs import user_data_dir
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["Database", "default_url", "normalise_url"]
+from openmhhs.codes import CodedError, ResponseCode
+
+__all__ = ["Database", "DatabaseUnreachable", "DatabaseUrlInvalid", "default_url", "normalise_url"]
 
 ENV_VAR = "OPENMHHS_DB"
+
+
+class DatabaseUrlInvalid(CodedError):
+    code = ResponseCode.OMH0404
+    rule = "store.database.url_valid"
+
+
+class DatabaseUnreachable(CodedError):
+    code = ResponseCode.OMH0405
+    rule = "store.database.reachable"
+
+
+_USAGE = "OPENMHHS_DB must be sqlite:////absolute/path.db or postgresql://user:password@host/name"
 
 
 def default_url() -> str:
@@ -28,8 +45,11 @@ def default_url() -> str:
     configured = os.environ.get(ENV_VAR, "").strip()
     if configured:
         return configured
-    folder = Path(user_data_dir("openmhhs", appauthor=False))
-    return f"sqlite:///{folder / 'openmhhs.db'}"
+    return f"sqlite:///{_default_file()}"
+
+
+def _default_file() -> Path:
+    return Path(user_data_dir("openmhhs", appauthor=False)) / "openmhhs.db"
 
 
 def normalise_url(url: str) -> str:
@@ -54,15 +74,19 @@ class Database:
 
     def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
         self.url = normalise_url(url or default_url())
-        self.is_sqlite = self.url.startswith("sqlite")
+        parsed = _parse(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
-            path = self.url.split("///", 1)[-1]
+            path = parsed.database or ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _sqlite_folder(Path(path), make=Path(path) == _default_file())
         else:
             kwargs["pool_pre_ping"] = True
-        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        try:
+            self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        except (ImportError, sa.exc.ArgumentError) as exc:
+            raise DatabaseUrlInvalid(f"{_shown(self.url)}: {exc}. {_USAGE}") from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # SQLite's driver opens transactions lazily; begin explicitly so that a unit
@@ -81,7 +105,11 @@ class Database:
             return
         from openmhhs.store.migrate import upgrade  # noqa: PLC0415 - alembic is slow to import
 
-        upgrade(self.engine)
+        try:
+            upgrade(self.engine)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise DatabaseUnreachable(f"cannot open {_shown(self.url)}: {reason}") from None
         self._migrated = True
 
     @contextmanager
@@ -101,6 +129,36 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _parse(url: str) -> sa.URL:
+    """The URL, if it names a database openmhhs runs on (SQLite or PostgreSQL)."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseUrlInvalid(f"{url!r} is not a database URL. {_USAGE}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseUrlInvalid(
+            f"{_shown(url)}: openmhhs runs on SQLite or PostgreSQL, not {parsed.get_backend_name()}. {_USAGE}"
+        )
+    return parsed
+
+
+def _sqlite_folder(path: Path, *, make: bool) -> None:
+    """The default location's folder is made; a folder the user named must already exist."""
+    folder = path.parent
+    if make:
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not folder.is_dir():
+        raise DatabaseUrlInvalid(f"the folder {folder} for the SQLite database {path.name} does not exist")
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
 
 
 def _disable_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
