@@ -59,7 +59,7 @@ def _plan(cli: CliHarness, effective: str, to: str = BEACON, *extra: str) -> dic
         ("2025-07-01", BEACON, "DS004"),  # less than the contract's 1 day of notice
         ("2025-07-06", BEACON, "DS006"),  # further ahead than the contract's 4 days
         ("2025-07-03", METERWISE, "DS001"),  # an MDR the contract does not support
-        ("2025-07-03", CIRRUS, "DS001"),  # already the MDR
+        ("2025-07-03", CIRRUS, "REG1098"),  # already the MDR on that day: the RS's code, not DS001
     ],
 )
 def test_each_refusal_carries_its_code(market: CliHarness, effective: str, to: str, code: str) -> None:

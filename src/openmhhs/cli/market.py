@@ -445,6 +445,7 @@ def sds_mdr_change_command(
     if record is None:
         raise RecordNotFound(f"MPAN {core} is not registered")
     site = Site(record.mpan, record.distributor, record.gsp_group)
+    market.bring_to_today()  # the SDS judges its change on today's portfolio
     try:
         with market._transaction():
             message = participant.request_mdr_change(

@@ -225,20 +225,14 @@ def check_mdr_change_notice(*, contract: Contract, effective_from: date, today: 
         )
 
 
-def plan_mdr_change(
-    *,
-    contract: Contract,
-    new_mdr: DipId,
-    current_mdr: DipId | None,
-    effective_from: date,
-    today: date,
-) -> None:
-    """May the SDS change the MDR (IF-034 [SDS-MDRUpdate])? Raises ``MdrChangeRefused``."""
+def plan_mdr_change(*, contract: Contract, new_mdr: DipId, effective_from: date, today: date) -> None:
+    """May the SDS change the MDR (IF-034 [SDS-MDRUpdate]) under its contract? Raises
+    ``MdrChangeRefused`` (DS001 for an MDR the contract does not support; DS004-DS006 for
+    the notice). Whether the MDR would change at all on the effective day is the
+    Registration Service's question (REG1098), not the contract's."""
     if new_mdr not in contract.supported_mdrs:
         raise MdrChangeRefused(
             ResponseCode.DS001,
             f"MDR {new_mdr} is not supported under contract {contract.reference}",
         )
-    if new_mdr == current_mdr:
-        raise MdrChangeRefused(ResponseCode.DS001, f"{new_mdr} is already the MDR")
     check_mdr_change_notice(contract=contract, effective_from=effective_from, today=today)

@@ -287,23 +287,21 @@ class SmartDataService:
     def request_mdr_change(
         self, *, site: Site, new_mdr: DipId, effective_from: date, rs: DipId, ctx: Context
     ) -> s.IF034SDSMDRUpdate:
-        """IF-034 [SDS-MDRUpdate] for an MPAN this SDS serves, if its contract allows it
-        (DS001, DS004, DS005, DS006 otherwise)."""
-        held = self.store.portfolio_on(sds=str(self.dip_id), core=str(site.mpan), day=ctx.today)
+        """IF-034 [SDS-MDRUpdate] for an MPAN this SDS serves on the effective day (today for
+        a retrospective one), if its contract for that day allows it (DS001, DS004, DS005,
+        DS006 otherwise). An MDR unchanged on that day is left to the RS (REG1098)."""
+        day = max(effective_from, ctx.today)
+        held = self.store.portfolio_on(sds=str(self.dip_id), core=str(site.mpan), day=day)
         if held is None:
-            raise MdrChangeRefused(ResponseCode.SP099, f"{self.dip_id} does not serve {site.mpan} today")
-        supplier, current_mdr, _, reference = held
+            raise MdrChangeRefused(
+                ResponseCode.SP099, f"{self.dip_id} does not serve {site.mpan} on {day.isoformat()}"
+            )
+        supplier, _, _, reference = held
         mine = [c for c in self.contracts if c.supplier == supplier]
         contract = next((c for c in mine if c.reference == reference), mine[0] if mine else None)
         if contract is None:
             raise MdrChangeRefused(ResponseCode.SP001, f"no contract with supplier {supplier}")
-        plan_mdr_change(
-            contract=contract,
-            new_mdr=new_mdr,
-            current_mdr=DipId(current_mdr),
-            effective_from=effective_from,
-            today=ctx.today,
-        )
+        plan_mdr_change(contract=contract, new_mdr=new_mdr, effective_from=effective_from, today=ctx.today)
         mdr_mpid = _mdr_mpid(ctx, new_mdr, effective_from)
         supplier_mpid = _mpid(ctx, DipId(supplier), DipRole.SUP, ctx.today)
         if mdr_mpid is None or supplier_mpid is None:

@@ -87,6 +87,7 @@ def plan_bulk_mdr_change(
     """What an IF-034 [SDS-MDRUpdate] from ``sds`` would meet for each affected MPAN today."""
     if market.rs is None:
         raise MarketIncomplete("the market has no Registration Service to send IF-034 to")
+    market.bring_to_today()
     ctx = market.context()
     plan = BulkMdrPlan(
         sds=str(sds.dip_id), from_mdr=str(from_mdr), to_mdr=str(to_mdr), effective=effective, today=ctx.today

@@ -6,7 +6,8 @@ and queued for each primary recipient. The bus then delivers queued messages in 
 delivery is one savepoint: the recipient's effects and the messages it sends are recorded
 together or not at all. Messages for participants that are not simulated here (an
 external SDS, an MDR) wait in their mailbox. Each UK day's work (lapses, activations) runs
-as the market clock reaches it.
+as the market clock reaches it; a message is submitted, judged and stamped on today, after
+the market has been brought to today.
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ class Market:
         self.store = _StoreProxy(self)
         self.participants: dict[str, list[Participant]] = {}
         self.rs: RegistrationService | None = None
+        self._carried = RunStats()
+        """Work done bringing the market to today before a submission; reported by ``run``."""
         self._build_participants()
 
     # -- who is in the market -----------------------------------------------------------------
@@ -175,7 +178,9 @@ class Market:
 
     # -- the DIP's ingress ---------------------------------------------------------------------
     def submit(self, data: bytes, *, origin: str = "submitted") -> list[SubmitResult]:
-        """Accept a batch as the DIP would; each message is answered on its own."""
+        """Accept a batch as the DIP would, today; each message is answered on its own. The
+        market is first brought to today, so that what it sets off is judged on today."""
+        self.bring_to_today()
         results: list[SubmitResult] = []
         with self._transaction() as store:
             for item in parse_batch(data, now=self.now, perspective=Perspective.DIP):
@@ -264,17 +269,29 @@ class Market:
     # -- running ---------------------------------------------------------------------------------
     def run(self, *, max_deliveries: int | None = None) -> RunStats:
         """Bring the market to ``today`` and deliver until nothing is pending."""
-        stats = RunStats()
-        for day in self._days_to_run():
-            stats.days.append(day)
-            self._daily(day, stats)
-            self._drain(stats, day, max_deliveries)
-            with self._transaction() as store:
-                store.set_state(CLOCK_KEY, day.isoformat())
+        stats, self._carried = self._carried, RunStats()
+        self._run_days(stats, max_deliveries)
         # activations for appointments accepted while delivering today
         while self._daily(self.today, stats):
             self._drain(stats, self.today, max_deliveries)
         return stats
+
+    def bring_to_today(self) -> None:
+        """The days the market has not yet run, up to and including today: their daily work
+        (lapses, activations) and deliveries. Nothing to do when it already ran today."""
+        with self.db.begin() as connection:
+            last = MarketStore(connection).state(CLOCK_KEY)
+        if last is None or date.fromisoformat(last) < self.today:
+            self._run_days(self._carried, None)
+
+    def _run_days(self, stats: RunStats, max_deliveries: int | None) -> None:
+        for day in self._days_to_run():
+            if day not in stats.days:
+                stats.days.append(day)
+            self._daily(day, stats)
+            self._drain(stats, day, max_deliveries)
+            with self._transaction() as store:
+                store.set_state(CLOCK_KEY, day.isoformat())
 
     def _days_to_run(self) -> list[date]:
         with self.db.begin() as connection:
