@@ -389,7 +389,9 @@ def submit_command(
         for index, row in enumerate(rows, start=1):
             table.add_row(str(index), row["code"], row["message"], row["senderUniqueReference"] or "")
         console.print(table)
-        console.print(f"{len(produced)} messages produced; {stats.delivered} deliveries, {stats.failed} failed.")
+        console.print(
+            f"{len(produced)} messages produced; {stats.delivered} deliveries, {stats.failed} failed."
+        )
     if _refused([row["code"] for row in rows]):
         raise typer.Exit(1)
 
