@@ -73,7 +73,17 @@ def test_the_market_is_brought_to_today_before_a_message_is_judged(
 
 def _sds_change(market: Market, core: str, mdr: str, day: date) -> tuple[int, dict[str, object]]:
     result = market.cli(
-        "sds", "mdr-change", "--sds", BEACON, "--mpan", core, "--mdr", mdr, "--from", day.isoformat(), "--json"
+        "sds",
+        "mdr-change",
+        "--sds",
+        BEACON,
+        "--mpan",
+        core,
+        "--mdr",
+        mdr,
+        "--from",
+        day.isoformat(),
+        "--json",
     )
     return result.exit_code, orjson.loads(result.stdout)
 
