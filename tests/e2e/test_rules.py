@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from datetime import date, timedelta
+from importlib.resources import files
 from pathlib import Path
 
 import orjson
@@ -177,3 +178,134 @@ def test_an_sqlite_database_in_a_missing_folder_is_refused_not_made(tmp_path: Pa
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert orjson.loads(done.stdout)["error"]["code"] == "OMH0404"
     assert not folder.exists()
+
+
+# --- case 9: identity and configuration refuse what they should ---------------------------------
+
+
+def _isd_with(tmp_path: Path, company: str, **changes: str) -> Path:
+    """The test market's ISD with every row of one company changed."""
+    table = orjson.loads(files("openmhhs.data").joinpath("market_isd.json").read_bytes())
+    for organisation in table:
+        if organisation["companyRegNumber"] == company:
+            for row in organisation["companyDetails"]:
+                row.update(changes)
+    path = tmp_path / f"isd-{company}-{'-'.join(changes.values())}.json"
+    path.write_bytes(orjson.dumps(table))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"), [({"DIPID": "4444444444"}, "DIP ID 4444444444"), ({"MPID": "DAWN"}, "MPID DAWN")]
+)
+def test_isd_import_refuses_one_identity_held_by_two_organisations(
+    market: Market, tmp_path: Path, changes: dict[str, str], where: str
+) -> None:
+    before = market.cli("isd", "export", ok=True).stdout
+    for mode in ("replace", "merge"):
+        clash = _isd_with(tmp_path, "03333333", **changes)  # Cirrus takes Dawn Power's id
+        result = market.cli("isd", "import", str(clash), "--mode", mode)
+        assert result.exit_code == 1
+        assert f"({where}): OMH0303" in result.stderr and "one organisation" in result.stderr
+    assert market.cli("isd", "export", ok=True).stdout == before  # all or nothing
+
+
+def test_contract_add_refuses_an_sds_or_mdr_without_that_role_on_its_dates(market: Market) -> None:
+    def add(*args: str) -> tuple[int, str]:
+        result = market.cli(
+            "contract",
+            "add",
+            "--supplier",
+            "1111111111",
+            "--ref",
+            "C-X",
+            "--blank-mdr",
+            "reject",
+            "--json",
+            *args,
+        )
+        data = orjson.loads(result.stdout)
+        return result.exit_code, data["error"]["code"] if "error" in data else "OK"
+
+    assert add("--sds", CIRRUS, "--mdr", CIRRUS) == (1, "OMH0304")  # Cirrus is only an MDR
+    assert add("--sds", BEACON, "--mdr", "4444444444") == (1, "REG1081")  # Dawn Power is no MDR
+    # Beacon is an SDS (and Aurora a Supplier) from 2025-04-01 only
+    assert add("--sds", BEACON, "--mdr", CIRRUS, "--from", "2024-01-01", "--to", "2025-04-01") == (
+        1,
+        "OMH0304",
+    )
+    assert add("--sds", BEACON, "--mdr", CIRRUS, "--from", "2024-01-01", "--to", "2025-04-02") == (0, "OK")
+    assert [c["reference"] for c in market.cli.json("contract", "list")] == ["C-AURORA-1", "C-X"]
+
+
+def test_mpan_add_refuses_a_supplier_that_is_no_supplier(market: Market) -> None:
+    with pytest.raises(AssertionError, match="OMH0304"):
+        market.mpan(supplier=BEACON)
+    with pytest.raises(AssertionError, match="OMH0304"):
+        market.mpan(since=date(2025, 3, 1))  # before Aurora's Supplier registration (2025-04-01)
+    assert market.cli.json("gaps", "--on", TODAY.isoformat()) == []
+
+
+def test_an_sds_not_qualified_is_not_appointed(market: Market, tmp_path: Path) -> None:
+    participants = tmp_path / "participants.yaml"
+    participants.write_text(
+        "organisations:\n"
+        '  - {company_number: "02222222", name: Beacon, sec: acceded, qualification: {SDS: in_progress}}\n'
+    )
+    market.cli("participants", "import", str(participants), ok=True)
+    core = market.mpan()
+    outcome = market.submit(market.dsapp(core))
+    assert outcome["results"][0]["code"] == "REG1031"
+    assert "not qualified as SDS (qualification in_progress)" in outcome["results"][0]["message"]
+    assert market.timeline(core) == []
+
+
+def _scenario(tmp_path: Path, name: str, *replace: tuple[str, str]) -> Path:
+    text = files("openmhhs.data.scenarios").joinpath(f"{name}.yaml").read_text()
+    for old, new in replace:
+        assert old in text
+        text = text.replace(old, new, 1)
+    path = tmp_path / "described.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "replace", "expected"),
+    [
+        (
+            "1a-fully-separated",
+            ('model: "1A"', 'model: "2A"'),
+            "supplier SUPA (Aurora) is labelled 2A, but proposes SDS SDSB with MDR MDRC, which is 1A",
+        ),
+        (
+            "1b-fully-separated-data-sharing",
+            ("    shares_consumption_data: true\n", ""),
+            "supplier SUPA (Aurora) is labelled 1B, but proposes SDS SDSB with MDR MDRC, which is 1A",
+        ),
+        (
+            "1a-fully-separated",
+            (
+                "    dcc_user_roles: [meter_data_retriever]\n    roles:\n    - {role: SDS",
+                "    dcc_user_roles: [meter_data_retriever]\n    qualification: {SDS: not_qualified}\n    roles:\n    - {role: SDS",
+            ),
+            "SDS SDSB is not qualified as SDS (qualification not_qualified), so the Registration "
+            "Service refuses its appointment (REG1031)",
+        ),
+        (
+            "1a-fully-separated",
+            ('    dip_id: "4444444444"', '    dip_id: "3333333333"'),  # Dawn Power takes Cirrus's DIP ID
+            "(DIP ID 3333333333): OMH0303 held by organisation 04444444 here and by 03333333",
+        ),
+    ],
+)
+def test_model_check_reports_what_the_run_would_refuse(
+    cli: CliHarness, tmp_path: Path, name: str, replace: tuple[str, str], expected: str
+) -> None:
+    result = cli("model", "check", str(_scenario(tmp_path, name, replace)), "--json")
+    assert result.exit_code == 1
+    found = [
+        f"{p['message']} ({p['code']})" if p["code"] else p["message"]
+        for p in orjson.loads(result.stdout)["problems"]
+    ]
+    assert any(expected in problem for problem in found), found

@@ -101,7 +101,7 @@ class FileUnusable(CodedError):
 class CodedGroup(TyperGroup):
     """The command group that turns anticipated failures into a coded one-line error."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click in newer releases)
         words = [*getattr(ctx, "_protected_args", []), *ctx.args]
         as_json = "--json" in words
         try:

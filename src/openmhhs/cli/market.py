@@ -4,7 +4,7 @@ in-process market, timelines, gaps and the message log."""
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +28,9 @@ from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
 from openmhhs.dataservice.decisions import MdrChangeRefused
 from openmhhs.dataservice.service import SmartDataService
 from openmhhs.dip.build import Site
-from openmhhs.ids import DipId, MpanCore
+from openmhhs.identity.isd import IsdTable
+from openmhhs.identity.translation import require_role
+from openmhhs.ids import DipId, DipRole, MpanCore
 from openmhhs.market.bus import EXTERNAL, SIMULATED, Market, MarketIncomplete, RunStats
 from openmhhs.market.outcomes import as_sent, outcome_of
 from openmhhs.periods import Period
@@ -36,6 +38,7 @@ from openmhhs.registration.model import Service
 from openmhhs.registration.mpan_format import MPAN_COLUMNS, read_mpans, record_from
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.timeline import as_of
+from openmhhs.store.identity_repo import load_isd
 from openmhhs.store.market_repo import MarketStore
 
 mpan_app_commands: list[Any] = []
@@ -89,6 +92,17 @@ def open_market() -> Market:
 # --- MPANs ---------------------------------------------------------------------------------
 
 
+def _require_supplier(isd: IsdTable, supplier: DipId, day: date, *, mpan: str) -> None:
+    """An MPAN's supplier must be a Supplier (SUP) in the ISD on its supply start date."""
+    require_role(
+        isd,
+        dip_id=supplier,
+        role=DipRole.SUP,
+        during=Period(day, day + timedelta(days=1)),
+        what=f"MPAN {mpan}'s supplier",
+    )
+
+
 @coded
 def mpan_add_command(
     mpan: Annotated[str, typer.Argument(help="The 13-digit MPAN core.")],
@@ -105,7 +119,8 @@ def mpan_add_command(
     postcode: Annotated[str | None, typer.Option("--postcode", help="Metering point postcode.")] = "SW1A 1AA",
     as_json: bool = JsonOption,
 ) -> None:
-    """Register an MPAN with the Registration Service, with its supplier from a date."""
+    """Register an MPAN with the Registration Service, with its supplier from a date (a DIP ID
+    registered as a Supplier in the ISD on that date)."""
     try:
         record = record_from(
             {
@@ -129,6 +144,9 @@ def mpan_add_command(
         store = MarketStore(connection)
         if store.mpan_exists(record.mpan):
             raise InputInvalid(f"MPAN {record.mpan} is already registered")
+        isd = load_isd(connection, dip_role=DipRole.SUP)
+        for held in record.suppliers:
+            _require_supplier(isd, held.supplier, held.period.start, mpan=record.mpan)
         store.add_mpan(record)
     if as_json:
         emit_json({"mpan": record.mpan, "registered": True})
@@ -150,6 +168,10 @@ def mpan_import_command(
             raise InputInvalid(
                 f"{len(clashes)} MPAN(s) already registered, nothing loaded: {', '.join(clashes[:5])}"
             )
+        isd = load_isd(connection, dip_role=DipRole.SUP)
+        for record in records:
+            for held in record.suppliers:
+                _require_supplier(isd, held.supplier, held.period.start, mpan=record.mpan)
         store.add_mpans(records)
     if as_json:
         emit_json({"imported": len(records)})
@@ -171,6 +193,7 @@ def mpan_supplier_command(
         store = MarketStore(connection)
         if not store.mpan_exists(core):
             raise RecordNotFound(f"MPAN {core} is not registered")
+        _require_supplier(load_isd(connection, dip_role=DipRole.SUP), DipId(supplier), day, mpan=core)
         try:
             store.change_supplier(core, DipId(supplier), day)
         except ValueError as exc:
@@ -273,7 +296,8 @@ def contract_add_command(
     to: Annotated[str | None, typer.Option("--to", help="Contract end (exclusive).")] = None,
     as_json: bool = JsonOption,
 ) -> None:
-    """Record a Supplier–SDS contract."""
+    """Record a Supplier–SDS contract. Its SDS, supplier and MDRs must hold those roles in the
+    ISD on the contract's dates."""
     if domestic_only and non_domestic_only:
         raise InputInvalid("--domestic-only and --non-domestic-only exclude each other")
     domestic = {True} if domestic_only else {False} if non_domestic_only else {True, False}
@@ -298,6 +322,14 @@ def contract_add_command(
         mdr_change_max_notice_days=mdr_max_notice_days,
     )
     with open_database().begin() as connection:
+        isd = load_isd(connection)
+        require_role(isd, dip_id=contract.sds, role=DipRole.SDS, during=valid, what="the contract's SDS")
+        require_role(
+            isd, dip_id=contract.supplier, role=DipRole.SUP, during=valid, what="the contract's supplier"
+        )
+        listed = contract.supported_mdrs | ({contract.default_mdr} if contract.default_mdr else set())
+        for mdr_id in sorted(listed):
+            require_role(isd, dip_id=mdr_id, role=DipRole.MDR, during=valid, what="the contract's MDR")
         try:
             MarketStore(connection).add_contract(contract)
         except ValueError as exc:
@@ -475,7 +507,7 @@ def sds_mdr_change_command(
         emit_json(data)
     else:
         console.print(f"{data['code']} {data['message']}")
-    if _refused([data["code"], data["dipCode"]]):
+    if _refused([str(data["code"]), str(data["dipCode"])]):
         raise typer.Exit(1)
 
 

@@ -3,14 +3,16 @@ its DIP ID and answers with DIP messages, as the real party would over the DIP."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
 from openmhhs.dip.catalogue import EventSpec
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.isd import IsdTable
-from openmhhs.ids import DipId
+from openmhhs.identity.registry import Organisation
+from openmhhs.ids import CompanyNumber, DipId
 
 __all__ = ["Context", "Delivered", "Participant"]
 
@@ -25,6 +27,9 @@ class Context:
     """The instant, for timestamps."""
     isd: IsdTable
     """The ISD table, for translating DIP IDs and MPIDs."""
+    organisations: Mapping[CompanyNumber, Organisation] = field(default_factory=dict)
+    """The participant registry's organisations (qualification per DIP role, DCC user roles);
+    an organisation not listed is qualified in every role it is registered in."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,9 @@ effective periods for the same key, because a translation must never have two an
 * one DTN identity (MPID + market role, where the role is given) maps to one DIP ID;
 * one MPID within one DIP role belongs to one DIP ID (the MDR's 4-character id, which
   CSS and the DCC use for meter access, must identify exactly one MDR).
+
+And whatever the dates, one DIP ID and one MPID belong to one organisation (company
+registration number): a table that gives either to two organisations is refused (OMH0303).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from openmhhs.periods import Period
 __all__ = [
     "IsdEntry",
     "IsdFileRejected",
+    "IsdIdentityShared",
     "IsdOverlap",
     "IsdTable",
     "RowProblem",
+    "find_overlaps",
+    "find_shared_identities",
 ]
 
 
@@ -93,6 +99,42 @@ class IsdOverlap(CodedError):
         self.problems = list(problems)
 
 
+class IsdIdentityShared(CodedError):
+    """A DIP ID or an MPID given to two organisations: nothing is loaded."""
+
+    code = ResponseCode.OMH0303
+    rule = "identity.isd.one_organisation"
+
+    def __init__(self, problems: Sequence[RowProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems[:20]))
+        self.problems = list(problems)
+
+
+def find_shared_identities(entries: Iterable[IsdEntry]) -> list[RowProblem]:
+    """Every row whose DIP ID or MPID an earlier row gives to another organisation."""
+    first: dict[tuple[str, str], IsdEntry] = {}
+    problems: list[RowProblem] = []
+    for entry in entries:
+        keys = [("DIP ID", str(entry.dip_id))] if entry.dip_id is not None else []
+        keys.append(("MPID", str(entry.mpid)))
+        for kind, value in keys:
+            holder = first.setdefault((kind, value), entry)
+            if holder.company_number != entry.company_number:
+                problems.append(
+                    RowProblem(
+                        row=entry.row,
+                        where=f"{kind} {value}",
+                        message=(
+                            f"held by organisation {entry.company_number} here and by "
+                            f"{holder.company_number} in row {holder.row}: one {kind} belongs to "
+                            f"one organisation"
+                        ),
+                        code=ResponseCode.OMH0303,
+                    )
+                )
+    return problems
+
+
 _KINDS = {"D": "DIP ID/DIP role", "M": "MPID/market role", "R": "MPID/DIP role"}
 
 
@@ -141,11 +183,14 @@ class IsdTable:
     __slots__ = ("_by_dip", "_by_mpid", "_by_role", "_entries")
 
     def __init__(self, entries: Iterable[IsdEntry], *, checked: bool = False) -> None:
-        """``checked=True`` only from a reader that has just run ``find_overlaps``."""
+        """``checked=True`` only from a reader that has just run ``find_overlaps`` and
+        ``find_shared_identities``."""
         self._entries: tuple[IsdEntry, ...] = tuple(entries)
         problems = [] if checked else find_overlaps(self._entries)
         if problems:
             raise IsdOverlap(problems)
+        if not checked and (shared := find_shared_identities(self._entries)):
+            raise IsdIdentityShared(shared)
         by_dip: dict[tuple[str, str], list[IsdEntry]] = defaultdict(list)
         by_mpid: dict[str, list[IsdEntry]] = defaultdict(list)
         by_role: dict[str, list[IsdEntry]] = defaultdict(list)

@@ -31,6 +31,7 @@ from openmhhs.identity.isd import (
     IsdUnreadable,
     RowProblem,
     find_overlaps,
+    find_shared_identities,
 )
 from openmhhs.ids import CompanyNumber, DipId, DipRole, MarketRole, Mpid
 from openmhhs.periods import Period
@@ -208,6 +209,8 @@ def _detail_entry(
 def _finish(entries: list[IsdEntry], problems: list[RowProblem], source: str) -> IsdTable:
     if not problems:
         problems.extend(find_overlaps(entries))
+        problems.extend(find_shared_identities(entries))
+        problems.sort(key=lambda p: p.row)
     if problems:
         raise IsdFileRejected(problems, source=source)
     return IsdTable(entries, checked=True)

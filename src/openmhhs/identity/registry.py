@@ -22,12 +22,14 @@ from openmhhs.ids import CompanyNumber, DipId, DipRole
 
 __all__ = [
     "DccUserRole",
+    "NotQualified",
     "Organisation",
     "ParticipantsInvalid",
     "Qualification",
     "Registration",
     "Registry",
     "SecStatus",
+    "require_qualified",
 ]
 
 
@@ -78,6 +80,22 @@ class Organisation:
 
     def holds(self, role: DccUserRole) -> bool:
         return self.sec is SecStatus.ACCEDED and role in self.dcc_user_roles
+
+
+class NotQualified(CodedError):
+    """A service provider whose qualification for the role is not complete cannot be
+    appointed: the RS finds it incompatible with the MPAN's market segment (REG1031)."""
+
+    code = ResponseCode.REG1031
+    rule = "identity.role.qualified"
+
+
+def require_qualified(organisation: Organisation | None, *, role: DipRole, who: str) -> None:
+    """``organisation`` must be qualified in ``role`` (an organisation the participants file
+    does not name, or a role it does not list, is qualified)."""
+    status = Qualification.QUALIFIED if organisation is None else organisation.qualification(role)
+    if status is not Qualification.QUALIFIED:
+        raise NotQualified(f"{who} is not qualified as {role} (qualification {status.value})")
 
 
 @dataclass(frozen=True, slots=True)

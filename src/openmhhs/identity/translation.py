@@ -18,17 +18,21 @@ from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.days import day_start
 from openmhhs.identity.isd import IsdEntry, IsdTable
 from openmhhs.ids import DipId, DipRole, MarketRole, Mpid
+from openmhhs.periods import Period
 
 __all__ = [
     "ANY_MARKET_ROLE",
     "AmbiguousIsdMatch",
     "NoIsdMatch",
     "NotAValidMdr",
+    "RoleNotHeld",
     "dip_for",
+    "holds_role",
     "is_valid_mdr",
     "mdr_mpid",
     "moment_of",
     "mpid_for",
+    "require_role",
     "valid_mdrs",
 ]
 
@@ -128,3 +132,24 @@ def mdr_mpid(table: IsdTable, *, dip_id: DipId, on: date | datetime) -> Mpid:
         raise NotAValidMdr(
             f"{dip_id} is not registered as an MDR in the ISD on {moment_of(on).date().isoformat()}"
         ) from None
+
+
+class RoleNotHeld(CodedError):
+    code = ResponseCode.OMH0304
+    rule = "identity.role.held"
+
+
+def holds_role(table: IsdTable, *, dip_id: DipId, role: DipRole, during: Period[date]) -> bool:
+    """Whether an M16 row gives ``dip_id`` the DIP role at some moment of the UK days ``during``."""
+    window = Period(day_start(during.start), day_start(during.end) if during.end is not None else None)
+    return any(entry.valid.overlaps(window) for entry in table.for_dip(dip_id, role))
+
+
+def require_role(table: IsdTable, *, dip_id: DipId, role: DipRole, during: Period[date], what: str) -> None:
+    """``what`` (e.g. "the contract's SDS") must hold the DIP role in the ISD during those days:
+    REG1081 for an MDR (the definitive list of valid MDRs), OMH0304 for any other role."""
+    if holds_role(table, dip_id=dip_id, role=role, during=during):
+        return
+    days = during.start.isoformat() + (f" to {during.end.isoformat()}" if during.end else " onwards")
+    detail = f"{what} {dip_id} holds no {role} role in the ISD on {days}"
+    raise NotAValidMdr(detail) if role == DipRole.MDR else RoleNotHeld(detail)

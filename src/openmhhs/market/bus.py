@@ -43,7 +43,7 @@ from openmhhs.metering.service import MeteringService
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.service import NoRequestAwaits, RegistrationService
 from openmhhs.store.database import Database
-from openmhhs.store.identity_repo import load_isd
+from openmhhs.store.identity_repo import load_isd, load_organisations
 from openmhhs.store.market_repo import DuplicateMessage, MarketStore, NewMessage, PendingDelivery
 from openmhhs.supplier.service import Supplier
 
@@ -132,6 +132,7 @@ class Market:
         self._prefix = secrets.token_hex(3)
         with db.begin() as connection:
             self.isd = load_isd(connection)
+            self.organisations = {o.company_number: o for o in load_organisations(connection)}
             self.modes = MarketStore(connection).modes()
         self.directory = _Directory(self.isd)
         self._connection: Connection | None = None
@@ -174,7 +175,7 @@ class Market:
             if day == self.today
             else datetime(day.year, day.month, day.day, 12, tzinfo=LONDON).astimezone(UTC)
         )
-        return Context(today=day, now=now, isd=self.isd)
+        return Context(today=day, now=now, isd=self.isd, organisations=self.organisations)
 
     # -- the DIP's ingress ---------------------------------------------------------------------
     def submit(self, data: bytes, *, origin: str = "submitted") -> list[SubmitResult]:

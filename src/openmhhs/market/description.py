@@ -20,8 +20,15 @@ import yaml
 from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract, ContractInvalid
 from openmhhs.days import LONDON
-from openmhhs.identity.isd import IsdEntry, IsdOverlap, IsdTable
-from openmhhs.identity.registry import DccUserRole, Organisation, Qualification, SecStatus
+from openmhhs.identity.isd import IsdEntry, IsdIdentityShared, IsdOverlap, IsdTable
+from openmhhs.identity.registry import (
+    DccUserRole,
+    NotQualified,
+    Organisation,
+    Qualification,
+    SecStatus,
+    require_qualified,
+)
 from openmhhs.ids import CompanyNumber, DipId, DipRole, MarketRole, Mpid
 from openmhhs.periods import Period
 
@@ -32,6 +39,7 @@ __all__ = [
     "MarketDescription",
     "Problem",
     "Route",
+    "arrangement",
     "check",
     "parse_description",
 ]
@@ -486,7 +494,7 @@ def check(market: MarketDescription) -> list[Problem]:
     problems: list[Problem] = []
     try:
         IsdTable(market.isd())
-    except IsdOverlap as exc:
+    except (IsdOverlap, IsdIdentityShared) as exc:
         problems += [Problem(f"the ISD rows clash: {p}", p.code.value) for p in exc.problems]
     for role in ("REGS", "DCC"):
         if not market.by_role(role):
@@ -499,6 +507,8 @@ def check(market: MarketDescription) -> list[Problem]:
         problems.append(
             Problem(f"metering_service {market.label(market.metering_service)} does not hold the SMS role")
         )
+    elif market.metering_service is not None:
+        problems += _check_qualified(market, market.metering_service, "SMS")
     contracts = {(c.sds, c.supplier, c.reference): c for c in market.contracts}
     for contract in market.contracts:
         for who, role in ((contract.sds, "SDS"), (contract.supplier, "SUP")):
@@ -534,9 +544,76 @@ def check(market: MarketDescription) -> list[Problem]:
             problems.append(
                 Problem(f"supplier {name}: brand or customer-type shares add up to {total:g}, not 1")
             )
-        for group, _, route in plan.routes:
-            problems += _check_route(market, plan, supplier, group, route, contracts)
+        for each in plan.groups:
+            found = _check_route(market, plan, supplier, each.name, each.route, contracts)
+            problems += found or _check_label(market, plan, supplier, each, contracts)
+    proposed = {r.sds for plan in market.suppliers for _, _, r in plan.routes}
+    for sds in sorted(p.dip_id for p in market.by_role("SDS") if p.dip_id in proposed):
+        problems += _check_qualified(market, sds, "SDS")
     return problems
+
+
+def arrangement(*, supplier: DipId, sds: DipId, mdr: DipId | None, shares_data: bool) -> str | None:
+    """The design note's implementation model that a Supplier's choice of SDS and MDR is:
+    1A/1B fully separated (1B when the Supplier shares its consumption data), 2A fully
+    integrated, 3A mixed; None for an arrangement the design note does not name."""
+    if sds != supplier:
+        if mdr == supplier:
+            return "3A"
+        return "1B" if shares_data else "1A"
+    return "2A" if mdr == supplier else None
+
+
+def _check_label(
+    market: MarketDescription,
+    plan: SupplierPlan,
+    supplier: Party,
+    group: Brand | CustomerType,
+    contracts: dict[tuple[DipId, DipId, str], Contract],
+) -> list[Problem]:
+    """A brand's or customer type's model label (or the market's) must be its arrangement."""
+    label = group.model or market.model
+    if label == "4A":  # hybrid: each brand or customer type may follow its own model
+        return []
+    route = group.route
+    mdr = route.mdr
+    if mdr is None:
+        mine = [c for (s, sup, ref), c in contracts.items() if s == route.sds and sup == plan.supplier]
+        named = [c for c in mine if route.contract in (None, c.reference)]
+        mdr = named[0].default_mdr if len(named) == 1 else None
+    actual = arrangement(
+        supplier=plan.supplier, sds=route.sds, mdr=mdr, shares_data=plan.shares_consumption_data
+    )
+    if actual == label:
+        return []
+    where = f"supplier {supplier.mpid} ({group.name}) is labelled {label}"
+    if actual is None:
+        return [
+            Problem(
+                f"{where}, but is its own SDS with MDR {market.label(mdr)}: an arrangement none of "
+                f"the design note's models describes"
+            )
+        ]
+    sharing = " (the Supplier shares its consumption data)" if actual == "1B" else ""
+    return [
+        Problem(
+            f"{where}, but proposes SDS {market.label(route.sds)} with MDR {market.label(mdr)}, "
+            f"which is {actual}{sharing}: {MODELS[actual]}"
+        )
+    ]
+
+
+def _check_qualified(market: MarketDescription, provider: DipId, role: str) -> list[Problem]:
+    """The same rule the Registration Service applies to a proposed provider (REG1031)."""
+    party = market.party(provider)
+    organisation = next(
+        (o for o in market.organisations() if party and o.company_number == party.company_number), None
+    )
+    try:
+        require_qualified(organisation, role=DipRole(role), who=f"{role} {market.label(provider)}")
+    except NotQualified as exc:
+        return [Problem(f"{exc.detail}, so the Registration Service refuses its appointment", exc.code.value)]
+    return []
 
 
 def _check_route(

@@ -24,6 +24,7 @@ from openmhhs.dip import schema as s
 from openmhhs.dip.build import MessageFactory, Sender, Site, SiteLike
 from openmhhs.dip.participant import Context, Delivered
 from openmhhs.dip.schema import DipMessageStruct
+from openmhhs.identity.registry import NotQualified, require_qualified
 from openmhhs.identity.translation import AmbiguousIsdMatch, NoIsdMatch, mpid_for
 from openmhhs.ids import DipId, DipRole, InvalidMpanCore, MpanCore, Mpid
 from openmhhs.periods import Period
@@ -133,7 +134,15 @@ class RegistrationService:
                 today=ctx.today,
                 settings=self.settings,
             )
-        except rules.RegistrationRuleBroken as exc:
+            assert record is not None
+            role = rules.provider_role(request.service, record.segment)
+            registered = ctx.isd.for_dip(request.provider, role)
+            require_qualified(
+                ctx.organisations.get(registered[0].company_number) if registered else None,
+                role=role,
+                who=f"the proposed {request.service} provider {request.provider}",
+            )
+        except (rules.RegistrationRuleBroken, NotQualified) as exc:
             return [self._initial(initial, custom_initial, message, supplier, ctx, exc.code, exc.detail)]
         assert record is not None
         out: list[DipMessageStruct] = [
