@@ -391,8 +391,8 @@ class _Run:
         supplier_led, sds_led = candidates[:count], candidates[count : 2 * count]
         messages: list[DipMessageStruct | None] = []
         for member, contract in supplier_led:
-            with self.db.begin() as connection:
-                current = _current_mdr(MarketStore(connection), member, day)
+            with self.db.begin() as connection:  # the MDR on the change's effective day
+                current = _current_mdr(MarketStore(connection), member, day + timedelta(days=2))
             alternatives = sorted(m for m in contract.supported_mdrs if m != current)
             if current is None or not alternatives:
                 continue
@@ -419,7 +419,7 @@ class _Run:
             if not isinstance(sds, SmartDataService):
                 continue
             with self.db.begin() as connection:
-                current = _current_mdr(MarketStore(connection), member, day)
+                current = _current_mdr(MarketStore(connection), member, day + timedelta(days=3))
             alternatives = sorted(m for m in contract.supported_mdrs if m != current)
             if current is None or not alternatives:
                 continue
