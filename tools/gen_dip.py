@@ -55,6 +55,7 @@ LOCAL_CODES: dict[str, str] = {
     "OMH0823": "Not entitled to act for or read another participant's data",
     "OMH0824": "Request body too large",
     "OMH0825": "No message matches the replay or requeue request",
+    "OMH0826": "Request body not received in time",
 }
 
 

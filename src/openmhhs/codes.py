@@ -238,6 +238,7 @@ class ResponseCode(StrEnum):
     OMH0823 = "OMH0823"
     OMH0824 = "OMH0824"
     OMH0825 = "OMH0825"
+    OMH0826 = "OMH0826"
 
     @property
     def wording(self) -> str:
@@ -478,6 +479,7 @@ _WORDING: dict[str, str] = {
     "OMH0823": "Not entitled to act for or read another participant's data",
     "OMH0824": "Request body too large",
     "OMH0825": "No message matches the replay or requeue request",
+    "OMH0826": "Request body not received in time",
 }
 
 _LOCAL: frozenset[str] = frozenset(
@@ -511,6 +513,7 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0823",
         "OMH0824",
         "OMH0825",
+        "OMH0826",
     ]
 )
 
