@@ -258,9 +258,10 @@ def test_forged_requests_are_refused_with_their_codes(served: Served, tmp_path: 
     # the body changed after signing
     tampered = body.replace(b'"CSP"', b'"COS"')
     assert "Content-Hash" in _refused(served.post_signed(path, body, sent_body=tampered), 401, "RCP9999")
-    # an API key that is not the signer's, and one nobody holds
-    _refused(served.post_signed(path, body, api_key=served.api_key(DAWN)), 401, "RCP9999")
-    _refused(served.post_signed(path, body, api_key="not-a-key"), 401, "RCP9999")
+    # an API key that is not the signer's, one nobody holds, and none: each worded as what it is
+    _refused(served.post_signed(path, body, api_key=served.api_key(DAWN)), 401, "OMH0822")
+    _refused(served.post_signed(path, body, api_key="not-a-key"), 401, "OMH0821")
+    assert "X-API-Key" in _refused(served.post_signed(path, body, api_key=""), 401, "OMH0820")
     # a certificate from an authority the hub does not trust
     now = datetime.now(UTC)
     stranger_ca = make_authority(name="somebody else's CA", now=now)
@@ -325,13 +326,17 @@ def test_validation_endpoint(served: Served) -> None:
     site = served.fresh_mpans(1)[0]
     good = batch([served.dsapp(site)])
     url = f"{served.config.hub_url}/validate/IF-031/DSApp"
-    assert served.client().post(url, content=good).status_code == 201
+    key = {"X-API-Key": served.api_key(AURORA)}
+    assert served.client().post(url, content=good, headers=key).status_code == 201
     bad = msgspec.json.encode([{"payload": {"CommonBlock": {}}}])
-    response = served.client().post(url, content=bad)
+    response = served.client().post(url, content=bad, headers=key)
     assert response.status_code == 400 and "MSG1001" in response.text
-    assert (
-        served.client().post(f"{served.config.hub_url}/validate/IF-031/Nope", content=good).status_code == 404
-    )
+    # the spec documents 201, 400 and 500 for validation: an event not served here is a 400
+    unknown = served.client().post(f"{served.config.hub_url}/validate/IF-031/Nope", content=good, headers=key)
+    assert unknown.status_code == 400 and unknown.json().startswith("MSG1002")
+    # the spec's ApiKeyAuth is on every operation, validation included
+    refused = served.client().post(url, content=good)
+    assert refused.status_code == 401 and refused.json()["messageArray"][0]["message"].startswith("OMH0820")
     # validating sends nothing
     assert not any(m["mpan"] == site.row["mpan"] for m in served.inbox(RS))
 

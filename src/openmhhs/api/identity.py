@@ -17,11 +17,13 @@ that opens a connection and then sends its headers a byte at a time).
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import h11
 from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -125,6 +127,7 @@ class PeerCertificateProtocol(H11Protocol):
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
+        self._stopping = False
         self._first_request = self.loop.call_later(self.header_timeout, self._too_slow)
         ssl_object = transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
@@ -144,6 +147,23 @@ class PeerCertificateProtocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._first_request.cancel()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """Stopping: an idle connection is dropped at once. uvicorn closes it politely, and
+        over TLS that waits for the peer's close_notify (up to 30 s), so that every stop ran
+        past the graceful-shutdown timeout; a request in flight still completes."""
+        self._stopping = True
+        if self.cycle is None or self.cycle.response_complete:
+            with contextlib.suppress(h11.LocalProtocolError):
+                self.conn.send(h11.ConnectionClosed())
+            self.transport.abort()
+        else:
+            self.cycle.keep_alive = False
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._stopping and self.transport.is_closing():
+            self.transport.abort()
 
 
 class _WithClientCertificate:
