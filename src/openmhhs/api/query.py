@@ -123,15 +123,20 @@ def router(db: Database, caller_of: Callable[[Request], Caller]) -> APIRouter:
             return _error(400, exc.code, exc.detail)
 
         def read() -> list[Any] | None:
+            """The MPAN's rows the caller may see; None when it may see nothing of the MPAN."""
             with db.read() as connection:
                 store = MarketStore(connection)
-                if not store.mpan_exists(core):
+                record = store.get_mpan(core)
+                if record is None:
                     return None
-                return store.timeline(core)
+                rows = store.timeline(core)
+            if who.operator:
+                return rows
+            supplied = any(str(p.supplier) == who.dip_id for p in record.suppliers)
+            seen = [r for r in rows if who.dip_id in (r.supplier, r.provider, r.mdr)]
+            return seen if seen or supplied else None
 
         rows = await asyncio.to_thread(read)
-        if rows is not None and not who.operator:
-            rows = [r for r in rows if who.dip_id in (r.supplier, r.provider, r.mdr)] or None
         if rows is None:
             return _error(404, ResponseCode.REG0000, f"MPAN {core} is not registered (or not yours)")
         if on is not None:
