@@ -381,7 +381,9 @@ def test_the_client_certificate_binds_the_api_key_to_one_participant(served: Ser
     correlation = request.common_block.s1.sender_correlation_id
     hub = served.config.hub_url
     borrowed = served.client(AURORA).get(
-        f"{hub}/api/messages", headers={"X-API-Key": served.api_key(BEACON)}, params={"correlation": correlation}
+        f"{hub}/api/messages",
+        headers={"X-API-Key": served.api_key(BEACON)},
+        params={"correlation": correlation},
     )
     assert borrowed.status_code == 401 and _codes(borrowed) == ["OMH0822"]
     nothing = served.client(AURORA).get(f"{hub}/api/messages")
