@@ -425,3 +425,6 @@ def test_a_stop_is_clean(tmp_path: Path) -> None:
         wait_for(lambda: served.inbox(RS), timeout=60, what="a publication to the RS")
     log = (tmp_path / "serve.log").read_text()
     assert "Ready." in log and "graceful shutdown exceeded" not in log, log[-2000:]
+    # no secret in the log: no API key, and no private key
+    secrets = [*served.config.api_keys(), served.config.operator_key]
+    assert not [s for s in secrets if s in log] and "PRIVATE KEY" not in log
