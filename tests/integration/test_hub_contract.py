@@ -5,8 +5,10 @@ and the query API's entitlements. Each test names the behaviour the spec or issu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -100,13 +102,12 @@ def codes(response: Any) -> list[str]:
     return [item["message"].split(" ", 1)[0] for item in response.json()["messageArray"]]
 
 
-@pytest.fixture(scope="module")
-def hubside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hubside]:
-    tmp = tmp_path_factory.mktemp("contract")
+@contextlib.contextmanager
+def hub_on(tmp: Path, database: str) -> Iterator[Hubside]:
     description, text = read_description("1a-fully-separated")
     config = prepare(
         tmp / "serve",
-        database=f"sqlite:///{tmp / 'openmhhs.db'}",
+        database=database,
         market=MarketSource(description, text, mpans=80, seed=3),
         explicit_market=False,
         host="127.0.0.1",
@@ -118,6 +119,13 @@ def hubside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hubside]:
     config = msgspec.structs.replace(config, max_body_bytes=256 * 1024)
     with TestClient(create_hub_app(config, deliver=False), base_url=BASE) as client:
         yield Hubside(config, client)
+
+
+@pytest.fixture(scope="module")
+def hubside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hubside]:
+    tmp = tmp_path_factory.mktemp("contract")
+    with hub_on(tmp, f"sqlite:///{tmp / 'openmhhs.db'}") as hub:
+        yield hub
 
 
 # -- who may call: ApiKeyAuth on every operation ----------------------------------------------------
@@ -444,3 +452,12 @@ def test_a_nodes_send_is_only_for_its_own_participant(hubside: Hubside) -> None:
         assert node.get("/inbox").status_code == 401
         assert node.get("/inbox", headers={"X-API-Key": hubside.key(BEACON)}).status_code == 401
         assert node.get("/inbox", headers={"X-API-Key": config.operator_key}).status_code == 200
+
+
+@pytest.mark.postgres
+def test_replay_requeue_and_entitlements_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    with hub_on(tmp_path, pg_url) as pg:
+        test_replay_returns_what_was_published_to_the_recipient_marked_as_replays(pg)
+        test_requeue_publishes_again_as_replays_in_order(pg)
+        test_a_participant_sees_its_own_messages_and_mpans_only(pg)
+        test_status_messages_are_kept_for_their_recipients_webhook(pg)
