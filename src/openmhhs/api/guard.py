@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from openmhhs.api.responses import DIP_PARTICIPANT_ID, response_item, standard_body
 from openmhhs.codes import ResponseCode
 
 __all__ = ["DIP_PATH_WORDS", "RequestGuard", "coded_body"]
@@ -30,24 +31,12 @@ DIP_PATH_WORDS = frozenset(
 """The fixed words of the DIP's paths, matched whatever their case."""
 
 
-def coded_body(code: ResponseCode, detail: str, *, sender: str = "0000000000") -> bytes:
+def coded_body(code: ResponseCode, detail: str) -> bytes:
     """A StandardResponse with one item, for a refusal made before any endpoint ran."""
-    from openmhhs.days import format_utc_datetime  # noqa: PLC0415 - light, but keep the guard lean
-
-    now = format_utc_datetime(datetime.now(UTC))
-    item = {
-        "transactionID": None,
-        "senderUniqueReference": None,
-        "correlationID": None,
-        "sentTimestamp": now,
-        "senderID": sender,
-        "recipientID": None,
-        "DIPConnectionProviderID": None,
-        "message": f"{code.value} - {code.wording}: {detail}"[:200],
-        "help": None,
-        "serviceTicketURL": None,
-    }
-    return orjson.dumps({"messageArray": [item], "timestamp": now})
+    item = response_item(
+        code=code, detail=detail, sender=DIP_PARTICIPANT_ID, recipient=None, sent=datetime.now(UTC)
+    )
+    return orjson.dumps(standard_body([item]))
 
 
 def _canonical_path(path: str) -> str:

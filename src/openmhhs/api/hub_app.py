@@ -26,7 +26,6 @@ import contextlib
 import functools
 import logging
 import os
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -63,10 +62,10 @@ from openmhhs.api.replay import (
     status_delivered,
     status_items,
 )
+from openmhhs.api.responses import DIP_PARTICIPANT_ID, response_item, standard_response
 from openmhhs.api.signing import SignatureInvalid, signer_for, verifier_for, verify_request
 from openmhhs.clock import now as clock_now
 from openmhhs.codes import ResponseCode
-from openmhhs.days import format_utc_datetime
 from openmhhs.dip.catalogue import EVENTS, INTERFACES
 from openmhhs.dip.parse import Parsed, Perspective, SchemaFailure, parse_batch
 from openmhhs.failpoints import failpoint
@@ -76,48 +75,6 @@ from openmhhs.store.database import Database
 __all__ = ["DIP_PARTICIPANT_ID", "create_hub_app", "response_item", "standard_response"]
 
 log = logging.getLogger("openmhhs.hub")
-
-
-def standard_response(items: list[dict[str, Any]], *, status: int) -> JSONResponse:
-    return JSONResponse(
-        {"messageArray": items, "timestamp": format_utc_datetime(datetime.now(UTC))}, status_code=status
-    )
-
-
-DIP_PARTICIPANT_ID = "0000000000"
-"""The DIP's own participant id, the sender of its responses."""
-
-_REFERENCE = re.compile(r"^S-((IF|REP)-)?\d{3,4}-[0-9a-fA-F]{10}-[A-Z]{3,5}-\d{8}-[a-zA-Z0-9]+$")
-
-
-def response_item(
-    *,
-    code: ResponseCode,
-    detail: str,
-    sender: str,
-    recipient: str | None,
-    sent: datetime,
-    transaction_id: str | None = None,
-    reference: str | None = None,
-    correlation_id: str | None = None,
-    path: str | None = None,
-) -> dict[str, Any]:
-    """One StandardResponseBodyType: ``senderID`` is who answers, ``recipientID`` who sent
-    the message answered. Fields are kept within the official lengths and patterns."""
-    wording = f"{code.value} - {code.wording}"
-    message = wording if code.value.endswith("0000") or not detail else f"{wording}: {detail}"
-    return {
-        "transactionID": transaction_id,
-        "senderUniqueReference": reference if reference and _REFERENCE.match(reference) else None,
-        "correlationID": correlation_id if correlation_id and len(correlation_id) <= 60 else None,
-        "sentTimestamp": format_utc_datetime(sent),
-        "senderID": sender,
-        "recipientID": recipient if recipient and len(recipient) == 10 else None,
-        "DIPConnectionProviderID": None,
-        "message": message[:200],
-        "help": f"{path}: {detail}"[:500] if path else None,
-        "serviceTicketURL": None,
-    }
 
 
 def _item(answer: Accepted, *, recipient: str | None, sent: datetime) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from fastapi.responses import JSONResponse, Response
 
 from openmhhs.api.config import ServeConfig, client_tls
 from openmhhs.api.guard import RequestGuard
-from openmhhs.api.hub_app import DIP_PARTICIPANT_ID, response_item, standard_response
 from openmhhs.api.identity import Caller, NotEntitled, Refusal, identify, peer_dip_id
+from openmhhs.api.responses import DIP_PARTICIPANT_ID, response_item, standard_response
 from openmhhs.api.signing import SignatureInvalid, signer_for, verifier_for, verify_request
 from openmhhs.clock import now as clock_now
 from openmhhs.clock import today as clock_today
