@@ -461,3 +461,8 @@ def test_replay_requeue_and_entitlements_on_postgresql(pg_url: str, tmp_path: Pa
         test_requeue_publishes_again_as_replays_in_order(pg)
         test_a_participant_sees_its_own_messages_and_mpans_only(pg)
         test_status_messages_are_kept_for_their_recipients_webhook(pg)
+
+
+def test_a_bad_query_parameter_is_a_coded_400_not_fastapis_422(hubside: Hubside) -> None:
+    response = hubside.get("/api/mpans", limit=0)  # and no `on`
+    assert response.status_code == 400 and response.json()["code"] == "MSG1001"
