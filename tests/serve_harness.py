@@ -21,6 +21,7 @@ import httpx
 import orjson
 
 from openmhhs.api.config import ServeConfig, client_tls
+from openmhhs.api.identity import OPERATOR, OPERATOR_CERTIFICATE
 from openmhhs.api.signing import signer_for
 from openmhhs.dip.build import MessageFactory, Sender
 from openmhhs.dip.parse import encode
@@ -86,8 +87,10 @@ class Served:
 
     # -- transport -------------------------------------------------------------------------------
     def client(self, name: str = AURORA) -> httpx.Client:
+        """A client presenting ``name``'s certificate (the operator presents the hub's)."""
         if name not in self._clients:
-            self._clients[name] = httpx.Client(verify=client_tls(self.config, name), timeout=30)
+            cert = OPERATOR_CERTIFICATE if name == OPERATOR else name
+            self._clients[name] = httpx.Client(verify=client_tls(self.config, cert), timeout=30)
         return self._clients[name]
 
     def signer(self, name: str) -> Signer:
@@ -96,6 +99,8 @@ class Served:
         return self._signers[name]
 
     def api_key(self, dip_id: str) -> str:
+        if dip_id == OPERATOR:
+            return self.config.operator_key
         return next(k for k, v in self.config.api_keys().items() if v == dip_id)
 
     def post_signed(
@@ -123,14 +128,19 @@ class Served:
         channel = messages[0].INTERFACE_ID
         return self.post_signed(f"/dip-channel/{channel}", batch(messages), as_=as_)
 
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.client().get(f"{self.config.hub_url}{path}", params=params)
+    def get(self, path: str, *, as_: str = OPERATOR, **params: Any) -> Any:
+        """A query API answer, as the operator (everything) unless ``as_`` names a participant."""
+        response = self.client(as_).get(
+            f"{self.config.hub_url}{path}", params=params, headers={"X-API-Key": self.api_key(as_)}
+        )
         response.raise_for_status()
         return response.json()
 
     def inbox(self, dip_id: str, after: int = 0) -> list[dict[str, Any]]:
         url = f"{self.config.node_url(dip_id)}/inbox"
-        response = self.client().get(url, params={"after": after})
+        response = self.client(OPERATOR).get(
+            url, params={"after": after}, headers={"X-API-Key": self.config.operator_key}
+        )
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()
         return result

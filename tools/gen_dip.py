@@ -54,6 +54,13 @@ LOCAL_CODES: dict[str, str] = {
     "OMH0703": "Another MDR is authorised for the MPAN on that day",
     "OMH0704": "Not the MPAN's supplier on that day",
     "OMH0705": "The MDR has no instruction from the MPAN's SDS for that day",
+    "OMH0820": "X-API-Key missing",
+    "OMH0821": "X-API-Key not recognised",
+    "OMH0822": "The client certificate, the API key and the signature name different participants",
+    "OMH0823": "Not entitled to act for or read another participant's data",
+    "OMH0824": "Request body too large",
+    "OMH0825": "No message matches the replay or requeue request",
+    "OMH0826": "Request body not received in time",
 }
 
 

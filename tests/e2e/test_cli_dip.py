@@ -31,7 +31,7 @@ def test_validate_json_contract(cli: CliHarness, tmp_path: Path, messages: list[
     rows = orjson.loads(result.stdout)
     assert [(r["valid"], r["code"]) for r in rows] == [
         (True, "MSG0000"),
-        (False, "RCP1003"),
+        (False, "MSG1001"),
         (True, "MSG0000"),
     ]
     assert rows[1]["path"] == "$.CommonBlock.S0.eventCode" and rows[0]["path"] is None

@@ -258,9 +258,10 @@ def test_forged_requests_are_refused_with_their_codes(served: Served, tmp_path: 
     # the body changed after signing
     tampered = body.replace(b'"CSP"', b'"COS"')
     assert "Content-Hash" in _refused(served.post_signed(path, body, sent_body=tampered), 401, "RCP9999")
-    # an API key that is not the signer's, and one nobody holds
-    _refused(served.post_signed(path, body, api_key=served.api_key(DAWN)), 401, "RCP9999")
-    _refused(served.post_signed(path, body, api_key="not-a-key"), 401, "RCP9999")
+    # an API key that is not the signer's, one nobody holds, and none: each worded as what it is
+    _refused(served.post_signed(path, body, api_key=served.api_key(DAWN)), 401, "OMH0822")
+    _refused(served.post_signed(path, body, api_key="not-a-key"), 401, "OMH0821")
+    assert "X-API-Key" in _refused(served.post_signed(path, body, api_key=""), 401, "OMH0820")
     # a certificate from an authority the hub does not trust
     now = datetime.now(UTC)
     stranger_ca = make_authority(name="somebody else's CA", now=now)
@@ -325,13 +326,17 @@ def test_validation_endpoint(served: Served) -> None:
     site = served.fresh_mpans(1)[0]
     good = batch([served.dsapp(site)])
     url = f"{served.config.hub_url}/validate/IF-031/DSApp"
-    assert served.client().post(url, content=good).status_code == 201
+    key = {"X-API-Key": served.api_key(AURORA)}
+    assert served.client().post(url, content=good, headers=key).status_code == 201
     bad = msgspec.json.encode([{"payload": {"CommonBlock": {}}}])
-    response = served.client().post(url, content=bad)
+    response = served.client().post(url, content=bad, headers=key)
     assert response.status_code == 400 and "MSG1001" in response.text
-    assert (
-        served.client().post(f"{served.config.hub_url}/validate/IF-031/Nope", content=good).status_code == 404
-    )
+    # the spec documents 201, 400 and 500 for validation: an event not served here is a 400
+    unknown = served.client().post(f"{served.config.hub_url}/validate/IF-031/Nope", content=good, headers=key)
+    assert unknown.status_code == 400 and unknown.json().startswith("MSG1002")
+    # the spec's ApiKeyAuth is on every operation, validation included
+    refused = served.client().post(url, content=good)
+    assert refused.status_code == 401 and refused.json()["messageArray"][0]["message"].startswith("OMH0820")
     # validating sends nothing
     assert not any(m["mpan"] == site.row["mpan"] for m in served.inbox(RS))
 
@@ -364,3 +369,62 @@ def test_served_on_postgresql_through_a_dead_webhook(pg_url: str, tmp_path: Path
             ]
             [period] = served.get(f"/api/timeline/{mpan}", on=TODAY.isoformat())
             assert period["dip_id"] == BEACON and period["mdr_mpid"] == "MDRC"
+
+
+# -- who may see and do what, over mutual TLS ----------------------------------------------------------
+def test_the_client_certificate_binds_the_api_key_to_one_participant(served: Served) -> None:
+    """Aurora's certificate with Beacon's API key is refused (finding 3: any certificate could
+    read everything); with its own key Aurora reads only its own messages."""
+    site = served.fresh_mpans(1)[0]
+    request = served.dsapp(site)
+    assert served.submit([request]).status_code == 201
+    correlation = request.common_block.s1.sender_correlation_id
+    hub = served.config.hub_url
+    borrowed = served.client(AURORA).get(
+        f"{hub}/api/messages",
+        headers={"X-API-Key": served.api_key(BEACON)},
+        params={"correlation": correlation},
+    )
+    assert borrowed.status_code == 401 and _codes(borrowed) == ["OMH0822"]
+    nothing = served.client(AURORA).get(f"{hub}/api/messages")
+    assert nothing.status_code == 401 and _codes(nothing) == ["OMH0820"]
+    assert len(served.get("/api/messages", as_=AURORA, correlation=correlation)) >= 1
+    assert served.get("/api/messages", as_=DAWN, correlation=correlation) == []
+    # Beacon signs with its own key but connects with Aurora's certificate
+    body = batch([served.dsapp(served.fresh_mpans(1)[0], served.factory(BEACON, "SUP"))])
+    url = f"{hub}/dip-channel/IF-031"
+    headers = served.signer(BEACON).headers(method="POST", url=url, body=body, now=datetime.now(UTC))
+    headers["X-API-Key"] = served.api_key(BEACON)
+    mixed = served.client(AURORA).post(url, content=body, headers=headers)
+    assert mixed.status_code == 401 and _codes(mixed) == ["OMH0822"]
+
+
+def test_a_nodes_send_and_inbox_are_its_own_participants(served: Served) -> None:
+    """A POST to another participant's node ``/send`` was accepted and signed as that
+    participant (finding 3); now only the participant itself may queue there."""
+    site = served.fresh_mpans(1)[0]
+    body = batch([served.dsapp(site, served.factory(BEACON, "SUP"))])
+    url = f"{served.config.node_url(BEACON)}/send"
+    as_aurora = served.client(AURORA).post(url, content=body, headers={"X-API-Key": served.api_key(AURORA)})
+    assert as_aurora.status_code == 401 and _codes(as_aurora) == ["OMH0821"]
+    key_only = served.client(AURORA).post(url, content=body, headers={"X-API-Key": served.api_key(BEACON)})
+    assert key_only.status_code == 401 and _codes(key_only) == ["OMH0822"]
+    inbox = served.client(AURORA).get(
+        f"{served.config.node_url(BEACON)}/inbox", headers={"X-API-Key": served.api_key(AURORA)}
+    )
+    assert inbox.status_code == 401
+    assert not any(m["mpan"] == site.row["mpan"] for m in served.inbox(RS))
+
+
+def test_a_stop_is_clean(tmp_path: Path) -> None:
+    """SIGTERM stops every service within uvicorn's graceful-shutdown time: idle mutual-TLS
+    connections used to hold each stop until it logged "graceful shutdown exceeded"."""
+    with serving(tmp_path, database=f"sqlite:///{tmp_path}/openmhhs.db", mpans=10) as served:
+        site = served.fresh_mpans(1)[0]
+        assert served.submit([served.dsapp(site)]).status_code == 201
+        wait_for(lambda: served.inbox(RS), timeout=60, what="a publication to the RS")
+    log = (tmp_path / "serve.log").read_text()
+    assert "Ready." in log and "graceful shutdown exceeded" not in log, log[-2000:]
+    # no secret in the log: no API key, and no private key
+    secrets = [*served.config.api_keys(), served.config.operator_key]
+    assert not [s for s in secrets if s in log] and "PRIVATE KEY" not in log

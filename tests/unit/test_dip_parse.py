@@ -73,31 +73,31 @@ def test_payload_wrapper_accepted() -> None:
         ),
         (
             lambda m: m["CommonBlock"]["S0"].update(eventCode="[DSAppActive]"),
-            "RCP1003",
+            "MSG1001",
             "RCP1003",
             "$.CommonBlock.S0.eventCode",
         ),
         (
             lambda m: m["CommonBlock"]["S0"].update(schemaVersion="010"),
-            "RCP1005",
+            "MSG1001",
             "RCP1005",
             "$.CommonBlock.S0.schemaVersion",
         ),
         (
             lambda m: s1(m).update(environmentTag="LIVE"),
-            "RCP1004",
+            "MSG1001",
             "RCP1004",
             "$.CommonBlock.S1.environmentTag",
         ),
         (
             lambda m: s1(m).update(senderUniqueReference="REF-1"),
-            "RCP1006",
+            "MSG1001",
             "RCP1006",
             "$.CommonBlock.S1.senderUniqueReference",
         ),
         (
             lambda m: s1(m).pop("senderUniqueReference"),
-            "RCP1006",
+            "MSG1001",
             "RCP1006",
             "$.CommonBlock.S1.senderUniqueReference",
         ),
@@ -115,7 +115,7 @@ def test_payload_wrapper_accepted() -> None:
         ),
         (
             lambda m: s1(m).update(senderTimestamp="2025-06-02T10:00:00+00:00"),
-            "RCP1008",
+            "MSG1007",
             "RCP1008",
             "$.CommonBlock.S1.senderTimestamp",
         ),
@@ -199,25 +199,25 @@ def test_rule_codes(mutate: Callable[[dict[str, Any]], object], dip: str, recipi
     assert rejected(raw, Perspective.RECIPIENT).code.value == recipient
 
 
-def test_rcp1006_reference_must_name_this_interface() -> None:
-    error = rejected(
-        dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-033-1111111111-SUP-20250601-a1"))
-    )
-    assert error.code is ResponseCode.RCP1006 and "IF-031" in error.detail
+def test_reference_must_name_this_interface() -> None:
+    raw = dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-033-1111111111-SUP-20250601-a1"))
+    error = rejected(raw)
+    assert error.code is ResponseCode.MSG1001 and "IF-031" in error.detail
+    assert rejected(raw, Perspective.RECIPIENT).code is ResponseCode.RCP1006
 
 
-def test_rcp1006_reference_must_name_the_sender() -> None:
+def test_reference_must_name_the_sender() -> None:
     error = rejected(
         dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-031-2222222222-SUP-20250601-a1"))
     )
-    assert error.code is ResponseCode.RCP1006
+    assert error.code is ResponseCode.MSG1001
 
 
-def test_rcp1006_reference_date_must_be_real() -> None:
+def test_reference_date_must_be_real() -> None:
     error = rejected(
         dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-031-1111111111-SUP-20251332-a1"))
     )
-    assert error.code is ResponseCode.RCP1006
+    assert error.code is ResponseCode.MSG1001
 
 
 def test_short_form_reference_without_if_prefix_is_official() -> None:
@@ -232,7 +232,7 @@ def test_trailing_newline_in_a_pattern_field_is_refused() -> None:
     error = rejected(
         dsapp(lambda m: s1(m).update(senderUniqueReference="S-IF-031-1111111111-SUP-20250601-a1\n"))
     )
-    assert error.code is ResponseCode.RCP1006
+    assert error.code is ResponseCode.MSG1001
 
 
 def test_not_json_is_a_schema_failure() -> None:
@@ -251,7 +251,7 @@ def test_batch_keeps_order_and_isolates_failures() -> None:
     results = parse_batch(orjson.dumps([good, {"payload": bad}, good]), now=NOW)
     assert [type(r) for r in results] == [Parsed, Rejection, Parsed]
     rejection = results[1]
-    assert isinstance(rejection, Rejection) and rejection.code is ResponseCode.RCP1003
+    assert isinstance(rejection, Rejection) and rejection.code is ResponseCode.MSG1001
     assert rejection.sender_unique_reference == good["CommonBlock"]["S1"]["senderUniqueReference"]
 
 

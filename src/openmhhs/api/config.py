@@ -2,9 +2,9 @@
 ``openmhhs serve`` (``serve.json``), read by every process it starts.
 
 It names the database, the hub's and each participant's address, the certificate
-authority and each service's key and certificate (mutual TLS and DIP signing), and each
-participant's API key (``X-API-Key``). Plain HTTP is only ever used on loopback, and only
-when asked for.
+authority and each service's key and certificate (mutual TLS and DIP signing), each
+participant's API key (``X-API-Key``) and the operator's, and the limits every service puts on
+a request. Plain HTTP is only ever used on loopback, and only when asked for.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ class ServeConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Seconds the hub waits for a webhook to answer before it retries later."""
     hub_keys: dict[str, str] = msgspec.field(default_factory=dict)
     """API key -> DIP ID, for participants not started here (e.g. a test acting as a supplier)."""
+    operator_key: str = ""
+    """The hub operator's API key (with the hub's certificate): reads every participant's data."""
+    max_body_bytes: int = 16 * 1024 * 1024
+    """The largest request body the hub and the nodes accept (413 OMH0824 above it)."""
+    body_timeout: float = 30.0
+    """Seconds a request's body may take to arrive (408 OMH0826 after it)."""
+    header_timeout: float = 10.0
+    """Seconds a new connection may take to send its first request's headers."""
 
     @property
     def scheme(self) -> str:

@@ -1,13 +1,22 @@
-"""The DIP hub as an HTTP service (FastAPI): the SubmitEvents contract, publication
-configuration, validation endpoints, the appointment query API, and the delivery worker.
+"""The DIP hub as an HTTP service (FastAPI): every operation of the DIP's SubmitEvents
+contract the hub serves, the appointment query API, and the delivery workers. docs/http.md
+lists each operation, its status codes and every decision where the spec is silent.
 
-* ``POST /dip-channel/{id}``: a JSON array of ``{"payload": message}`` (bare messages are
-  accepted too). The ``X-API-Key`` must be the signer's and the X-DIP-* signature valid
-  (RCP9999 otherwise, HTTP 401); each message is then checked and answered in a
-  StandardResponse: 201 when all were accepted, 207 when some were, 400 when none.
+Every operation needs the caller's ``X-API-Key`` (the spec's ApiKeyAuth), which must name the
+participant of its client certificate (``api.identity``); the operations the spec signs also
+need a valid X-DIP-* signature by that participant (RCP9999 otherwise). Refusals before an
+endpoint runs are 401 (403 for acting for another participant) in the StandardResponse shape.
+
+* ``POST /dip-channel/{id}``: a JSON array of ``{"payload": message}`` (``api.batch``); each
+  message is checked and answered in a StandardResponse: 201 when all were accepted, 207 when
+  some were, 400 when none.
 * ``POST|DELETE /dip-channel/{id}/pubconfig/{recipient-id}``: the recipient's webhook.
+* ``POST /dip-channel/{id}/replay|requeue/{recipient-id}``: what the recipient missed
+  (``api.replay``).
+* ``POST /statusmessage``, ``POST|DELETE /statusmessage/config/{recipient-id}``: status
+  messages and the webhook that receives them.
 * ``POST /validate/{interface}/{event}``: checks messages without sending them.
-* ``GET /api/…``: timelines, gaps and the message log (OpenAPI at ``/openapi.json``).
+* ``GET /api/…``: timelines, gaps and the message log, for what the caller may see.
 """
 
 from __future__ import annotations
@@ -17,24 +26,48 @@ import contextlib
 import functools
 import logging
 import os
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from openmhhs.api.batch import checked_batch
 from openmhhs.api.config import ServeConfig, client_tls
+from openmhhs.api.guard import RequestGuard
+from openmhhs.api.identity import (
+    OPERATOR_CERTIFICATE,
+    Caller,
+    IdentitiesDisagree,
+    NotEntitled,
+    Refusal,
+    identify,
+    peer_dip_id,
+)
 from openmhhs.api.query import router as query_router
+from openmhhs.api.replay import (
+    MessageRequest,
+    configure_status_webhook,
+    due_status,
+    keep_status_messages,
+    message_request,
+    remove_status_webhook,
+    replay,
+    requeue,
+    status_delivered,
+    status_items,
+)
+from openmhhs.api.responses import DIP_PARTICIPANT_ID, response_item, standard_response
 from openmhhs.api.signing import SignatureInvalid, signer_for, verifier_for, verify_request
 from openmhhs.clock import now as clock_now
 from openmhhs.codes import ResponseCode
-from openmhhs.days import format_utc_datetime
 from openmhhs.dip.catalogue import EVENTS, INTERFACES
-from openmhhs.dip.parse import Parsed, Perspective, parse_batch
+from openmhhs.dip.parse import Parsed, Perspective, SchemaFailure, parse_batch
 from openmhhs.failpoints import failpoint
 from openmhhs.market.hub import Accepted, DueBatch, Hub
 from openmhhs.store.database import Database
@@ -42,48 +75,6 @@ from openmhhs.store.database import Database
 __all__ = ["DIP_PARTICIPANT_ID", "create_hub_app", "response_item", "standard_response"]
 
 log = logging.getLogger("openmhhs.hub")
-
-
-def standard_response(items: list[dict[str, Any]], *, status: int) -> JSONResponse:
-    return JSONResponse(
-        {"messageArray": items, "timestamp": format_utc_datetime(datetime.now(UTC))}, status_code=status
-    )
-
-
-DIP_PARTICIPANT_ID = "0000000000"
-"""The DIP's own participant id, the sender of its responses."""
-
-_REFERENCE = re.compile(r"^S-((IF|REP)-)?\d{3,4}-[0-9a-fA-F]{10}-[A-Z]{3,5}-\d{8}-[a-zA-Z0-9]+$")
-
-
-def response_item(
-    *,
-    code: ResponseCode,
-    detail: str,
-    sender: str,
-    recipient: str | None,
-    sent: datetime,
-    transaction_id: str | None = None,
-    reference: str | None = None,
-    correlation_id: str | None = None,
-    path: str | None = None,
-) -> dict[str, Any]:
-    """One StandardResponseBodyType: ``senderID`` is who answers, ``recipientID`` who sent
-    the message answered. Fields are kept within the official lengths and patterns."""
-    wording = f"{code.value} - {code.wording}"
-    message = wording if code.value.endswith("0000") or not detail else f"{wording}: {detail}"
-    return {
-        "transactionID": transaction_id,
-        "senderUniqueReference": reference if reference and _REFERENCE.match(reference) else None,
-        "correlationID": correlation_id if correlation_id and len(correlation_id) <= 60 else None,
-        "sentTimestamp": format_utc_datetime(sent),
-        "senderID": sender,
-        "recipientID": recipient if recipient and len(recipient) == 10 else None,
-        "DIPConnectionProviderID": None,
-        "message": message[:200],
-        "help": f"{path}: {detail}"[:500] if path else None,
-        "serviceTicketURL": None,
-    }
 
 
 def _item(answer: Accepted, *, recipient: str | None, sent: datetime) -> dict[str, Any]:
@@ -100,17 +91,41 @@ def _item(answer: Accepted, *, recipient: str | None, sent: datetime) -> dict[st
     )
 
 
-def _refusal(code: ResponseCode, detail: str, *, status: int, recipient: str | None = None) -> JSONResponse:
-    answer = Accepted(code, detail, None, None, None, None)
+def _refusal(
+    code: ResponseCode, detail: str, *, status: int, recipient: str | None = None, path: str | None = None
+) -> JSONResponse:
+    answer = Accepted(code, detail, None, None, None, None, path)
     return standard_response([_item(answer, recipient=recipient, sent=datetime.now(UTC))], status=status)
 
 
 class WebhookConfig(BaseModel):
-    """The spec's WebhookConfig."""
+    """The spec's WebhookConfig (every property optional there; a webhook needs its URL)."""
 
-    callbackURL: str  # noqa: N815 - the spec's name
-    maxMessageCount: int | None = None  # noqa: N815
-    maxPayloadSize: int | None = None  # noqa: N815
+    model_config = ConfigDict(extra="forbid")
+
+    callbackURL: Annotated[str, Field(min_length=8, max_length=500, pattern=r"^https?://")]  # noqa: N815
+    maxMessageCount: Annotated[float, Field(ge=1, le=1000)] | None = None  # noqa: N815
+    maxPayloadSize: Annotated[float, Field(ge=1)] | None = None  # noqa: N815
+
+    @classmethod
+    def parse(cls, body: bytes) -> WebhookConfig:
+        """The body, field names in any case; SchemaFailure (MSG1001) when it is not one."""
+        try:
+            raw = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise SchemaFailure("not valid JSON", path="$") from None
+        if not isinstance(raw, dict):
+            raise SchemaFailure("a WebhookConfig is a JSON object", path="$")
+        names = {name.lower(): name for name in cls.model_fields}
+        try:
+            return cls.model_validate({names.get(str(k).lower(), str(k)): v for k, v in raw.items()})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise SchemaFailure(f"{where}: {first['msg']}", path=f"$.{where}") from None
+
+
+_EVENTS_ANY_CASE = {(i.upper(), e.strip("[]").lower()): spec for (i, e), spec in EVENTS.items()}
 
 
 def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
@@ -124,12 +139,20 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_deliver_forever(hub, config, signer, wake)) if deliver else None
+        tasks = (
+            [
+                asyncio.create_task(_deliver_forever(hub, config, signer, wake)),
+                asyncio.create_task(_deliver_status_forever(db, config, signer, wake)),
+            ]
+            if deliver
+            else []
+        )
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             db.dispose()
@@ -141,66 +164,102 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         "and a query API over the appointment data.",
         lifespan=lifespan,
     )
-    app.include_router(query_router(db))
 
-    async def _authenticate(request: Request) -> tuple[bytes, str] | JSONResponse:
-        api_key = request.headers.get("x-api-key", "")
-        owner = keys.get(api_key)
-        if owner is None:
-            return _refusal(ResponseCode.RCP9999, "X-API-Key missing or not recognised", status=401)
-        try:
-            body, verified = await verify_request(request, verifier)
-        except SignatureInvalid as exc:
-            return _refusal(ResponseCode.RCP9999, exc.detail, status=401)
-        if verified.dip_id != owner:
-            return _refusal(
-                ResponseCode.RCP9999,
-                f"the API key is {owner}'s, the signature {verified.dip_id}'s",
-                status=401,
-            )
-        return body, owner
+    def caller_of(request: Request) -> Caller:
+        """The authenticated caller (raises a Refusal)."""
+        return identify(
+            api_key=request.headers.get("x-api-key"),
+            keys=keys,
+            operator_key=config.operator_key or None,
+            peer=peer_dip_id(request.scope),
+        )
+
+    async def signed(request: Request, *, operator: bool = False) -> tuple[bytes, Caller]:
+        """The body of a signed operation and its caller: the API key's, the certificate's and
+        the signature's participant must be one."""
+        caller = caller_of(request)
+        if caller.operator and not operator:
+            raise NotEntitled("the operator sends nothing as a participant")
+        body, verified = await verify_request(request, verifier)
+        expected = OPERATOR_CERTIFICATE if caller.operator else caller.dip_id
+        if verified.dip_id != expected:
+            raise IdentitiesDisagree(f"the API key is {caller.dip_id}'s, the signature {verified.dip_id}'s")
+        return body, caller
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        return _refusal(exc.code, exc.detail, status=exc.status)
+
+    @app.exception_handler(SignatureInvalid)
+    async def unsigned(request: Request, exc: SignatureInvalid) -> Response:
+        return _refusal(exc.code, exc.detail, status=401)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_query(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(
+            {"code": ResponseCode.MSG1001.value, "message": f"{where}: {first['msg']}"}, status_code=400
+        )
+
+    app.include_router(query_router(db, caller_of))
+
+    def _schema_failure(exc: SchemaFailure, *, recipient: str | None) -> JSONResponse:
+        return _refusal(ResponseCode.MSG1001, exc.detail, status=400, recipient=recipient, path=exc.path)
 
     @app.post(
         "/dip-channel/{channel}", summary="Submit a series of interface messages", include_in_schema=False
     )
     async def submit(channel: str, request: Request) -> Response:
-        checked = await _authenticate(request)
-        if isinstance(checked, JSONResponse):
-            return checked
-        body, signer_id = checked
+        body, caller = await signed(request)
+        signer_id = caller.dip_id
         if channel.upper() not in INTERFACES:
-            return _refusal(ResponseCode.MSG1002, f"channel {channel} is not one this DIP serves", status=404)
+            return _refusal(
+                ResponseCode.MSG1002,
+                f"channel {channel} is not one this DIP serves",
+                status=404,
+                recipient=signer_id,
+            )
+        try:
+            body = checked_batch(body)
+        except SchemaFailure as exc:
+            return _schema_failure(exc, recipient=signer_id)
         now = clock_now()
-        answers = await asyncio.to_thread(hub.accept, body, channel=channel.upper(), signer=signer_id, at=now)
+        try:
+            answers = await asyncio.to_thread(
+                hub.accept, body, channel=channel.upper(), signer=signer_id, at=now
+            )
+        except RecursionError:
+            return _refusal(ResponseCode.MSG1001, "JSON nested too deeply", status=400, recipient=signer_id)
         if any(a.ok for a in answers):
             wake.set()
         items = [_item(a, recipient=signer_id, sent=datetime.now(UTC)) for a in answers]
-        if not answers:
-            return _refusal(ResponseCode.MSG1001, "the request holds no message", status=400)
         status = 201 if all(a.ok for a in answers) else 207 if any(a.ok for a in answers) else 400
         return standard_response(items, status=status)
 
     @app.post("/dip-channel/{channel}/pubconfig/{recipient}", status_code=201, include_in_schema=False)
     async def configure(channel: str, recipient: str, request: Request) -> Response:
-        checked = await _authenticate(request)
-        if isinstance(checked, JSONResponse):
-            return checked
-        body, signer_id = checked
-        if signer_id != recipient:
+        body, caller = await signed(request)
+        if not caller.may_act_for(recipient):
+            raise NotEntitled(f"{caller.dip_id} cannot configure {recipient}'s publications")
+        if channel.upper() not in INTERFACES:
             return _refusal(
-                ResponseCode.RCP9999, f"{signer_id} cannot configure {recipient}'s publications", status=403
+                ResponseCode.MSG1002,
+                f"channel {channel} is not one this DIP publishes",
+                status=400,
+                recipient=recipient,
             )
         try:
-            webhook = WebhookConfig.model_validate_json(body)
-            replayed = await asyncio.to_thread(
-                hub.register_webhook,
-                recipient=recipient,
-                channel=channel.upper(),
-                url=webhook.callbackURL,
-                max_messages=int(webhook.maxMessageCount or 50),
-            )
-        except ValueError as exc:
-            return JSONResponse({"message": str(exc)}, status_code=400)
+            webhook = WebhookConfig.parse(body)
+        except SchemaFailure as exc:
+            return _schema_failure(exc, recipient=recipient)
+        replayed = await asyncio.to_thread(
+            hub.register_webhook,
+            recipient=recipient,
+            channel=channel.upper(),
+            url=webhook.callbackURL,
+            max_messages=int(webhook.maxMessageCount or 50),
+        )
         wake.set()
         return JSONResponse(
             {"recipient": recipient, "channel": channel.upper(), "replayed": replayed}, status_code=201
@@ -208,24 +267,148 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
 
     @app.delete("/dip-channel/{channel}/pubconfig/{recipient}", include_in_schema=False)
     async def unconfigure(channel: str, recipient: str, request: Request) -> Response:
-        checked = await _authenticate(request)
-        if isinstance(checked, JSONResponse):
-            return checked
-        _, signer_id = checked
-        if signer_id != recipient:
+        _, caller = await signed(request)
+        if not caller.may_act_for(recipient):  # the spec documents 204 and 401 only
             return _refusal(
-                ResponseCode.RCP9999, f"{signer_id} cannot configure {recipient}'s publications", status=403
+                ResponseCode.OMH0823,
+                f"{caller.dip_id} cannot configure {recipient}'s publications",
+                status=401,
             )
-        removed = await asyncio.to_thread(hub.remove_webhook, recipient=recipient, channel=channel.upper())
-        return Response(status_code=204 if removed else 404)
+        await asyncio.to_thread(hub.remove_webhook, recipient=recipient, channel=channel.upper())
+        return Response(status_code=204)
+
+    async def _selection(
+        channel: str, recipient: str, request: Request
+    ) -> tuple[MessageRequest, Caller] | JSONResponse:
+        body, caller = await signed(request, operator=True)
+        if not (caller.operator or caller.may_act_for(recipient)):
+            raise NotEntitled(f"{caller.dip_id} cannot ask for {recipient}'s publications")
+        if channel.upper() not in INTERFACES:
+            return _refusal(
+                ResponseCode.MSG1002,
+                f"channel {channel} is not one this DIP publishes",
+                status=400,
+                recipient=recipient,
+            )
+        try:
+            return message_request(body), caller
+        except SchemaFailure as exc:
+            return _schema_failure(exc, recipient=recipient)
+
+    @app.post("/dip-channel/{channel}/replay/{recipient}", include_in_schema=False)
+    async def replay_publication(channel: str, recipient: str, request: Request) -> Response:
+        selection = await _selection(channel, recipient, request)
+        if isinstance(selection, JSONResponse):
+            return selection
+        found = await asyncio.to_thread(
+            replay,
+            hub,
+            channel=channel.upper(),
+            recipient=recipient,
+            request=selection[0],
+            now=datetime.now(UTC),
+        )
+        if found is None:
+            return _refusal(ResponseCode.OMH0825, "nothing was published to the recipient so", status=400)
+        return Response(found, status_code=200, media_type="application/json")
+
+    @app.post("/dip-channel/{channel}/requeue/{recipient}", include_in_schema=False)
+    async def requeue_publication(channel: str, recipient: str, request: Request) -> Response:
+        selection = await _selection(channel, recipient, request)
+        if isinstance(selection, JSONResponse):
+            return selection
+        count = await asyncio.to_thread(
+            requeue, db, channel=channel.upper(), recipient=recipient, request=selection[0]
+        )
+        if not count:
+            return _refusal(ResponseCode.OMH0825, "nothing published to the recipient so is done", status=400)
+        wake.set()
+        answer = Accepted(
+            ResponseCode.MSG0000, f"{count} message(s) requeued", None, None, None, None, "requeue"
+        )
+        return standard_response([_item(answer, recipient=recipient, sent=datetime.now(UTC))], status=200)
+
+    @app.post("/statusmessage", include_in_schema=False)
+    async def submit_status(request: Request) -> Response:
+        body, caller = await signed(request)
+        try:
+            items = status_items(body)
+        except SchemaFailure as exc:
+            return _schema_failure(exc, recipient=caller.dip_id)
+        known = {str(e.dip_id) for e in hub.directory.isd if e.dip_id is not None}
+        answers = []
+        for item in items:
+            code, detail = ResponseCode.MSG0000, ""
+            if item.senderID != caller.dip_id:
+                code, detail = (
+                    ResponseCode.MSG1009,
+                    f"senderID {item.senderID} is not the signer {caller.dip_id}",
+                )
+            elif item.recipientID is None or item.recipientID not in known:
+                code, detail = (
+                    ResponseCode.MSG1031,
+                    f"recipientID {item.recipientID} is not a DIP participant",
+                )
+            answers.append(
+                Accepted(
+                    code, detail, item.senderUniqueReference, item.correlationID, item.transactionID, None
+                )
+            )
+        sent = datetime.now(UTC)
+        response_items = [_item(a, recipient=caller.dip_id, sent=sent) for a in answers]
+        if not all(a.ok for a in answers):  # all or nothing: the spec documents no 207 here
+            return standard_response(response_items, status=400)
+        await asyncio.to_thread(keep_status_messages, db, sender=caller.dip_id, items=items, at=clock_now())
+        wake.set()
+        return standard_response(response_items, status=201)
+
+    @app.post("/statusmessage/config/{recipient}", include_in_schema=False)
+    async def configure_status(recipient: str, request: Request) -> Response:
+        body, caller = await signed(request)
+        if not caller.may_act_for(recipient):
+            raise NotEntitled(f"{caller.dip_id} cannot configure {recipient}'s status messages")
+        try:
+            webhook = WebhookConfig.parse(body)
+        except SchemaFailure as exc:
+            return _schema_failure(exc, recipient=recipient)
+        await asyncio.to_thread(
+            configure_status_webhook,
+            db,
+            recipient=recipient,
+            url=webhook.callbackURL,
+            max_messages=int(webhook.maxMessageCount or 50),
+        )
+        wake.set()
+        return JSONResponse({"recipient": recipient}, status_code=201)
+
+    @app.delete("/statusmessage/config/{recipient}", include_in_schema=False)
+    async def unconfigure_status(recipient: str, request: Request) -> Response:
+        _, caller = await signed(request)
+        if not caller.may_act_for(recipient):  # the spec documents 204 and 401 only
+            return _refusal(
+                ResponseCode.OMH0823,
+                f"{caller.dip_id} cannot configure {recipient}'s status messages",
+                status=401,
+            )
+        await asyncio.to_thread(remove_status_webhook, db, recipient=recipient)
+        return Response(status_code=204)
 
     @app.post("/validate/{interface}/{event}", include_in_schema=False)
     async def validate(interface: str, event: str, request: Request) -> Response:
-        body = await request.body()
-        spec = EVENTS.get((interface.upper(), f"[{event}]"))
-        if spec is None:
-            return JSONResponse(f"MSG1002 - no validation endpoint for {interface}/{event}", status_code=404)
-        results = parse_batch(body, now=datetime.now(UTC), perspective=Perspective.DIP)
+        caller_of(request)
+        spec = _EVENTS_ANY_CASE.get((interface.upper(), event.strip("[]").lower()))
+        if spec is None:  # the spec documents 201, 400 and 500 here
+            return JSONResponse(
+                f"MSG1002 - no validation endpoint for {interface}/{event} here", status_code=400
+            )
+        try:
+            body = checked_batch(await request.body())
+        except SchemaFailure as exc:
+            return JSONResponse(f"MSG1001 - {exc.detail} at {exc.path}", status_code=400)
+        try:
+            results = parse_batch(body, now=datetime.now(UTC), perspective=Perspective.DIP)
+        except RecursionError:
+            return JSONResponse("MSG1001 - JSON nested too deeply", status_code=400)
         problems = []
         for index, result in enumerate(results):
             if not isinstance(result, Parsed):
@@ -234,10 +417,11 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
                 )
             elif result.spec is not spec:
                 problems.append(
-                    f"message {index}: RCP1003 this endpoint validates {spec.interface_id} {spec.event_code}"
+                    f"message {index}: MSG1001 this endpoint validates {spec.interface_id} "
+                    f"{spec.event_code}, not {result.spec.interface_id} {result.spec.event_code}"
                 )
-        if not results or problems:
-            return JSONResponse("; ".join(problems) or "MSG1001 - no message", status_code=400)
+        if problems:
+            return JSONResponse("; ".join(problems), status_code=400)
         return JSONResponse("Message OK", status_code=201)
 
     @app.get("/health", include_in_schema=False)
@@ -245,6 +429,7 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         backlog = await asyncio.to_thread(hub.backlog)
         return {"status": "ok", "deliveries": backlog, "pid": os.getpid()}
 
+    app.add_middleware(RequestGuard, max_body=config.max_body_bytes, body_timeout=config.body_timeout)
     return app
 
 
@@ -308,3 +493,25 @@ async def _publish(client: httpx.AsyncClient, hub: Hub, signer: Any, batch: DueB
         await asyncio.to_thread(hub.retry_later, ids, now=now, error=f"HTTP {status}")
     else:
         await asyncio.to_thread(hub.refused, ids, now=now, code=f"H{status}", detail=response.text[:500])
+
+
+async def _deliver_status_forever(
+    db: Database, config: ServeConfig, signer: Any, wake: asyncio.Event
+) -> None:
+    """Publish waiting status messages to their recipients' status webhooks, oldest first,
+    until each webhook answers 2xx (retried every few seconds otherwise)."""
+    async with httpx.AsyncClient(verify=client_tls(config, "hub"), timeout=config.delivery_timeout) as client:
+        while True:
+            for batch in await asyncio.to_thread(due_status, db):
+                now = datetime.now(UTC)
+                headers = {
+                    **signer.headers(method="POST", url=batch.url, body=batch.body, now=now),
+                    "Content-Type": "application/json",
+                }
+                try:
+                    response = await client.post(batch.url, content=batch.body, headers=headers)
+                except httpx.HTTPError:
+                    continue
+                if response.status_code in (200, 201, 207):
+                    await asyncio.to_thread(status_delivered, db, batch.ids)
+            await asyncio.sleep(1.0)

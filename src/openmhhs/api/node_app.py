@@ -3,9 +3,13 @@ that register that webhook, send its outbox to the hub and run its day's work.
 
 * ``POST /webhook``: the hub's signed publications (``[{"payload": …}]``), each applied once
   (StandardResponse 201; 207 when some were refused).
-* ``GET /inbox?after=N``: what the participant has received, in order (for test teams).
+* ``GET /inbox?after=N``: what the participant has received, in order (for its own systems
+  and the hub's operator).
 * ``POST /send``: messages the participant's own systems want sent (e.g. a supplier's
-  IF-031), queued in its outbox.
+  IF-031), queued in its outbox; only the participant itself may queue them.
+
+``/inbox`` and ``/send`` need the participant's own API key (the operator's, for ``/inbox``)
+with its own client certificate (``api.identity``); coded refusals otherwise (401/403).
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from openmhhs.api.config import ServeConfig, client_tls
-from openmhhs.api.hub_app import DIP_PARTICIPANT_ID, response_item, standard_response
+from openmhhs.api.guard import RequestGuard
+from openmhhs.api.identity import Caller, NotEntitled, Refusal, identify, peer_dip_id
+from openmhhs.api.responses import DIP_PARTICIPANT_ID, response_item, standard_response
 from openmhhs.api.signing import SignatureInvalid, signer_for, verifier_for, verify_request
 from openmhhs.clock import now as clock_now
 from openmhhs.clock import today as clock_today
 from openmhhs.codes import ResponseCode
 from openmhhs.dip.catalogue import EVENTS
-from openmhhs.dip.parse import decode_batch, parse, unwrap
+from openmhhs.dip.parse import MessageRejected, decode_batch, parse, unwrap
 from openmhhs.dip.signing import Signer
 from openmhhs.ids import DipId
 from openmhhs.market.node import Node
@@ -105,18 +111,38 @@ def create_node_app(
         refused = [r for r in results if r.code not in (ResponseCode.RCP0000, ResponseCode.OMH0503)]
         return standard_response(items, status=207 if refused else 201)
 
+    def caller_of(request: Request) -> Caller:
+        return identify(
+            api_key=request.headers.get("x-api-key"),
+            keys={api_key: dip_id},
+            operator_key=config.operator_key or None,
+            peer=peer_dip_id(request.scope),
+        )
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        return standard_response([_answer(exc.code, exc.detail)], status=exc.status)
+
+    def _answer(code: ResponseCode, detail: str) -> dict[str, object]:
+        return response_item(code=code, detail=detail, sender=dip_id, recipient=None, sent=datetime.now(UTC))
+
     @app.get("/inbox")
-    async def inbox(after: int = 0) -> list[dict[str, object]]:
+    async def inbox(request: Request, after: int = 0) -> list[dict[str, object]]:
+        caller_of(request)  # the participant itself or the operator
         return await asyncio.to_thread(node.inbox, after=after)
 
     @app.post("/send")
     async def send(request: Request) -> Response:
-        """Queue messages from the participant's own systems (unsigned: loopback callers only)."""
-        host = request.client.host if request.client else ""
-        if host not in ("127.0.0.1", "::1", "localhost", "testclient"):
-            return JSONResponse({"message": "only local systems may queue messages"}, status_code=403)
+        """Queue messages from the participant's own systems."""
+        if not caller_of(request).may_act_for(dip_id):
+            raise NotEntitled(f"only {dip_id} itself may queue its messages")
         body = await request.body()
-        messages = [parse(unwrap(raw), now=None).message for raw in decode_batch(body)]
+        try:
+            messages = [parse(unwrap(raw), now=None).message for raw in decode_batch(body)]
+        except MessageRejected as exc:
+            return standard_response([_answer(exc.code, f"{exc.detail} at {exc.path}")], status=400)
+        except RecursionError:
+            return standard_response([_answer(ResponseCode.MSG1001, "JSON nested too deeply")], status=400)
         await asyncio.to_thread(node.send_own, messages, now=datetime.now(UTC))
         return JSONResponse({"queued": len(messages)}, status_code=202)
 
@@ -130,6 +156,7 @@ def create_node_app(
             "duplicates": node.duplicates,
         }
 
+    app.add_middleware(RequestGuard, max_body=config.max_body_bytes, body_timeout=config.body_timeout)
     return app
 
 

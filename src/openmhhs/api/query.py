@@ -1,23 +1,35 @@
 """The appointment data over HTTP: who served an MPAN when, the gap report, the message log.
-Read-only; every failure is a coded error (400 for bad input, 404 for an unknown MPAN)."""
+Read-only; every failure is a coded error (400 for bad input, 404 for an unknown MPAN).
+
+Every request is authenticated (``X-API-Key``, bound to the client certificate) and answered
+only with what the caller is entitled to see: a participant sees the messages it sent or that
+were published to it, and the MPANs it supplies or serves (as SDS, MDR or Metering Service)
+on the days it does, with the timeline periods it took part in; an MPAN it has no part in is
+answered as unknown (404), never as forbidden, so that its existence is not revealed. The
+hub's operator sees everything. Filters and limits are in SQL: nothing reads the whole log.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-import msgspec
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Path, Query, Request, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
+from openmhhs.api.identity import Caller
 from openmhhs.codes import ResponseCode
 from openmhhs.ids import InvalidMpanCore, MpanCore
 from openmhhs.registration.model import Service
 from openmhhs.registration.timeline import as_of
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.tables import appointment, delivery, message, mpan, supplier_period
 
 __all__ = ["router"]
 
@@ -56,16 +68,54 @@ def _error(status: int, code: ResponseCode, message: str) -> JSONResponse:
     return JSONResponse({"code": code.value, "message": message}, status_code=status)
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": Error}, 404: {"model": Error}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error},
+    401: {"model": dict[str, Any], "description": "No or unknown X-API-Key (OMH0820-OMH0822)"},
+    404: {"model": Error},
+}
+
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The caller's API key")
 
 
-def router(db: Database) -> APIRouter:
-    api = APIRouter(prefix="/api", tags=["Appointment data"])
+def _on(day: date, table: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.valid_from <= day, sa.or_(table.c.valid_to.is_(None), table.c.valid_to > day))
 
-    @api.get("/timeline/{mpan}", response_model=list[Period], responses=ERRORS, summary="Timeline of an MPAN")
+
+def _supplier_on(day: date) -> sa.ScalarSelect[Any]:
+    return (
+        sa.select(supplier_period.c.supplier)
+        .where(supplier_period.c.mpan == mpan.c.mpan, _on(day, supplier_period))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _takes_part(dip_id: str, day: date) -> sa.ColumnElement[bool]:
+    """``dip_id`` supplies or serves (SDS, MDR, Metering Service) the MPAN on ``day``."""
+    supplies = sa.exists().where(
+        supplier_period.c.mpan == mpan.c.mpan, supplier_period.c.supplier == dip_id, _on(day, supplier_period)
+    )
+    serves = sa.exists().where(
+        appointment.c.mpan == mpan.c.mpan,
+        appointment.c.retired_at.is_(None),
+        sa.or_(appointment.c.provider == dip_id, appointment.c.mdr == dip_id),
+        _on(day, appointment),
+    )
+    return sa.or_(supplies, serves)
+
+
+def router(db: Database, caller_of: Callable[[Request], Caller]) -> APIRouter:
+    def caller(request: Request, _key: Annotated[str | None, Security(API_KEY)] = None) -> Caller:
+        return caller_of(request)
+
+    authenticated = Depends(caller)
+    api = APIRouter(prefix="/api", tags=["Appointment data"], responses=ERRORS)
+
+    @api.get("/timeline/{mpan}", response_model=list[Period], summary="Timeline of an MPAN")
     async def timeline(
         mpan: Annotated[str, Path(description="13-digit MPAN core", pattern=r"^\d{13}$")],
         on: Annotated[date | None, Query(description="Only what held on this day")] = None,
+        who: Caller = authenticated,
     ) -> Any:
         try:
             core = MpanCore(mpan)
@@ -73,15 +123,22 @@ def router(db: Database) -> APIRouter:
             return _error(400, exc.code, exc.detail)
 
         def read() -> list[Any] | None:
+            """The MPAN's rows the caller may see; None when it may see nothing of the MPAN."""
             with db.read() as connection:
                 store = MarketStore(connection)
-                if not store.mpan_exists(core):
+                record = store.get_mpan(core)
+                if record is None:
                     return None
-                return store.timeline(core)
+                rows = store.timeline(core)
+            if who.operator:
+                return rows
+            supplied = any(str(p.supplier) == who.dip_id for p in record.suppliers)
+            seen = [r for r in rows if who.dip_id in (r.supplier, r.provider, r.mdr)]
+            return seen if seen or supplied else None
 
         rows = await asyncio.to_thread(read)
         if rows is None:
-            return _error(404, ResponseCode.REG0000, f"MPAN {core} is not registered")
+            return _error(404, ResponseCode.REG0000, f"MPAN {core} is not registered (or not yours)")
         if on is not None:
             rows = [r for r in (as_of(rows, Service.DS, on), as_of(rows, Service.MS, on)) if r is not None]
         rows.sort(key=lambda r: (r.period.start, r.service.value))
@@ -99,7 +156,9 @@ def router(db: Database) -> APIRouter:
             for r in rows
         ]
 
-    @api.get("/mpans", response_model=list[Mpan], summary="Registered MPANs, in MPAN order")
+    @api.get(
+        "/mpans", response_model=list[Mpan], summary="MPANs the caller supplies or serves, in MPAN order"
+    )
     async def mpans(
         on: Annotated[date, Query(description="The UK day whose supplier is shown")],
         supplier: Annotated[
@@ -107,25 +166,29 @@ def router(db: Database) -> APIRouter:
         ] = None,
         after: Annotated[str, Query(max_length=13, description="Only MPAN cores after this one")] = "",
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        who: Caller = authenticated,
     ) -> Any:
-        def read() -> list[Any]:
-            found = []
+        held = _supplier_on(on).label("supplier")
+        query = (
+            sa.select(mpan.c.mpan, mpan.c.distributor, mpan.c.gsp_group, mpan.c.segment, held)
+            .where(mpan.c.mpan > after)
+            .order_by(mpan.c.mpan)
+            .limit(limit)
+        )
+        if not who.operator:
+            query = query.where(_takes_part(who.dip_id, on))
+        if supplier is not None:
+            query = query.where(
+                sa.exists().where(
+                    supplier_period.c.mpan == mpan.c.mpan,
+                    supplier_period.c.supplier == supplier,
+                    _on(on, supplier_period),
+                )
+            )
+
+        def read() -> list[dict[str, Any]]:
             with db.read() as connection:
-                for record in MarketStore(connection).iter_mpans(batch=limit, after=after):
-                    held = record.supplier_on(on)
-                    if supplier is None or (held is not None and str(held) == supplier):
-                        found.append(
-                            {
-                                "mpan": str(record.mpan),
-                                "distributor": str(record.distributor),
-                                "gsp_group": str(record.gsp_group),
-                                "segment": record.segment.value,
-                                "supplier": None if held is None else str(held),
-                            }
-                        )
-                        if len(found) >= limit:
-                            break
-            return found
+                return [dict(row._mapping) for row in connection.execute(query)]
 
         return await asyncio.to_thread(read)
 
@@ -133,36 +196,50 @@ def router(db: Database) -> APIRouter:
     async def gaps(
         on: Annotated[date, Query(description="The UK day")],
         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+        who: Caller = authenticated,
     ) -> Any:
+        """The caller's own MPANs (those it supplies on the day); the operator's: all."""
+
         def read() -> list[Any]:
             with db.read() as connection:
-                return MarketStore(connection).gaps_on(on, limit=limit)
+                return MarketStore(connection).gaps_on(
+                    on, limit=limit, supplier=None if who.operator else who.dip_id
+                )
 
         return [
             {"mpan": g.mpan, "supplier": g.supplier, "missing": list(g.missing)}
             for g in await asyncio.to_thread(read)
         ]
 
-    @api.get(
-        "/messages", response_model=list[dict[str, Any]], responses=ERRORS, summary="The message log, as sent"
-    )
+    @api.get("/messages", response_model=list[dict[str, Any]], summary="The message log, as sent")
     async def messages(
         mpan: Annotated[
             str | None, Query(description="Only this MPAN's messages", pattern=r"^\d{13}$")
         ] = None,
         correlation: Annotated[str | None, Query(max_length=60, description="Only this exchange")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        who: Caller = authenticated,
     ) -> Any:
+        """Messages the caller sent or that were published to it (the operator's: all), oldest
+        first, as received."""
         if mpan is not None:
             try:
                 MpanCore(mpan)
             except InvalidMpanCore as exc:
                 return _error(400, exc.code, exc.detail)
+        query = sa.select(message.c.body).order_by(message.c.id).limit(limit)
+        if mpan is not None:
+            query = query.where(message.c.mpan == mpan)
+        if correlation is not None:
+            query = query.where(message.c.correlation_id == correlation)
+        if not who.operator:
+            published = sa.select(delivery.c.message_id).where(delivery.c.recipient == who.dip_id)
+            query = query.where(sa.or_(message.c.sender == who.dip_id, message.c.id.in_(published)))
 
-        def read() -> list[Any]:
+        def read() -> bytes:
             with db.read() as connection:
-                return MarketStore(connection).messages(core=mpan, correlation_id=correlation)[:limit]
+                return b"[" + b",".join(bytes(row.body) for row in connection.execute(query)) + b"]"
 
-        return [msgspec.json.decode(m.body) for m in await asyncio.to_thread(read)]
+        return Response(await asyncio.to_thread(read), media_type="application/json")
 
     return api

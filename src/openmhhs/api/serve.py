@@ -125,7 +125,9 @@ def prepare(
         for index, dip_id in enumerate(served)
     ]
     others = {old_keys.get(d) or _new_key(): d for d in every if d not in served}
+    operator_key = previous.operator_key if previous is not None and previous.operator_key else _new_key()
     config = ServeConfig(
+        operator_key=operator_key,
         database=database,
         host=host,
         hub_port=port,
@@ -172,6 +174,7 @@ def run_service(config: ServeConfig, *, role: str, dip_id: str | None) -> None:
     import uvicorn  # noqa: PLC0415 - only the service processes need it
 
     from openmhhs.api.hub_app import create_hub_app  # noqa: PLC0415
+    from openmhhs.api.identity import PeerCertificateProtocol  # noqa: PLC0415
     from openmhhs.api.node_app import create_node_app  # noqa: PLC0415
 
     if role == "hub":
@@ -204,12 +207,15 @@ def run_service(config: ServeConfig, *, role: str, dip_id: str | None) -> None:
             "ssl_ca_certs": config.ca,
             "ssl_cert_reqs": ssl.CERT_REQUIRED,
         }
+    protocol = type("Protocol", (PeerCertificateProtocol,), {"header_timeout": config.header_timeout})
     uvicorn.run(
         app,
         host=config.host,
         port=port,
         log_level="warning",
         access_log=False,
+        http=protocol,
+        timeout_keep_alive=5,
         timeout_graceful_shutdown=5,
         **tls,
     )

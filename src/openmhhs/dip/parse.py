@@ -8,7 +8,10 @@ at fault. Checks against the ISD registry (is the sender a registered participan
 role? are the recipients?) need a directory and live in ``dip.routing``.
 
 The same rule has a DIP code and a recipient code (MSG1009 / RCP1009): ``perspective``
-chooses which to answer with.
+chooses which to answer with. The DIP answers only MSG codes (the ResponseCodes YAML lists the
+RCP family as the recipients'): what the official schema itself enforces (event code,
+environment tag and schema version are enums, the sender unique reference a pattern) is
+MSG1001 at the DIP, and a sender timestamp in the future is MSG1007.
 """
 
 from __future__ import annotations
@@ -74,25 +77,25 @@ class InterfaceInvalid(MessageRejected):
 
 class EventCodeInvalid(MessageRejected):
     rule = "dip.message.event_code_valid"
-    dip_code = ResponseCode.RCP1003
+    dip_code = ResponseCode.MSG1001
     recipient_code = ResponseCode.RCP1003
 
 
 class EnvironmentInvalid(MessageRejected):
     rule = "dip.message.environment_valid"
-    dip_code = ResponseCode.RCP1004
+    dip_code = ResponseCode.MSG1001
     recipient_code = ResponseCode.RCP1004
 
 
 class SchemaVersionInvalid(MessageRejected):
     rule = "dip.message.schema_version"
-    dip_code = ResponseCode.RCP1005
+    dip_code = ResponseCode.MSG1001
     recipient_code = ResponseCode.RCP1005
 
 
 class SenderReferenceInvalid(MessageRejected):
     rule = "dip.message.sender_unique_reference"
-    dip_code = ResponseCode.RCP1006
+    dip_code = ResponseCode.MSG1001
     recipient_code = ResponseCode.RCP1006
 
 
@@ -104,7 +107,7 @@ class SenderTimestampInvalid(MessageRejected):
 
 class SenderTimestampInFuture(MessageRejected):
     rule = "dip.message.sender_timestamp_not_future"
-    dip_code = ResponseCode.RCP1008
+    dip_code = ResponseCode.MSG1007
     recipient_code = ResponseCode.RCP1008
 
 

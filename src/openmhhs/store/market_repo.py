@@ -483,8 +483,9 @@ class MarketStore:
                 ],
             )
 
-    def gaps_on(self, day: date, limit: int | None = None) -> list[Gap]:
-        """MPANs with a supplier on ``day`` lacking a DS, an MDR or an MS then (in SQL)."""
+    def gaps_on(self, day: date, limit: int | None = None, *, supplier: str | None = None) -> list[Gap]:
+        """MPANs with a supplier on ``day`` (``supplier``, when given) lacking a DS, an MDR or
+        an MS then (in SQL)."""
         current = sa.and_(
             appointment.c.mpan == supplier_period.c.mpan,
             appointment.c.retired_at.is_(None),
@@ -502,6 +503,8 @@ class MarketStore:
             .where(sa.or_(~ds, ~ms))
             .order_by(supplier_period.c.mpan)
         )
+        if supplier is not None:
+            query = query.where(supplier_period.c.supplier == supplier)
         if limit is not None:
             query = query.limit(limit)
         found = []

@@ -289,6 +289,31 @@ delivery_attempt = sa.Table(
     sa.Column("last_error", sa.Text),
 )
 
+status_webhook = sa.Table(
+    "status_webhook",
+    metadata,
+    sa.Column("recipient", sa.String(10), primary_key=True),
+    sa.Column("callback_url", sa.String(500), nullable=False),
+    sa.Column("max_messages", sa.Integer, nullable=False),
+)
+
+status_message = sa.Table(
+    "status_message",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("sender", sa.String(10), nullable=False),
+    sa.Column("recipient", sa.String(10), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+)
+
 node_inbox = sa.Table(
     "node_inbox",
     metadata,
