@@ -49,6 +49,8 @@ LOCAL_CODES: dict[str, str] = {
     "OMH0703": "Another MDR is authorised for the MPAN on that day",
     "OMH0704": "Not the MPAN's supplier on that day",
     "OMH0705": "The MDR has no instruction from the MPAN's SDS for that day",
+    "OMH0900": "The demo's --fresh deletes only a database the demo itself made under its --out folder",
+    "OMH0901": "The hub could not be reached or did not answer with a StandardResponse",
 }
 
 

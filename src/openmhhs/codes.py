@@ -232,6 +232,8 @@ class ResponseCode(StrEnum):
     OMH0703 = "OMH0703"
     OMH0704 = "OMH0704"
     OMH0705 = "OMH0705"
+    OMH0900 = "OMH0900"
+    OMH0901 = "OMH0901"
 
     @property
     def wording(self) -> str:
@@ -466,6 +468,8 @@ _WORDING: dict[str, str] = {
     "OMH0703": "Another MDR is authorised for the MPAN on that day",
     "OMH0704": "Not the MPAN's supplier on that day",
     "OMH0705": "The MDR has no instruction from the MPAN's SDS for that day",
+    "OMH0900": "The demo's --fresh deletes only a database the demo itself made under its --out folder",
+    "OMH0901": "The hub could not be reached or did not answer with a StandardResponse",
 }
 
 _LOCAL: frozenset[str] = frozenset(
@@ -493,6 +497,8 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0703",
         "OMH0704",
         "OMH0705",
+        "OMH0900",
+        "OMH0901",
     ]
 )
 

@@ -6,6 +6,7 @@ import typer
 
 from openmhhs import __version__
 from openmhhs.cli import data, dip, isd, market, model, mpan, participants, scale, serve
+from openmhhs.cli.info import info_command
 
 app = typer.Typer(
     name="openmhhs",
@@ -43,6 +44,7 @@ app.add_typer(data.dcc_app, name="dcc")
 app.command("migrate")(scale.migrate_command)
 app.command("bench")(scale.bench_command)
 app.command("bulk-mdr-change")(scale.bulk_mdr_change_command)
+app.command("info")(info_command)
 
 
 def _version(value: bool) -> None:

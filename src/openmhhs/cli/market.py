@@ -23,6 +23,7 @@ from openmhhs.cli.common import (
     read_input,
     today,
 )
+from openmhhs.cli.info import announce_database
 from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
 from openmhhs.dataservice.decisions import MdrChangeRefused
@@ -339,6 +340,7 @@ def submit_command(
     """Submit messages as a participant would, run the in-process market until nothing is
     pending, and print each input's outcome and every message produced."""
     market = open_market()
+    announce_database(market.db)
     with market.db.begin() as connection:
         before = MarketStore(connection).last_message_id()
     results = market.submit(read_input(file))
