@@ -6,6 +6,7 @@ import typer
 
 from openmhhs import __version__
 from openmhhs.cli import data, dip, isd, market, model, mpan, participants, scale, serve
+from openmhhs.cli.dashboard import dashboard_command
 from openmhhs.cli.info import info_command
 from openmhhs.cli.requests import request_app, sds_respond_command, send_command
 
@@ -49,6 +50,7 @@ app.command("info")(info_command)
 app.add_typer(request_app, name="request")
 market.sds_app.command("respond")(sds_respond_command)
 app.command("send")(send_command)
+app.command("dashboard")(dashboard_command)
 
 
 def _version(value: bool) -> None:
