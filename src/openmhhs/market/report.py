@@ -13,7 +13,10 @@ from openmhhs.days import format_dip_datetime
 from openmhhs.market.description import MODELS
 from openmhhs.market.summary import Summary
 
-__all__ = ["SECTIONS", "render_report"]
+__all__ = ["MDR_CHANGE", "SECTIONS", "outcome_totals", "render_report"]
+
+MDR_CHANGE = "MDR change "
+"""The prefix of an SDS-led MDR change's outcome code (``market.driver.outcome_counts``)."""
 
 SECTIONS = (
     ("summary", "Summary", "#1b5e20"),
@@ -94,6 +97,14 @@ def _bars(items: Sequence[tuple[str, int]], *, width: int = 760, unit: str = "")
     return "".join(parts)
 
 
+def outcome_totals(summary: Summary) -> tuple[int, int]:
+    """(appointment requests, SDS-led MDR changes) as the outcomes count them: every IF-031
+    (DS and MS, including a Supplier-led change of MDR, scenario USP) has one outcome; so has
+    every IF-034 [SDS-MDRUpdate] (counted as "MDR change …")."""
+    changes = sum(n for code, n in summary.outcomes.items() if code.startswith(MDR_CHANGE))
+    return sum(summary.outcomes.values()) - changes, changes
+
+
 def _section(anchor: str, body: str) -> str:
     title, colour = next((t, c) for a, t, c in SECTIONS if a == anchor)
     return (
@@ -104,10 +115,12 @@ def _section(anchor: str, body: str) -> str:
 
 def _summary(summary: Summary) -> str:
     run = summary.run
+    requests, mdr_changes = outcome_totals(summary)
     kpis = [
         ("MPANs", f"{run.mpans:,}"),
-        ("appointments requested", f"{run.appointments_requested:,}"),
-        ("appointments / s", f"{run.appointments_per_second:,.0f}"),
+        ("appointment requests (IF-031)", f"{requests:,}"),
+        ("SDS-led MDR changes (IF-034)", f"{mdr_changes:,}"),
+        ("IF-031 requests / s", f"{run.appointments_per_second:,.0f}"),
         ("messages", f"{run.messages:,}"),
         ("gaps on the last day", f"{len(summary.gaps_end)}"),
         ("failed deliveries", f"{run.failed}"),
@@ -153,7 +166,6 @@ def _isd(summary: Summary) -> str:
             f"{e.company_name} ({e.company_number})",
             e.dip_id or "-",
             e.dip_role,
-            "==",
             e.mpid,
             e.market_role or "-",
             format_dip_datetime(e.valid.start),
@@ -161,7 +173,7 @@ def _isd(summary: Summary) -> str:
         )
         for e in sorted(summary.isd, key=lambda e: (e.company_number, e.dip_role))
     ]
-    return _table(["Company", "DIP ID", "DIP role", "", "MPID", "DTN role", "From", "To"], rows)
+    return _table(["Company", "DIP ID", "DIP role", "MPID", "DTN role", "From", "To"], rows)
 
 
 def _organisations(summary: Summary) -> str:
@@ -293,8 +305,13 @@ def _appointments(summary: Summary) -> str:
 
 def _outcomes(summary: Summary) -> str:
     items = sorted(summary.outcomes.items(), key=lambda kv: (-kv[1], kv[0]))
+    requests, mdr_changes = outcome_totals(summary)
     return (
-        _bars(items)
+        f"<p>The final code of each of the {requests:,} appointment requests (IF-031, Data and "
+        f"Metering Service, including Supplier-led changes of MDR) and of each of the "
+        f"{mdr_changes:,} SDS-led MDR changes (IF-034 [SDS-MDRUpdate], shown as \"MDR change …\"): "
+        f"{requests + mdr_changes:,} in all.</p>"
+        + _bars(items)
         + '<p class="note">SP000: accepted. DS001: the SDS refused the MDR arrangement. REGxxxx: refused by the Registration Service.</p>'
     )
 
@@ -411,11 +428,15 @@ def _sequence(summary: Summary) -> str:
             y += row_h
     parts.append("</svg>")
     correlation = messages[0].correlation_id or ""
+    shown = ", ".join(dict.fromkeys(f"{m.interface_id} {m.event_code}" for m in messages))
+    deapp = (
+        "with the outgoing SDS's de-appointment (IF-037, under its own correlation id)"
+        if any(m.interface_id == "IF-037" for m in messages)
+        else "(the incoming supplier kept the SDS, so no de-appointment, IF-037, was sent)"
+    )
     return (
-        f"<p>One change-of-supplier appointment, correlation id <code>{_e(correlation)}</code>: the "
-        "incoming Supplier's IF-031, the Registration Service's checks and request to the SDS, its "
-        "decision, the outcomes (to the Supplier, the SDS and the DCC), the outgoing provider's "
-        "de-appointment and the activation on the supply start date.</p>" + "".join(parts)
+        f"<p>One change-of-supplier appointment, correlation id <code>{_e(correlation)}</code>, "
+        f"{deapp}. In order: {_e(shown)}.</p>" + "".join(parts)
     )
 
 
@@ -426,7 +447,7 @@ def _completeness(summary: Summary) -> str:
     width, row_h, label_w = 900, 26, 120
     height = row_h * len(meter.completeness) + 30
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
-    bar_w = width - label_w - 200
+    bar_w = width - label_w - 320  # room for "100.00% actual (12,345,678 estimated)"
     for i, (day, actual, estimated) in enumerate(meter.completeness):
         y = 5 + i * row_h
         total = (actual + estimated) or 1
@@ -457,30 +478,48 @@ def _consumption(summary: Summary) -> str:
     meter = summary.meter
     if meter is None or not meter.samples:
         return '<p class="note">No meter data was run.</p>'
-    width, height, left, top = 900, 260, 60, 20
+    width, height, left, top = 900, 240, 70, 20
     series = {m: [v for _, values, _ in days for v in values] for m, days in meter.samples.items()}
     longest = max(len(v) for v in series.values()) or 1
     peak = max((max(v) for v in series.values() if v), default=1) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 50}" role="img">']
+    plot_w = width - left - 20
+    legend_rows = (len(series) + 2) // 3
+    total_h = top + height + 44 + 20 * legend_rows
+
+    def x_of(index: int) -> float:
+        return left + plot_w * index / max(1, longest - 1)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_h}" role="img">']
     parts.append(
-        f'<line x1="{left}" y1="{top + height}" x2="{width - 10}" y2="{top + height}" stroke="#9e9e9e"/>'
+        f'<line x1="{left}" y1="{top + height}" x2="{left + plot_w}" y2="{top + height}" stroke="#9e9e9e"/>'
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + height}" stroke="#9e9e9e"/>'
     )
+    for fraction in (0, 0.5, 1):  # the value axis: kWh per half-hour
+        y = top + height - height * fraction
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{peak * fraction / 1000:.2f}</text>'
+        )
     parts.append(
-        f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end">{peak / 1000:.2f}</text>'
-        f'<text x="{left - 6}" y="{top + height}" font-size="11" text-anchor="end">0</text>'
-        f'<text x="{left}" y="{top + height + 18}" font-size="11">kWh per half-hour, settlement day by day</text>'
+        f'<text x="14" y="{top + height / 2}" font-size="11" text-anchor="middle" '
+        f'transform="rotate(-90 14 {top + height / 2})">kWh per half-hour</text>'
     )
+    # the time axis: a tick at the start of each settlement day (46, 48 or 50 periods)
+    first = next(iter(meter.samples.values()))
+    offset = 0
+    for day, values, _ in first:
+        x = x_of(offset)
+        parts.append(f'<line x1="{x:.1f}" y1="{top + height}" x2="{x:.1f}" y2="{top + height + 5}" stroke="#9e9e9e"/>')
+        parts.append(f'<text x="{x + 3:.1f}" y="{top + height + 17}" font-size="11">{day} (UK day, {len(values)} periods)</text>')
+        offset += len(values)
     for index, (mpan, values) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
         points = " ".join(
-            f"{left + (width - left - 10) * i / max(1, longest - 1):.1f},{top + height - height * v / peak:.1f}"
-            for i, v in enumerate(values)
+            f"{x_of(i):.1f},{top + height - height * v / peak:.1f}" for i, v in enumerate(values)
         )
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>')
-        parts.append(
-            f'<text x="{left + 10 + 170 * index}" y="{top + height + 38}" font-size="12" fill="{colour}">'
-            f"MPAN {_e(mpan)}</text>"
-        )
+        lx, ly = left + 10 + 220 * (index % 3), top + height + 40 + 20 * (index // 3)
+        parts.append(f'<rect x="{lx}" y="{ly - 10}" width="14" height="4" fill="{colour}"/>')
+        parts.append(f'<text x="{lx + 20}" y="{ly - 4}" font-size="12" fill="{colour}">MPAN {_e(mpan)}</text>')
     parts.append("</svg>")
     rows = [
         (mpan, str(day), len(values), f"{sum(values) / 1000:.3f}", estimated)
