@@ -48,7 +48,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OPENMHHS_DB", url)
         result = CliHarness()(
-            "model", "run", "4a-hybrid-brand", "--mpans", "40", "--data-days", "1", "--out", str(folder), "--json"
+            "model",
+            "run",
+            "4a-hybrid-brand",
+            "--mpans",
+            "40",
+            "--data-days",
+            "1",
+            "--out",
+            str(folder),
+            "--json",
         )
         assert result.exit_code == 0, result.output
     db = Database(url)
@@ -87,7 +96,16 @@ def test_overview_answers_html_with_every_section(served: tuple[str, str]) -> No
     base, _ = served
     page = httpx.get(f"{base}/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    for section in ("arrangements", "outcomes", "queues", "gaps", "dcc", "completeness", "participants", "isd"):
+    for section in (
+        "arrangements",
+        "outcomes",
+        "queues",
+        "gaps",
+        "dcc",
+        "completeness",
+        "participants",
+        "isd",
+    ):
         assert f'id="{section}"' in page.text
     assert "SP000" in page.text and "SUPA" in page.text
 
@@ -166,7 +184,9 @@ def test_a_user_searches_an_mpan_and_follows_a_message_chain_in_chromium(
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{base}/")
             assert page.locator("h1").inner_text().startswith("The market on")
-            page.wait_for_function("() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart=outcomes]'))")
+            page.wait_for_function(
+                "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart=outcomes]'))"
+            )
             drawn = page.evaluate(
                 "() => Chart.getChart(document.querySelector('canvas[data-chart=outcomes]')).data.labels"
             )
@@ -180,7 +200,9 @@ def test_a_user_searches_an_mpan_and_follows_a_message_chain_in_chromium(
             rows = page.locator("#periods tbody tr")
             assert rows.count() >= 3  # DS with its first MDR, DS after the change, MS
             assert page.locator("#periods tr.holds").count() == 2  # a DS and an MS on the day
-            page.wait_for_function("() => Chart.getChart(document.querySelector('canvas[data-chart=timeline]'))")
+            page.wait_for_function(
+                "() => Chart.getChart(document.querySelector('canvas[data-chart=timeline]'))"
+            )
             page.screenshot(path=str(ARTIFACTS / "dashboard-mpan.png"), full_page=True)
 
             before = page.url
@@ -195,4 +217,6 @@ def test_a_user_searches_an_mpan_and_follows_a_message_chain_in_chromium(
         finally:
             context.close()
     assert errors == []
-    assert requested and all(u.startswith(base) for u in requested), [u for u in requested if not u.startswith(base)]
+    assert requested and all(u.startswith(base) for u in requested), [
+        u for u in requested if not u.startswith(base)
+    ]

@@ -309,7 +309,7 @@ def _outcomes(summary: Summary) -> str:
     return (
         f"<p>The final code of each of the {requests:,} appointment requests (IF-031, Data and "
         f"Metering Service, including Supplier-led changes of MDR) and of each of the "
-        f"{mdr_changes:,} SDS-led MDR changes (IF-034 [SDS-MDRUpdate], shown as \"MDR change …\"): "
+        f'{mdr_changes:,} SDS-led MDR changes (IF-034 [SDS-MDRUpdate], shown as "MDR change …"): '
         f"{requests + mdr_changes:,} in all.</p>"
         + _bars(items)
         + '<p class="note">SP000: accepted. DS001: the SDS refused the MDR arrangement. REGxxxx: refused by the Registration Service.</p>'
@@ -508,8 +508,12 @@ def _consumption(summary: Summary) -> str:
     offset = 0
     for day, values, _ in first:
         x = x_of(offset)
-        parts.append(f'<line x1="{x:.1f}" y1="{top + height}" x2="{x:.1f}" y2="{top + height + 5}" stroke="#9e9e9e"/>')
-        parts.append(f'<text x="{x + 3:.1f}" y="{top + height + 17}" font-size="11">{day} (UK day, {len(values)} periods)</text>')
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top + height}" x2="{x:.1f}" y2="{top + height + 5}" stroke="#9e9e9e"/>'
+        )
+        parts.append(
+            f'<text x="{x + 3:.1f}" y="{top + height + 17}" font-size="11">{day} (UK day, {len(values)} periods)</text>'
+        )
         offset += len(values)
     for index, (mpan, values) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
@@ -519,7 +523,9 @@ def _consumption(summary: Summary) -> str:
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>')
         lx, ly = left + 10 + 220 * (index % 3), top + height + 40 + 20 * (index // 3)
         parts.append(f'<rect x="{lx}" y="{ly - 10}" width="14" height="4" fill="{colour}"/>')
-        parts.append(f'<text x="{lx + 20}" y="{ly - 4}" font-size="12" fill="{colour}">MPAN {_e(mpan)}</text>')
+        parts.append(
+            f'<text x="{lx + 20}" y="{ly - 4}" font-size="12" fill="{colour}">MPAN {_e(mpan)}</text>'
+        )
     parts.append("</svg>")
     rows = [
         (mpan, str(day), len(values), f"{sum(values) / 1000:.3f}", estimated)

@@ -99,7 +99,9 @@ def dashboard_router(db: Database) -> APIRouter:
 
 
 def create_dashboard_app(db: Database) -> FastAPI:
-    app = FastAPI(title="openmhhs dashboard", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="openmhhs dashboard", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.include_router(dashboard_router(db))
     return app
 
@@ -138,7 +140,12 @@ def _overview(db: Database, on: date | None) -> HTMLResponse:
             "outcomes": {
                 "type": "bar",
                 "labels": [c for c, _ in sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0]))],
-                "series": [{"label": "requests", "data": [n for _, n in sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0]))]}],
+                "series": [
+                    {
+                        "label": "requests",
+                        "data": [n for _, n in sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0]))],
+                    }
+                ],
             },
             "queues": {
                 "type": "bar",
@@ -191,7 +198,8 @@ def _mpan(db: Database, text: str, on: date | None) -> HTMLResponse:
             "labels": ["DS", "MS"],
             "series": [
                 {
-                    "label": f"{r.service.value} {r.provider_mpid}" + (f" · MDR {r.mdr_mpid}" if r.mdr_mpid else ""),
+                    "label": f"{r.service.value} {r.provider_mpid}"
+                    + (f" · MDR {r.mdr_mpid}" if r.mdr_mpid else ""),
                     "service": r.service.value,
                     "from": r.period.start.isoformat(),
                     "to": r.period.end.isoformat() if r.period.end else None,

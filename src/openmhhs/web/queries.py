@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -77,12 +78,12 @@ def isd_on(connection: Connection, day: date) -> list[IsdEntry]:
     )
 
 
-def participants_on(connection: Connection, day: date) -> list[dict[str, object]]:
+def participants_on(connection: Connection, day: date) -> list[dict[str, Any]]:
     """Each organisation with the DIP roles it holds on the day."""
     registry = load_registry(connection)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for org in registry.organisations:
-        held = [r for r in registry.registrations(org.company_number)]
+        held = list(registry.registrations(org.company_number))
         rows.append(
             {
                 "name": org.name,
@@ -111,7 +112,7 @@ def delivery_queues(connection: Connection) -> list[Queue]:
         )
     ):
         states.setdefault(recipient, {})[state] = int(n)
-    retried = dict(
+    retried: dict[str, int] = dict(
         connection.execute(
             sa.select(delivery.c.recipient, sa.func.count())
             .select_from(delivery.join(delivery_attempt, delivery_attempt.c.delivery_id == delivery.c.id))
@@ -122,9 +123,11 @@ def delivery_queues(connection: Connection) -> list[Queue]:
     return [Queue(r, states[r], int(retried.get(r, 0))) for r in sorted(states)]
 
 
-def access_log(connection: Connection, *, refused_only: bool, limit: int = 200) -> tuple[int, int, list[AccessRow]]:
+def access_log(
+    connection: Connection, *, refused_only: bool, limit: int = 200
+) -> tuple[int, int, list[AccessRow]]:
     """(requests allowed, requests refused, the latest rows) of the DCC's access log."""
-    by_outcome = dict(
+    by_outcome: dict[bool, int] = dict(
         connection.execute(
             sa.select(dcc_access_log.c.allowed, sa.func.count()).group_by(dcc_access_log.c.allowed)
         ).all()
