@@ -41,7 +41,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     serving its database on loopback: (base URL, an MPAN with an MDR change)."""
     import uvicorn
 
-    from openmhhs.web import create_dashboard_app
+    from openmhhs.web.app import create_dashboard_app
 
     folder = tmp_path_factory.mktemp("dashboard")
     url = f"sqlite:///{folder / 'market.db'}"

@@ -26,7 +26,7 @@ def dashboard_command(
     the ISD as of a day, an MPAN's timeline on any day with the messages that made each period,
     gaps, DCC access, delivery queues, outcomes by code, meter data completeness. Read-only;
     every asset is served from the package (works with no internet). Ctrl-C stops it."""
-    from openmhhs.web import create_dashboard_app  # noqa: PLC0415 - jinja2 only when serving
+    from openmhhs.web.app import create_dashboard_app  # noqa: PLC0415 - jinja2 only when serving
 
     db = open_database()
     db.migrate()

@@ -1,6 +1,3 @@
-"""The live dashboard (``openmhhs dashboard``, mountable in ``openmhhs serve``): server-rendered
-pages over the market's database, with every asset shipped in this package."""
-
-from openmhhs.web.app import create_dashboard_app, dashboard_router
-
-__all__ = ["create_dashboard_app", "dashboard_router"]
+"""The live dashboard (``openmhhs dashboard``, mountable in ``openmhhs serve`` as
+``openmhhs.web.app.dashboard_router(db)``) and the templates the main job's report shares:
+server-rendered pages over the market's database, every asset shipped in this package."""

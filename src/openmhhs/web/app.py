@@ -11,14 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import date
-from importlib.resources import files
 from typing import Annotated, Any
 
 import msgspec
 import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from openmhhs import __version__, clock
 from openmhhs.ids import InvalidMpanCore, MpanCore
@@ -29,28 +27,9 @@ from openmhhs.registration.timeline import as_of
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.web import queries
+from openmhhs.web.templating import STATIC, asset, render
 
-__all__ = ["STATIC", "create_dashboard_app", "dashboard_router"]
-
-STATIC = {
-    "htmx.min.js": ("htmx-2.0.11.min.js", "text/javascript"),
-    "chart.umd.min.js": ("chart-4.6.1.umd.min.js", "text/javascript"),
-    "dashboard.js": ("dashboard.js", "text/javascript"),
-    "dashboard.css": ("dashboard.css", "text/css"),
-}
-"""The assets a page may load, by the name it uses: all inside the package."""
-
-_env = Environment(
-    loader=PackageLoader("openmhhs.web", "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["json"] = lambda value: orjson.dumps(value, default=str).decode().replace("</", "<\\/")
-
-
-def render(template: str, **context: Any) -> str:
-    return _env.get_template(template).render(version=__version__, **context)
+__all__ = ["create_dashboard_app", "dashboard_router"]
 
 
 def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -73,9 +52,7 @@ def dashboard_router(db: Database) -> APIRouter:
         found = STATIC.get(name)
         if found is None:
             return Response("not found", status_code=404, media_type="text/plain")
-        file, media_type = found
-        body = files("openmhhs.web").joinpath("static", file).read_bytes()
-        return Response(body, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
+        return Response(asset(name), media_type=found[1], headers={"Cache-Control": "max-age=3600"})
 
     @router.get("/", response_class=HTMLResponse)
     async def overview(on: Annotated[date | None, Query()] = None) -> HTMLResponse:

@@ -52,21 +52,27 @@
       if (!spec || canvas.dataset.drawn) { return; }
       canvas.dataset.drawn = "1";
       if (spec.type === "timeline") { timeline(canvas, spec); return; }
+      var line = spec.type === "line";
+      var horizontal = !!spec.horizontal;
+      var category = { stacked: !!spec.stacked, ticks: { autoSkip: line, maxTicksLimit: line ? 12 : undefined, maxRotation: line ? 0 : 45 } };
+      var value = { stacked: !!spec.stacked, beginAtZero: true };
+      if (spec.categoryTitle) { category.title = { display: true, text: spec.categoryTitle }; }
+      if (spec.valueTitle) { value.title = { display: true, text: spec.valueTitle }; }
       new Chart(canvas, {
         type: spec.type,
         data: {
           labels: spec.labels,
           datasets: spec.series.map(function (s, i) {
-            return { label: s.label, data: s.data, backgroundColor: palette[i % palette.length] };
+            var colour = s.colour || palette[i % palette.length];
+            return line
+              ? { label: s.label, data: s.data, borderColor: colour, backgroundColor: colour, pointRadius: 0, borderWidth: 1.5 }
+              : { label: s.label, data: s.data, backgroundColor: colour };
           })
         },
         options: {
-          animation: false, maintainAspectRatio: false,
-          plugins: { legend: { display: spec.series.length > 1, position: "bottom" } },
-          scales: {
-            x: { stacked: !!spec.stacked, ticks: { autoSkip: false, maxRotation: 45 } },
-            y: { stacked: !!spec.stacked, beginAtZero: true }
-          }
+          animation: false, maintainAspectRatio: false, indexAxis: horizontal ? "y" : "x",
+          plugins: { legend: { display: spec.series.length > 1, position: line ? "top" : "bottom" } },
+          scales: horizontal ? { y: category, x: value } : { x: category, y: value }
         }
       });
     });
