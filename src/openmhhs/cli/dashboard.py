@@ -31,5 +31,7 @@ def dashboard_command(
     db = open_database()
     db.migrate()
     announce_database(db, verb="reading")
-    err_console.print(f"openmhhs dashboard: http://{HOST}:{port}/ (Ctrl-C stops it)", markup=False)
+    err_console.print(
+        f"openmhhs dashboard: http://{HOST}:{port}/ (Ctrl-C stops it)", markup=False, soft_wrap=True
+    )
     uvicorn.run(create_dashboard_app(db), host=HOST, port=port, log_level="warning")

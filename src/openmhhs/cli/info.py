@@ -40,7 +40,7 @@ def database_label(url: str) -> str:
 def announce_database(db: Database, *, verb: str = "writing to") -> None:
     """Say on standard error which database a command writes to (stdout stays the command's
     own output, so ``--json`` contracts hold)."""
-    err_console.print(f"openmhhs: {verb} database {database_label(db.url)}", markup=False)
+    err_console.print(f"openmhhs: {verb} database {database_label(db.url)}", markup=False, soft_wrap=True)
 
 
 def _version_of(name: str) -> str | None:

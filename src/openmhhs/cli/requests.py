@@ -136,6 +136,7 @@ def _write(message: Any, out: Path | None, *, as_json: bool) -> None:
             f"Wrote {s0.interface_id} {s0.event_code} {s1.sender_unique_reference} to {out}; "
             f"next: openmhhs submit {out}  (or openmhhs send {out} --hub URL --state DIR)",
             markup=False,
+            soft_wrap=True,
         )
 
 
@@ -378,7 +379,7 @@ def send_command(
         emit_json({"status": response.status_code, "response": answer})
     else:
         sys.stdout.buffer.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2) + b"\n")
-        err_console.print(f"HTTP {response.status_code} from {url}", markup=False)
+        err_console.print(f"HTTP {response.status_code} from {url}", markup=False, soft_wrap=True)
     if response.status_code != 201:
         raise typer.Exit(1)
 
