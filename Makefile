@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench clean
+.PHONY: help demo test lint typecheck check bench clean
+
+## List the targets with what each does.
+help:
+	@awk '/^## /{doc=substr($$0,4);next} /^[a-z][a-z-]*:/{if(doc){split($$0,t,":");printf "  %-10s %s\n",t[1],doc};doc=""} !/^## /{if(!/^[a-z][a-z-]*:/)doc=""}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +27,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+## ruff check and ruff format --check on src, tests, tools and benchmarks.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools benchmarks
 	$(BIN)/ruff format --check src tests tools benchmarks
 
+## mypy --strict on src.
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## lint, typecheck and test.
 check: lint typecheck test
 
+## openmhhs bench: each figure beside its floor.
 bench: $(STAMP)
 	$(BIN)/openmhhs bench
 
+## Remove the virtualenv, the demo folder and caches.
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -61,6 +61,8 @@ LOCAL_CODES: dict[str, str] = {
     "OMH0824": "Request body too large",
     "OMH0825": "No message matches the replay or requeue request",
     "OMH0826": "Request body not received in time",
+    "OMH0900": "The demo's --fresh deletes only a database the demo itself made under its --out folder",
+    "OMH0901": "The hub could not be reached or did not answer with a StandardResponse",
 }
 
 

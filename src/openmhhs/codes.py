@@ -244,6 +244,8 @@ class ResponseCode(StrEnum):
     OMH0824 = "OMH0824"
     OMH0825 = "OMH0825"
     OMH0826 = "OMH0826"
+    OMH0900 = "OMH0900"
+    OMH0901 = "OMH0901"
 
     @property
     def wording(self) -> str:
@@ -490,6 +492,8 @@ _WORDING: dict[str, str] = {
     "OMH0824": "Request body too large",
     "OMH0825": "No message matches the replay or requeue request",
     "OMH0826": "Request body not received in time",
+    "OMH0900": "The demo's --fresh deletes only a database the demo itself made under its --out folder",
+    "OMH0901": "The hub could not be reached or did not answer with a StandardResponse",
 }
 
 _LOCAL: frozenset[str] = frozenset(
@@ -529,6 +533,8 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0824",
         "OMH0825",
         "OMH0826",
+        "OMH0900",
+        "OMH0901",
     ]
 )
 

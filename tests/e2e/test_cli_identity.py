@@ -76,14 +76,28 @@ def test_csv_import_and_json_export(cli: CliHarness, sample_file: Path, tmp_path
 
 
 def test_demo_runs_as_a_real_process(tmp_path: Path) -> None:
+    # A small population, and no timeout of its own: pytest-timeout's ceiling (pyproject) is
+    # the only wall-clock limit, so a busy machine makes it slow, never failed.
     env = {**os.environ, "OPENMHHS_DB": f"sqlite:///{tmp_path / 'demo.db'}", "COLUMNS": "200"}
     done = subprocess.run(
-        [sys.executable, "-m", "openmhhs", "demo", "--fresh", "--out", str(tmp_path / "out")],
+        [
+            sys.executable,
+            "-m",
+            "openmhhs",
+            "demo",
+            "--fresh",
+            "--mpans",
+            "200",
+            "--data-days",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "SUPA" in done.stdout and "MDRC" in done.stdout
+    assert f"database sqlite:///{tmp_path / 'demo.db'}" in done.stderr

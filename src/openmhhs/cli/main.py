@@ -7,6 +7,9 @@ import typer
 from openmhhs import __version__
 from openmhhs.cli import data, dip, isd, market, model, mpan, participants, scale, serve
 from openmhhs.cli.common import CodedGroup
+from openmhhs.cli.dashboard import dashboard_command
+from openmhhs.cli.info import info_command
+from openmhhs.cli.requests import request_app, sds_respond_command, send_command
 
 app = typer.Typer(
     name="openmhhs",
@@ -45,6 +48,11 @@ app.add_typer(data.dcc_app, name="dcc")
 app.command("migrate")(scale.migrate_command)
 app.command("bench")(scale.bench_command)
 app.command("bulk-mdr-change")(scale.bulk_mdr_change_command)
+app.command("info")(info_command)
+app.add_typer(request_app, name="request")
+market.sds_app.command("respond")(sds_respond_command)
+app.command("send")(send_command)
+app.command("dashboard")(dashboard_command)
 
 
 def _version(value: bool) -> None:

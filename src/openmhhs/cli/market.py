@@ -23,6 +23,7 @@ from openmhhs.cli.common import (
     read_input,
     today,
 )
+from openmhhs.cli.info import announce_database
 from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
 from openmhhs.dataservice.decisions import MdrChangeRefused
@@ -380,6 +381,7 @@ def submit_command(
     pending, and print each input's outcome and every message produced. Exits 1 when any
     input was refused or rejected (an outcome other than SP000 or MSG0000)."""
     market = open_market()
+    announce_database(market.db)
     with market.db.begin() as connection:
         before = MarketStore(connection).last_message_id()
     results = market.submit(read_input(file))

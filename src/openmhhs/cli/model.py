@@ -23,6 +23,8 @@ from openmhhs.cli.common import (
     read_input,
 )
 from openmhhs.cli.data import stats_json
+from openmhhs.cli.demo_database import demo_database
+from openmhhs.cli.info import announce_database
 from openmhhs.market.description import MODELS, DescriptionInvalid, MarketDescription, parse_description
 from openmhhs.market.driver import run_market
 from openmhhs.market.loader import load_market, register_population
@@ -157,6 +159,7 @@ def _run(
     quiet: bool,
     data_days: int = 0,
 ) -> Summary:
+    announce_database(db)
     with db.begin() as connection:
         if MarketStore(connection).count_mpans():
             raise InputInvalid(
@@ -311,20 +314,16 @@ def run_command(
         print_summary(summary, out)
 
 
-def fresh_database(db: Database) -> Database:
-    """Start from an empty embedded database (SQLite only; refuses to wipe PostgreSQL)."""
-    if not db.is_sqlite:
-        raise InputInvalid("--fresh only deletes an SQLite file; point OPENMHHS_DB at a new one")
-    path = Path(db.url.split("///", 1)[-1])
-    db.dispose()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return Database(db.url)
-
-
 @coded
 def demo_command(
-    fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty SQLite file.")] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start from an empty SQLite file of the demo's own: OPENMHHS_DB if set, else "
+            "OUT/openmhhs.db. Deletes only a file an earlier --fresh run made under --out.",
+        ),
+    ] = False,
     mpans: Annotated[int, typer.Option("--mpans", help="How many MPANs to register.")] = 10_000,
     scenario: Annotated[
         str, typer.Option("--scenario", help="Built-in scenario or YAML file.")
@@ -346,9 +345,7 @@ def demo_command(
     market, text = read_description(scenario)
     if mpans < 1:
         raise InputInvalid("--mpans must be 1 or more")
-    db = Database()
-    if fresh:
-        db = fresh_database(db)
+    db = demo_database(out, fresh=fresh)
     summary = _run(db, market, text, mpans=mpans, seed=seed, out=out, quiet=as_json, data_days=data_days)
     if as_json:
         emit_json(_summary_json(summary, out))

@@ -411,6 +411,7 @@ class _Run:
             )
             self.result.supplier_led_mdr_changes.append(str(member.record.mpan))
             self._busy.add(str(member.record.mpan))
+        self.result.appointments_requested += len(messages)  # a USP request is an IF-031 too
         self.send(market, messages)
         self.progress("MDR changes", 1, 2)
         sds_messages: list[DipMessageStruct | None] = []

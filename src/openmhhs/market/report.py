@@ -1,19 +1,29 @@
-"""The main job's report: one self-contained HTML file (inline CSS and SVG, no scripts, no
-network) that a participant can open or send: the ISD translation table, each
-organisation's roles, a diagram of the model, per-MPAN timelines, the message sequence of
-one appointment, and charts of outcomes and volumes."""
+"""The main job's report: one self-contained HTML file (inline CSS, Chart.js and our chart
+script from the package, no network) that a participant can open or send: the ISD
+translation table, each organisation's roles, a diagram of the model, per-MPAN timelines,
+the message sequence of one appointment, and charts of outcomes, volumes and meter data.
+
+Rendered by the dashboard's templates (``web/templates/report.html``) with the same chart
+library; every figure comes from the ``Summary`` read back from the database, and the text
+says what each one counts."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import timedelta
+from typing import Any
+
+from markupsafe import Markup
 
 from openmhhs.days import format_dip_datetime
 from openmhhs.market.description import MODELS
 from openmhhs.market.summary import Summary
+from openmhhs.web.templating import asset, render
 
-__all__ = ["SECTIONS", "render_report"]
+__all__ = ["MDR_CHANGE", "SECTIONS", "outcome_totals", "render_report"]
+
+MDR_CHANGE = "MDR change "
+"""The prefix of an SDS-led MDR change's outcome code (``market.driver.outcome_counts``)."""
 
 SECTIONS = (
     ("summary", "Summary", "#1b5e20"),
@@ -43,143 +53,17 @@ PALETTE = [
     "#512da8",
 ]
 
-CSS = """
-body{font-family:'DejaVu Sans',Arial,sans-serif;margin:0;color:#212121;background:#fafafa}
-header{background:#102a43;color:#fff;padding:24px 32px}
-header h1{margin:0 0 6px;font-size:26px}
-header p{margin:4px 0;max-width:1000px}
-main{padding:8px 32px 40px}
-section{background:#fff;margin:22px 0;padding:0 20px 16px;border:1px solid #e0e0e0;border-radius:4px}
-.marker{height:14px;margin:0 -20px 10px;border-radius:4px 4px 0 0}
-h2{font-size:20px;margin:6px 0 12px}
-table{border-collapse:collapse;font-size:13px;margin:6px 0}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f1f1f1}
-.kpi{display:inline-block;margin:6px 18px 6px 0;padding:8px 14px;background:#e8f5e9;border-radius:4px}
-.kpi b{display:block;font-size:22px}
-.bad{background:#ffebee}
-.note{color:#555;font-size:13px}
-svg text{font-family:'DejaVu Sans',Arial,sans-serif}
-"""
-
 
 def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _bars(items: Sequence[tuple[str, int]], *, width: int = 760, unit: str = "") -> str:
-    """A horizontal bar chart as SVG."""
-    if not items:
-        return '<p class="note">Nothing to chart.</p>'
-    top = max(v for _, v in items) or 1
-    label_w, row_h = 300, 24
-    height = row_h * len(items) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
-    for i, (label, value) in enumerate(items):
-        y = 5 + i * row_h
-        w = max(2, int((width - label_w - 90) * value / top))
-        colour = PALETTE[i % len(PALETTE)]
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + 16}" font-size="12" text-anchor="end">{_e(label)}</text>'
-        )
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{row_h - 8}" fill="{colour}"/>')
-        parts.append(f'<text x="{label_w + w + 6}" y="{y + 16}" font-size="12">{value:,}{unit}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _section(anchor: str, body: str) -> str:
-    title, colour = next((t, c) for a, t, c in SECTIONS if a == anchor)
-    return (
-        f'<section id="{anchor}"><div class="marker" style="background:{colour}"></div>'
-        f"<h2>{_e(title)}</h2>{body}</section>"
-    )
-
-
-def _summary(summary: Summary) -> str:
-    run = summary.run
-    kpis = [
-        ("MPANs", f"{run.mpans:,}"),
-        ("appointments requested", f"{run.appointments_requested:,}"),
-        ("appointments / s", f"{run.appointments_per_second:,.0f}"),
-        ("messages", f"{run.messages:,}"),
-        ("gaps on the last day", f"{len(summary.gaps_end)}"),
-        ("failed deliveries", f"{run.failed}"),
-    ]
-    boxes = "".join(
-        f'<div class="kpi{" bad" if (k.startswith("gaps") and v != "0") or (k.startswith("failed") and v != "0") else ""}">'
-        f"<b>{_e(v)}</b>{_e(k)}</div>"
-        for k, v in kpis
-    )
-    cases = _table(
-        ["SDS decision case", "MPAN", "expected", "outcome(s)", "as expected"],
-        [
-            (
-                c.name,
-                c.mpan or "-",
-                c.expected,
-                " then ".join(c.codes) or c.note,
-                "yes" if c.passed else ("-" if not c.codes else "NO"),
-            )
-            for c in run.cases
-        ],
-    )
-    changes = _table(
-        ["change", "MPANs"],
-        [
-            ("Supplier-led MDR changes (IF-031 USP)", len(run.supplier_led_mdr_changes)),
-            ("SDS-led MDR changes (IF-034 [SDS-MDRUpdate])", len(run.sds_led_mdr_changes)),
-            ("Changes of supplier (COS)", len(run.changes_of_supplier)),
-        ],
-    )
-    period = f"{run.start.isoformat()} to {run.end.isoformat()}"
-    return (
-        f"<p>Market days {period}. Every MPAN must have a Data Service with an MDR and a Metering "
-        f"Service on every day: gaps on the first day {len(summary.gaps_start)}, on the last "
-        f"{len(summary.gaps_end)}.</p>{boxes}<h3>The SDS's four decision cases</h3>{cases}"
-        f"<h3>Changes during the run</h3>{changes}"
-    )
-
-
-def _isd(summary: Summary) -> str:
-    rows = [
-        (
-            f"{e.company_name} ({e.company_number})",
-            e.dip_id or "-",
-            e.dip_role,
-            "==",
-            e.mpid,
-            e.market_role or "-",
-            format_dip_datetime(e.valid.start),
-            format_dip_datetime(e.valid.end) if e.valid.end else "open",
-        )
-        for e in sorted(summary.isd, key=lambda e: (e.company_number, e.dip_role))
-    ]
-    return _table(["Company", "DIP ID", "DIP role", "", "MPID", "DTN role", "From", "To"], rows)
-
-
-def _organisations(summary: Summary) -> str:
-    rows = []
-    for org in summary.registry.organisations:
-        registrations = summary.registry.registrations(org.company_number)
-        roles = ", ".join(f"{r.dip_role} ({r.dip_role.role_name})" for r in registrations)
-        dip_ids = ", ".join(sorted({str(r.dip_id) for r in registrations if r.dip_id}))
-        rows.append(
-            (
-                org.name,
-                dip_ids,
-                roles,
-                org.sec.value,
-                ", ".join(sorted(r.value for r in org.dcc_user_roles)) or "-",
-            )
-        )
-    return _table(["Organisation", "DIP ID", "DIP roles", "SEC", "DCC user roles"], rows)
+def outcome_totals(summary: Summary) -> tuple[int, int]:
+    """(appointment requests, SDS-led MDR changes) as the outcomes count them: every IF-031
+    (DS and MS, including a Supplier-led change of MDR, scenario USP) has one outcome; so has
+    every IF-034 [SDS-MDRUpdate] (counted as "MDR change …")."""
+    changes = sum(n for code, n in summary.outcomes.items() if code.startswith(MDR_CHANGE))
+    return sum(summary.outcomes.values()) - changes, changes
 
 
 def _model_diagram(summary: Summary) -> str:
@@ -242,7 +126,7 @@ def _model_diagram(summary: Summary) -> str:
         parts.append(
             f'<text x="{x + 10}" y="{y + 22}" font-size="15" fill="#fff" font-weight="bold">{_e(label)}</text>'
         )
-        parts.append(f'<text x="{x + 10}" y="{y + 42}" font-size="11" fill="#fff">{_e(name[:32])}</text>')
+        parts.append(f'<text x="{x + 10}" y="{y + 42}" font-size="11" fill="#fff">{_e(name[:30])}</text>')
 
     for item in suppliers:
         box(col_x["sup"], y_of(suppliers, item), item, "#1565c0")
@@ -278,96 +162,10 @@ def _model_diagram(summary: Summary) -> str:
     )
 
 
-def _appointments(summary: Summary) -> str:
-    rows = [
-        (m, g, summary.market.label(sds), summary.market.label(mdr), n)
-        for m, g, sds, mdr, n in summary.by_model
-    ]
-    chart = _bars([(f"{m} · {g} · {sds} / {mdr}", n) for m, g, sds, mdr, n in rows])
-    return (
-        f"<p>Data Service arrangements holding on {summary.run.end.isoformat()}.</p>"
-        + _table(["model", "brand / customer type", "SDS", "MDR", "MPANs"], rows)
-        + chart
-    )
-
-
-def _outcomes(summary: Summary) -> str:
-    items = sorted(summary.outcomes.items(), key=lambda kv: (-kv[1], kv[0]))
-    return (
-        _bars(items)
-        + '<p class="note">SP000: accepted. DS001: the SDS refused the MDR arrangement. REGxxxx: refused by the Registration Service.</p>'
-    )
-
-
-def _volumes(summary: Summary) -> str:
-    return _bars([(f"{i} {e}", n) for i, e, n in summary.volumes])
-
-
-def _timelines(summary: Summary) -> str:
-    if not summary.timelines:
-        return '<p class="note">No sample MPANs.</p>'
-    start = summary.run.start - timedelta(days=2)
-    end = summary.run.end + timedelta(days=3)
-    days = (end - start).days
-    left, width, lane_h = 170, 760, 26
-    scale = width / days
-
-    def x(day: date) -> float:
-        return left + max(0, (day - start).days) * scale
-
-    parts_all: list[str] = []
-    colours: dict[str, str] = {}
-    for core, rows in summary.timelines.items():
-        current = [(r, retired) for r, retired in rows if not retired]
-        lanes = [
-            ("DS", [r for r, _ in current if r.service.value == "DS"]),
-            ("MS", [r for r, _ in current if r.service.value == "MS"]),
-        ]
-        height = lane_h * 2 + 34
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 20}" height="{height}" role="img">'
-        ]
-        parts.append(f'<text x="4" y="16" font-size="13" font-weight="bold">{_e(core)}</text>')
-        for lane_index, (service, lane_rows) in enumerate(lanes):
-            y = 22 + lane_index * lane_h
-            parts.append(
-                f'<text x="{left - 8}" y="{y + 17}" font-size="12" text-anchor="end">{service}</text>'
-            )
-            parts.append(
-                f'<rect x="{left}" y="{y + 2}" width="{width}" height="{lane_h - 4}" fill="#f5f5f5"/>'
-            )
-            for row in lane_rows:
-                x1 = x(row.period.start)
-                x2 = x(row.period.end) if row.period.end else left + width
-                key = f"{row.provider_mpid}/{row.mdr_mpid or ''}"
-                colour = colours.setdefault(key, PALETTE[len(colours) % len(PALETTE)])
-                parts.append(
-                    f'<rect x="{x1:.1f}" y="{y + 3}" width="{max(2.0, x2 - x1):.1f}" height="{lane_h - 6}" fill="{colour}"/>'
-                )
-                label = (
-                    f"SDS {row.provider_mpid} · MDR {row.mdr_mpid}"
-                    if row.mdr_mpid
-                    else f"MS {row.provider_mpid}"
-                )
-                parts.append(
-                    f'<text x="{x1 + 4:.1f}" y="{y + 17}" font-size="11" fill="#fff">{_e(label)} from {row.period.start.isoformat()}</text>'
-                )
-        retired = sum(1 for _, r in rows if r)
-        parts.append(
-            f'<text x="{left}" y="{height - 2}" font-size="10" fill="#666">{start.isoformat()} … {end.isoformat()} · {retired} earlier row(s) retired by later changes</text>'
-        )
-        parts.append("</svg>")
-        parts_all.append("".join(parts))
-    return (
-        "<p>Current Data Service (with MDR) and Metering Service periods; a change retires a row and "
-        "succeeds it.</p>" + "".join(parts_all)
-    )
-
-
 def _sequence(summary: Summary) -> str:
     messages = summary.sequence
     if not messages:
-        return '<p class="note">No appointment exchange to show.</p>'
+        return ""
     market = summary.market
     lanes: list[str] = []
     for stored in messages:
@@ -410,107 +208,134 @@ def _sequence(summary: Summary) -> str:
             )
             y += row_h
     parts.append("</svg>")
-    correlation = messages[0].correlation_id or ""
-    return (
-        f"<p>One change-of-supplier appointment, correlation id <code>{_e(correlation)}</code>: the "
-        "incoming Supplier's IF-031, the Registration Service's checks and request to the SDS, its "
-        "decision, the outcomes (to the Supplier, the SDS and the DCC), the outgoing provider's "
-        "de-appointment and the activation on the supply start date.</p>" + "".join(parts)
-    )
+    return "".join(parts)
 
 
-def _completeness(summary: Summary) -> str:
+def _bar(labels: list[str], values: list[int], *, label: str, horizontal: bool = False) -> dict[str, Any]:
+    return {
+        "type": "bar",
+        "horizontal": horizontal,
+        "labels": labels,
+        "series": [{"label": label, "data": values}],
+    }
+
+
+def _charts(summary: Summary) -> dict[str, Any]:
+    market = summary.market
+    outcomes = sorted(summary.outcomes.items(), key=lambda kv: (-kv[1], kv[0]))
+    charts: dict[str, Any] = {
+        "appointments": _bar(
+            [
+                f"{m} · {g} · {market.label(sds)} / {market.label(mdr)}"
+                for m, g, sds, mdr, _ in summary.by_model
+            ],
+            [n for *_, n in summary.by_model],
+            label="MPANs",
+            horizontal=True,
+        ),
+        "outcomes": _bar([c for c, _ in outcomes], [n for _, n in outcomes], label="outcomes"),
+        "volumes": _bar(
+            [f"{i} {e}" for i, e, _ in summary.volumes],
+            [n for *_, n in summary.volumes],
+            label="messages",
+            horizontal=True,
+        ),
+    }
+    for core, rows in summary.timelines.items():
+        current = [r for r, retired in rows if not retired]
+        charts[f"timeline-{core}"] = {
+            "type": "timeline",
+            "labels": ["DS", "MS"],
+            "day": summary.run.end.isoformat(),
+            "series": [
+                {
+                    "label": f"{r.service.value} {r.provider_mpid}"
+                    + (f" · MDR {r.mdr_mpid}" if r.mdr_mpid else ""),
+                    "service": r.service.value,
+                    "from": r.period.start.isoformat(),
+                    "to": r.period.end.isoformat() if r.period.end else None,
+                }
+                for r in sorted(current, key=lambda r: (r.period.start, r.service.value))
+            ],
+        }
     meter = summary.meter
-    if meter is None or not meter.completeness:
-        return '<p class="note">No meter data was run (openmhhs data run).</p>'
-    width, row_h, label_w = 900, 26, 120
-    height = row_h * len(meter.completeness) + 30
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
-    bar_w = width - label_w - 200
-    for i, (day, actual, estimated) in enumerate(meter.completeness):
-        y = 5 + i * row_h
-        total = (actual + estimated) or 1
-        a = int(bar_w * actual / total)
-        parts.append(f'<text x="{label_w - 8}" y="{y + 16}" font-size="12" text-anchor="end">{day}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{a}" height="{row_h - 8}" fill="#2e7d32"/>')
-        parts.append(
-            f'<rect x="{label_w + a}" y="{y + 3}" width="{bar_w - a}" height="{row_h - 8}" fill="#f9a825"/>'
-        )
-        parts.append(
-            f'<text x="{label_w + bar_w + 8}" y="{y + 16}" font-size="12">'
-            f"{100 * actual / total:.2f}% actual ({estimated:,} estimated)</text>"
-        )
-    parts.append("</svg>")
-    stats = meter.stats
-    note = (
-        f"<p>{stats.mpan_days:,} MPAN-days and {stats.periods:,} half-hours submitted in IF-021: "
-        f"{stats.actual:,} actual (green), {stats.estimated:,} estimated (amber) at first submission; "
-        f"{stats.amendments:,} amendments replaced estimates with late actual data; "
-        f"{stats.refusals:,} DCC access refusals; {stats.unreachable:,} retrievals found the meter "
-        f"unreachable. "
-        "Bars show the latest submission of each day.</p>"
-    )
-    return note + "".join(parts)
+    if meter is not None and meter.completeness:
+        charts["completeness"] = {
+            "type": "bar",
+            "stacked": True,
+            "labels": [d.isoformat() for d, _, _ in meter.completeness],
+            "categoryTitle": "settlement day (UK)",
+            "valueTitle": "half-hours (latest submission)",
+            "series": [
+                {"label": "actual", "data": [a for _, a, _ in meter.completeness], "colour": "#2e7d32"},
+                {"label": "estimated", "data": [e for _, _, e in meter.completeness], "colour": "#f9a825"},
+            ],
+        }
+    if meter is not None and meter.samples:
+        first = next(iter(meter.samples.values()))
+        labels = [
+            f"{day} {_period_start(i, len(values))}" for day, values, _ in first for i in range(len(values))
+        ]
+        charts["consumption"] = {
+            "type": "line",
+            "labels": labels,
+            "categoryTitle": "UK day and half-hour (settlement period start)",
+            "valueTitle": "kWh per half-hour",
+            "series": [
+                {"label": f"MPAN {mpan}", "data": [v / 1000 for _, values, _ in days for v in values]}
+                for mpan, days in meter.samples.items()
+            ],
+        }
+    return charts
 
 
-def _consumption(summary: Summary) -> str:
-    meter = summary.meter
-    if meter is None or not meter.samples:
-        return '<p class="note">No meter data was run.</p>'
-    width, height, left, top = 900, 260, 60, 20
-    series = {m: [v for _, values, _ in days for v in values] for m, days in meter.samples.items()}
-    longest = max(len(v) for v in series.values()) or 1
-    peak = max((max(v) for v in series.values() if v), default=1) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 50}" role="img">']
-    parts.append(
-        f'<line x1="{left}" y1="{top + height}" x2="{width - 10}" y2="{top + height}" stroke="#9e9e9e"/>'
-    )
-    parts.append(
-        f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end">{peak / 1000:.2f}</text>'
-        f'<text x="{left - 6}" y="{top + height}" font-size="11" text-anchor="end">0</text>'
-        f'<text x="{left}" y="{top + height + 18}" font-size="11">kWh per half-hour, settlement day by day</text>'
-    )
-    for index, (mpan, values) in enumerate(series.items()):
-        colour = PALETTE[index % len(PALETTE)]
-        points = " ".join(
-            f"{left + (width - left - 10) * i / max(1, longest - 1):.1f},{top + height - height * v / peak:.1f}"
-            for i, v in enumerate(values)
-        )
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>')
-        parts.append(
-            f'<text x="{left + 10 + 170 * index}" y="{top + height + 38}" font-size="12" fill="{colour}">'
-            f"MPAN {_e(mpan)}</text>"
-        )
-    parts.append("</svg>")
-    rows = [
-        (mpan, str(day), len(values), f"{sum(values) / 1000:.3f}", estimated)
-        for mpan, days in meter.samples.items()
-        for day, values, estimated in days
-    ]
-    return "".join(parts) + _table(("MPAN", "settlement day", "periods", "kWh", "estimated periods"), rows)
+def _period_start(index: int, periods: int) -> str:
+    """The clock time a settlement period starts on a day of ``periods`` periods (the clock
+    change days have 46 or 50): periods count from local midnight in UTC half-hours."""
+    minutes = index * 30
+    if periods == 46 and minutes >= 60:  # spring: 01:00 local does not exist
+        minutes += 60
+    if periods == 50 and minutes >= 120:  # autumn: 01:00-02:00 local happens twice
+        minutes -= 60
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def render_report(summary: Summary) -> str:
     market = summary.market
-    body = "".join(
-        [
-            _section("summary", _summary(summary)),
-            _section("isd", _isd(summary)),
-            _section("organisations", _organisations(summary)),
-            _section("model", _model_diagram(summary)),
-            _section("appointments", _appointments(summary)),
-            _section("outcomes", _outcomes(summary)),
-            _section("volumes", _volumes(summary)),
-            _section("timelines", _timelines(summary)),
-            _section("sequence", _sequence(summary)),
-            _section("completeness", _completeness(summary)),
-            _section("consumption", _consumption(summary)),
-        ]
-    )
-    nav = " · ".join(f'<a href="#{a}" style="color:#bcccdc">{_e(t)}</a>' for a, t, _ in SECTIONS)
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>openmhhs: {_e(market.name)}</title><style>{CSS}</style></head><body>"
-        f"<header><h1>openmhhs · {_e(market.name)}</h1><p>{_e(market.description)}</p><p>{nav}</p></header>"
-        f"<main>{body}</main></body></html>"
+    run = summary.run
+    requests, mdr_changes = outcome_totals(summary)
+    timeline_rows = {
+        core: sorted(rows, key=lambda pair: (pair[1], pair[0].period.start, pair[0].service.value))
+        for core, rows in summary.timelines.items()
+    }
+    return render(
+        "report.html",
+        sections=SECTIONS,
+        market=market,
+        model_name=MODELS.get(market.model, ""),
+        models=MODELS,
+        run=run,
+        summary=summary,
+        requests=requests,
+        mdr_changes=mdr_changes,
+        isd=sorted(summary.isd, key=lambda e: (e.company_number, str(e.dip_role))),
+        dip_time=format_dip_datetime,
+        organisations=[
+            (org, summary.registry.registrations(org.company_number))
+            for org in summary.registry.organisations
+        ],
+        model_diagram=Markup(_model_diagram(summary)),
+        sequence_diagram=Markup(_sequence(summary)),
+        sequence_events=list(dict.fromkeys(f"{m.interface_id} {m.event_code}" for m in summary.sequence)),
+        sequence_has_deapp=any(m.interface_id == "IF-037" for m in summary.sequence),
+        timelines=timeline_rows,
+        window=(run.start - timedelta(days=2), run.end + timedelta(days=3)),
+        charts=_charts(summary),
+        scripts=Markup(
+            "<script>"
+            + asset("chart.umd.min.js").decode()
+            + "</script><script>"
+            + asset("dashboard.js").decode()
+            + "</script>"
+        ),
     )

@@ -130,7 +130,7 @@ def summarise(db: Database, market: MarketDescription, run: RunResult) -> Summar
             core: [(row, retired is not None) for row, _, retired in store.history(core)]
             for core in run.sample
         }
-        sequence = store.messages(correlation_id=run.example_correlation) if run.example_correlation else []
+        sequence = _example_exchange(store, run)
         recipients = {m.id: [d[0] for d in store.deliveries_of(m.id)] for m in sequence}
     return Summary(
         market=market,
@@ -146,6 +146,22 @@ def summarise(db: Database, market: MarketDescription, run: RunResult) -> Summar
         sequence=sequence,
         sequence_recipients=recipients,
     )
+
+
+def _example_exchange(store: MarketStore, run: RunResult) -> list[StoredMessage]:
+    """The messages of one change-of-supplier appointment, with the outgoing SDS's
+    de-appointment (IF-037, under its own correlation id) when the change of supplier
+    changed the SDS: the first such MPAN, else the run's example exchange."""
+    for core in run.changes_of_supplier[:200]:
+        found = store.messages(core=core)
+        deapp = next((m for m in found if m.interface_id == "IF-037"), None)
+        if deapp is None:
+            continue
+        request = [m for m in found if m.event_code == "[DSApp]" and m.id < deapp.id][-1:]
+        if request and request[0].correlation_id:
+            exchange = store.messages(correlation_id=request[0].correlation_id)
+            return sorted([*exchange, deapp], key=lambda m: m.id)
+    return store.messages(correlation_id=run.example_correlation) if run.example_correlation else []
 
 
 def event_of(stored: StoredMessage) -> str:

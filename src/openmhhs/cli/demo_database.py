@@ -1,0 +1,79 @@
+"""Which database ``openmhhs demo`` runs on, and what ``--fresh`` may delete: only an SQLite
+file that the demo itself created under its ``--out`` folder and marked with a file beside
+it. Never the database a user named elsewhere, never the default location's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from openmhhs.cli.common import now
+from openmhhs.codes import CodedError, ResponseCode
+from openmhhs.store.database import ENV_VAR, Database
+
+__all__ = ["DEMO_DATABASE", "FreshRefused", "demo_database", "marker_of"]
+
+DEMO_DATABASE = "openmhhs.db"
+"""The file name of the demo's own database under ``--out`` when ``OPENMHHS_DB`` is unset."""
+
+MARK_SUFFIX = ".made-by-openmhhs-demo"
+
+
+class FreshRefused(CodedError):
+    code = ResponseCode.OMH0900
+    rule = "demo.fresh.own_database_only"
+
+
+def marker_of(path: Path) -> Path:
+    """The file beside a database that says the demo made it (and so may delete it)."""
+    return path.with_name(path.name + MARK_SUFFIX)
+
+
+def _sqlite_path(db: Database) -> Path | None:
+    if not db.is_sqlite:
+        return None
+    text = db.url.split("///", 1)[-1]
+    return None if not text or text == ":memory:" else Path(text)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def demo_database(out: Path, *, fresh: bool) -> Database:
+    """The demo's database. Without ``--fresh``: ``OPENMHHS_DB`` or the default location, as
+    every command. With ``--fresh``: ``OPENMHHS_DB`` if set, else ``<out>/openmhhs.db``; an
+    existing file is deleted only if it lies under ``out`` and carries the demo's marker."""
+    if not fresh:
+        return Database()
+    configured = os.environ.get(ENV_VAR, "").strip()
+    db = Database(configured or f"sqlite:///{(out / DEMO_DATABASE).resolve()}")
+    path = _sqlite_path(db)
+    if path is None:
+        db.dispose()
+        raise FreshRefused(
+            f"--fresh only deletes an SQLite file the demo made; {ENV_VAR} names another database: "
+            "run without --fresh on an empty one"
+        )
+    mark = marker_of(path)
+    if path.exists():
+        if not (_inside(path, out) and mark.exists()):
+            db.dispose()
+            where = f"{ENV_VAR}'s" if configured else "the"
+            raise FreshRefused(
+                f"--fresh deletes only a database the demo made under --out {out}; {where} file "
+                f"{path} was not made by it, so nothing was deleted: delete it yourself, or point "
+                f"{ENV_VAR} at a new file"
+            )
+        db.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        db = Database(db.url)
+    if _inside(path, out):
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.write_text(
+            f"{path.name} was made by `openmhhs demo --fresh` at {now().isoformat()}; "
+            "a later `demo --fresh --out` on this folder may delete it.\n",
+            encoding="utf-8",
+        )
+    return db
