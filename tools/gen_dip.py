@@ -49,6 +49,10 @@ LOCAL_CODES: dict[str, str] = {
     "OMH0703": "Another MDR is authorised for the MPAN on that day",
     "OMH0704": "Not the MPAN's supplier on that day",
     "OMH0705": "The MDR has no instruction from the MPAN's SDS for that day",
+    "OMH0706": "The MDR's ISD registration is not effective on that day",
+    "OMH0707": "The id presented is not the MDR's 4-character id on that day",
+    "OMH0708": "The DCC user role used does not match the MPAN's energy direction",
+    "OMH0709": "No DCC user role the MDR holds can read the MPAN's energy direction",
 }
 
 

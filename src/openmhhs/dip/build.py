@@ -24,7 +24,6 @@ from openmhhs.dip.schema import (
     D0,
     M0,
     R0,
-    S0,
     S1,
     DipMessageStruct,
 )

@@ -30,11 +30,11 @@ from openmhhs.registration.model import (
 )
 from openmhhs.registration.timeline import Gap, TimelineChange
 from openmhhs.store.bulk import bulk_insert
+from openmhhs.store.dcc_repo import DccRepository
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
     contract,
-    dcc_mdr_notice,
     delivery,
     market_state,
     mdr_instruction,
@@ -131,7 +131,6 @@ _PORTFOLIO_DROP_LATER = sa.delete(sds_portfolio).where(
     sds_portfolio.c.valid_from >= _B("p_day"),
 )
 _INSERT_PORTFOLIO = sa.insert(sds_portfolio)
-_INSERT_DCC_NOTICE = sa.insert(dcc_mdr_notice)
 _INSERT_MESSAGE_RETURNING = sa.insert(message).returning(message.c.id, sort_by_parameter_order=True)
 _INSERT_DELIVERY = sa.insert(delivery)
 _PENDING = (
@@ -699,7 +698,7 @@ class MarketStore:
         row = self.connection.execute(_PORTFOLIO_ON, {"sds": sds, "core": core, "day": day}).first()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
-    # -- the DCC's MDR notices -------------------------------------------------------------
+    # -- the DCC's records (``store.dcc_repo``) ---------------------------------------------
     def dcc_notice(
         self,
         *,
@@ -711,17 +710,33 @@ class MarketStore:
         at: datetime,
         transaction_id: str,
     ) -> None:
-        self.connection.execute(
-            _INSERT_DCC_NOTICE,
-            {
-                "mpan": core,
-                "mdr": mdr,
-                "mdr_mpid": mdr_mpid,
-                "valid_from": valid_from,
-                "supplier": supplier,
-                "received_at": at,
-                "transaction_id": transaction_id,
-            },
+        DccRepository(self.connection).record_mdr(
+            core=core,
+            mdr=mdr,
+            mdr_mpid=mdr_mpid,
+            valid_from=valid_from,
+            supplier=supplier,
+            at=at,
+            transaction_id=transaction_id,
+        )
+
+    def dcc_supply_notice(
+        self,
+        *,
+        core: str,
+        supplier: str,
+        energy_direction: str,
+        valid_from: date,
+        at: datetime,
+        transaction_id: str,
+    ) -> None:
+        DccRepository(self.connection).record_supply(
+            core=core,
+            supplier=supplier,
+            energy_direction=energy_direction,
+            valid_from=valid_from,
+            at=at,
+            transaction_id=transaction_id,
         )
 
     def portfolios_on(self, day: date) -> list[tuple[str, str, str, str, str]]:
@@ -741,20 +756,6 @@ class MarketStore:
             .order_by(sds_portfolio.c.mpan)
         )
         return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-    def dcc_notices(self) -> list[tuple[str, str, str, date, str, datetime]]:
-        """(MPAN, MDR, MDR MPID, from, supplier, received at) of every [DCC-MDROutcome] the DCC kept."""
-        rows = self.connection.execute(
-            sa.select(
-                dcc_mdr_notice.c.mpan,
-                dcc_mdr_notice.c.mdr,
-                dcc_mdr_notice.c.mdr_mpid,
-                dcc_mdr_notice.c.valid_from,
-                dcc_mdr_notice.c.supplier,
-                dcc_mdr_notice.c.received_at,
-            )
-        )
-        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     # -- MDRs' instructions from their SDS --------------------------------------------------
     def mdr_instruct(
