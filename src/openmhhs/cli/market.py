@@ -81,6 +81,14 @@ def open_market() -> Market:
 # --- MPANs ---------------------------------------------------------------------------------
 
 
+def _publish_registrations(changes: list[tuple[str, date | None]]) -> None:
+    """The RS tells the DCC and the Data Services of a supplier registration (IF-001), as CSS
+    would, and the market delivers it (no day's work is run)."""
+    market = open_market()
+    if market.registrations_changed(changes):
+        market.deliver()
+
+
 @coded
 def mpan_add_command(
     mpan: Annotated[str, typer.Argument(help="The 13-digit MPAN core.")],
@@ -122,6 +130,7 @@ def mpan_add_command(
         if store.mpan_exists(record.mpan):
             raise InputInvalid(f"MPAN {record.mpan} is already registered")
         store.add_mpan(record)
+    _publish_registrations([(str(record.mpan), None)])
     if as_json:
         emit_json({"mpan": record.mpan, "registered": True})
     else:
@@ -143,6 +152,7 @@ def mpan_import_command(
                 f"{len(clashes)} MPAN(s) already registered, nothing loaded: {', '.join(clashes[:5])}"
             )
         store.add_mpans(records)
+    _publish_registrations([(str(r.mpan), None) for r in records])
     if as_json:
         emit_json({"imported": len(records)})
     else:
@@ -167,6 +177,7 @@ def mpan_supplier_command(
             store.change_supplier(core, DipId(supplier), day)
         except ValueError as exc:
             raise InputInvalid(str(exc)) from None
+    _publish_registrations([(str(core), day)])
     if as_json:
         emit_json({"mpan": core, "supplier": supplier, "from": day.isoformat()})
     else:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
+from openmhhs.dataservice.portfolio import Held
 from openmhhs.ids import DipId, GspGroup, MpanCore, Mpid
 from openmhhs.periods import Period
 from openmhhs.registration.model import (
@@ -115,22 +116,15 @@ _PORTFOLIO_ON = sa.select(
     sds_portfolio.c.valid_from <= _B("day"),
     sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > _B("day")),
 )
-_PORTFOLIO_CLOSE = (
-    sa.update(sds_portfolio)
-    .where(
-        sds_portfolio.c.sds == _B("p_sds"),
-        sds_portfolio.c.mpan == _B("p_core"),
-        sds_portfolio.c.valid_to.is_(None),
-        sds_portfolio.c.valid_from < _B("p_day"),
-    )
-    .values(valid_to=_B("p_day"))
-)
-_PORTFOLIO_DROP_LATER = sa.delete(sds_portfolio).where(
-    sds_portfolio.c.sds == _B("p_sds"),
-    sds_portfolio.c.mpan == _B("p_core"),
-    sds_portfolio.c.valid_from >= _B("p_day"),
-)
 _INSERT_PORTFOLIO = sa.insert(sds_portfolio)
+_PORTFOLIO_ROWS = (
+    sa.select(sds_portfolio)
+    .where(sds_portfolio.c.sds == _B("sds"), sds_portfolio.c.mpan == _B("core"))
+    .order_by(sds_portfolio.c.valid_from)
+)
+_PORTFOLIO_DELETE = sa.delete(sds_portfolio).where(
+    sds_portfolio.c.sds == _B("sds"), sds_portfolio.c.mpan == _B("core")
+)
 _INSERT_MESSAGE_RETURNING = sa.insert(message).returning(message.c.id, sort_by_parameter_order=True)
 _INSERT_DELIVERY = sa.insert(delivery)
 _PENDING = (
@@ -614,56 +608,42 @@ class MarketStore:
         ]
 
     # -- the SDS's portfolio ---------------------------------------------------------------
-    def portfolio_add(
-        self,
-        *,
-        sds: str,
-        core: str,
-        supplier: str,
-        mdr: str,
-        mdr_mpid: str,
-        valid_from: date,
-        correlation_id: str | None,
-        contract_reference: str | None = None,
-    ) -> None:
-        """The SDS serves ``core`` with ``mdr`` from ``valid_from`` (later rows are replaced;
-        without a contract reference, the one it served under so far is kept)."""
-        if contract_reference is None:
-            held = self.portfolio_on(sds=sds, core=core, day=valid_from)
-            contract_reference = held[3] if held else None
-        keys = {"p_sds": sds, "p_core": core, "p_day": valid_from}
-        self.connection.execute(_PORTFOLIO_CLOSE, keys)
-        self.connection.execute(_PORTFOLIO_DROP_LATER, keys)
-        self.connection.execute(
-            _INSERT_PORTFOLIO,
-            {
-                "sds": sds,
-                "mpan": core,
-                "supplier": supplier,
-                "mdr": mdr,
-                "mdr_mpid": mdr_mpid,
-                "valid_from": valid_from,
-                "valid_to": None,
-                "correlation_id": correlation_id,
-                "contract_reference": contract_reference,
-            },
-        )
-
-    def portfolio_end(self, *, sds: str, core: str, valid_to: date) -> None:
-        self.connection.execute(
-            sa.update(sds_portfolio)
-            .where(sds_portfolio.c.sds == sds, sds_portfolio.c.mpan == core)
-            .where(sds_portfolio.c.valid_from < valid_to)
-            .where(sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > valid_to))
-            .values(valid_to=valid_to)
-        )
-        self.connection.execute(
-            sa.delete(sds_portfolio).where(
-                sds_portfolio.c.sds == sds,
-                sds_portfolio.c.mpan == core,
-                sds_portfolio.c.valid_from >= valid_to,
+    def portfolio_rows(self, *, sds: str, core: str) -> list[Held]:
+        """What the SDS holds for the MPAN, in date order."""
+        rows = self.connection.execute(_PORTFOLIO_ROWS, {"sds": sds, "core": core})
+        return [
+            Held(
+                r.supplier,
+                r.mdr,
+                r.mdr_mpid,
+                Period(r.valid_from, r.valid_to),
+                r.contract_reference,
+                r.correlation_id,
             )
-        )
+            for r in rows
+        ]
+
+    def portfolio_replace(self, *, sds: str, core: str, rows: Sequence[Held]) -> None:
+        """The SDS's rows for the MPAN are now ``rows`` (its own record, rewritten whole)."""
+        self.connection.execute(_PORTFOLIO_DELETE, {"sds": sds, "core": core})
+        if rows:
+            self.connection.execute(
+                _INSERT_PORTFOLIO,
+                [
+                    {
+                        "sds": sds,
+                        "mpan": core,
+                        "supplier": r.supplier,
+                        "mdr": r.mdr,
+                        "mdr_mpid": r.mdr_mpid,
+                        "valid_from": r.period.start,
+                        "valid_to": r.period.end,
+                        "correlation_id": r.correlation_id,
+                        "contract_reference": r.contract_reference,
+                    }
+                    for r in rows
+                ],
+            )
 
     def data_service_on(self, core: str, day: date) -> tuple[str, str, str, str] | None:
         """(SDS, SDS MPID, MDR, MDR MPID) appointed to the MPAN on ``day``: the point query."""
@@ -793,8 +773,17 @@ class MarketStore:
         )
 
     def mdr_stop(self, *, mdr: str, core: str, sds: str, last_day: date) -> bool:
-        """An IF-063: no retrieval for ``core`` after ``last_day``."""
+        """An IF-063: no retrieval for ``core`` after ``last_day`` (an instruction that would
+        start later is withdrawn)."""
         end = last_day + timedelta(days=1)
+        withdrawn = self.connection.execute(
+            sa.delete(mdr_instruction).where(
+                mdr_instruction.c.mdr == mdr,
+                mdr_instruction.c.mpan == core,
+                mdr_instruction.c.sds == sds,
+                mdr_instruction.c.valid_from >= end,
+            )
+        )
         done = self.connection.execute(
             sa.update(mdr_instruction)
             .where(
@@ -806,7 +795,7 @@ class MarketStore:
             )
             .values(valid_to=end)
         )
-        return bool(done.rowcount)
+        return bool(done.rowcount or withdrawn.rowcount)
 
     def mdr_instructions_on(self, day: date) -> list[tuple[str, str, str, str]]:
         """(MDR, MPAN, SDS, MDR MPID) for every instruction in force on ``day``."""
