@@ -100,6 +100,9 @@ def mpan_add_command(
     domestic: Annotated[bool, typer.Option("--domestic/--non-domestic", help="Domestic premises.")] = True,
     connection_type: Annotated[str, typer.Option("--connection-type", help="W, L, H, E or U.")] = "W",
     energisation: Annotated[str, typer.Option("--energisation", help="E, D or U.")] = "E",
+    energy_direction: Annotated[
+        str, typer.Option("--energy-direction", help="I (import) or E (export).")
+    ] = "I",
     dcc_flag: Annotated[str, typer.Option("--dcc-flag", help="B029 DCC service flag: A, I or N.")] = "A",
     meter_type: Annotated[str, typer.Option("--meter-type", help="Installed meter type.")] = "S2AD",
     postcode: Annotated[str | None, typer.Option("--postcode", help="Metering point postcode.")] = "SW1A 1AA",
@@ -118,6 +121,7 @@ def mpan_add_command(
                 "domestic": str(domestic),
                 "connection_type": connection_type,
                 "energisation": energisation,
+                "energy_direction": energy_direction,
                 "dcc_service_flag": dcc_flag,
                 "meter_type": meter_type,
                 "postcode": postcode or "",
@@ -201,6 +205,7 @@ def mpan_show_command(
         "segment": record.segment.value,
         "connectionType": record.connection_type.value,
         "energisation": record.energisation,
+        "energyDirection": record.energy_direction,
         "domestic": record.domestic,
         "dccServiceFlag": record.dcc_service_flag,
         "meterType": record.meter_type,
