@@ -179,6 +179,21 @@ class SmartDataService:
         start = _day(b019.assigned_mdr_effective_from_date)
         assert start is not None
         correlation = message.common_block.s1.sender_correlation_id
+        if custom.b071.appointment_scenario == Scenario.USP:
+            # a change of MDR by the Supplier: the SDS's own period (and its end) is unchanged
+            return self._update(
+                message.common_block.m0,
+                lambda rows: portfolio.change_mdr(
+                    rows,
+                    start=start,
+                    mdr=b019.assigned_mdr_dip_id,
+                    mdr_mpid=b019.assigned_mdr_mpid,
+                    correlation_id=correlation,
+                ),
+                ctx=ctx,
+                correlation=correlation,
+                consent=custom.b071.supplier_proposed_consent_granularity,
+            )
         return self._update(
             message.common_block.m0,
             lambda rows: portfolio.appoint(

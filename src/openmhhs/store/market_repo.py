@@ -742,11 +742,13 @@ class MarketStore:
         self, *, mdr: str, core: str, sds: str, mdr_mpid: str, valid_from: date, correlation_id: str | None
     ) -> None:
         """An IF-061 accepted: retrieve for ``core`` from ``valid_from`` (replacing any later
-        instruction for the same MPAN, which an earlier start supersedes)."""
+        instruction of the same SDS for the MPAN, which an earlier start supersedes; another
+        SDS's instructions are that SDS's to change)."""
         self.connection.execute(
             sa.delete(mdr_instruction).where(
                 mdr_instruction.c.mdr == mdr,
                 mdr_instruction.c.mpan == core,
+                mdr_instruction.c.sds == sds,
                 mdr_instruction.c.valid_from >= valid_from,
             )
         )
@@ -755,6 +757,7 @@ class MarketStore:
             .where(
                 mdr_instruction.c.mdr == mdr,
                 mdr_instruction.c.mpan == core,
+                mdr_instruction.c.sds == sds,
                 sa.or_(mdr_instruction.c.valid_to.is_(None), mdr_instruction.c.valid_to > valid_from),
             )
             .values(valid_to=valid_from)
