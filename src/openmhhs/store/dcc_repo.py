@@ -119,6 +119,6 @@ class DccRepository:
             yield core, DccRecords.received(got_mdrs, got_supplies)
 
     def _stream(self, query: Any, kind: Any) -> Iterator[tuple[str, list[Any]]]:
-        rows = self.connection.execution_options(yield_per=20_000).execute(query)
+        rows = self.connection.execute(query.execution_options(yield_per=20_000))
         for core, group in groupby(rows, key=lambda r: r[0]):
             yield core, [kind(*r) for r in group]
