@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openmhhs.codes import ResponseCode
 from openmhhs.dataservice import portfolio
@@ -78,6 +80,19 @@ def test_a_notice_replaces_what_was_known_from_its_day_onwards() -> None:
         ]
     )
     assert [(n.mdr, n.valid_from) for n in again] == [(CIRRUS, D), (BEACON, D + 2 * ONE), (DAWN, D + 6 * ONE)]
+
+
+@given(st.lists(st.tuples(st.sampled_from([CIRRUS, BEACON, DAWN]), st.integers(0, 12)), max_size=8))
+def test_merged_notices_agree_with_the_latest_received_effective_by_the_day(
+    received: list[tuple[str, int]],
+) -> None:
+    """What the access list asks the database for a whole day is the same rule as ``merge``."""
+    notices = [MdrNotice(CORE, mdr, D + n * ONE) for mdr, n in received]
+    records = DccRecords.received(notices, [])
+    for n in range(-1, 14):
+        day = D + n * ONE
+        effective = [x for x in notices if x.valid_from <= day]
+        assert records.mdr_on(day) == (effective[-1] if effective else None)
 
 
 @pytest.mark.parametrize(

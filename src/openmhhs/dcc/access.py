@@ -51,6 +51,7 @@ __all__ = [
     "MdrNotice",
     "ReadRequest",
     "SupplyNotice",
+    "authorise",
     "authorised_mdr",
     "decide",
     "merge",
@@ -90,7 +91,10 @@ N = TypeVar("N", bound=_Dated)
 
 def merge(notices: Iterable[N]) -> tuple[N, ...]:
     """The notices that stand, in day order, from notices in the order received: each replaces
-    what was known from its day onwards. Each standing notice holds until the next one's day."""
+    what was known from its day onwards. Each standing notice holds until the next one's day.
+
+    Equivalently (property-tested), the notice in force on a day is the latest received of those
+    effective by that day, which is how the access list asks the database for a whole day."""
     standing: list[N] = []
     for notice in notices:
         while standing and standing[-1].valid_from >= notice.valid_from:
@@ -183,16 +187,20 @@ class NotAuthorised:
 def authorised_mdr(*, records: DccRecords, day: date, mdr_id: MdrIdOn) -> Authorised | NotAuthorised:
     """The MDR (DIP ID and its 4-character id that day) that may read the MPAN on ``day``."""
     notice = records.mdr_on(day)
-    if notice is None:
+    return authorise(mdr=None if notice is None else notice.mdr, day=day, mdr_id=mdr_id)
+
+
+def authorise(*, mdr: str | None, day: date, mdr_id: MdrIdOn) -> Authorised | NotAuthorised:
+    """The MDR of the notice in force on ``day`` is authorised if it is an MDR in the ISD that
+    day, under its 4-character id of that day."""
+    if mdr is None:
         return NotAuthorised(ResponseCode.OMH0702, f"no MDR is authorised on {day}")
-    mpid = mdr_id(notice.mdr, day)
+    mpid = mdr_id(mdr, day)
     if mpid is None:
         return NotAuthorised(
-            ResponseCode.OMH0706,
-            f"MDR {notice.mdr} has no ISD MDR registration effective on {day}",
-            notice.mdr,
+            ResponseCode.OMH0706, f"MDR {mdr} has no ISD MDR registration effective on {day}", mdr
         )
-    return Authorised(notice.mdr, mpid)
+    return Authorised(mdr, mpid)
 
 
 def supplier_role_for(energy_direction: str) -> DccUserRole:

@@ -1,6 +1,7 @@
 """The DCC's daily access list: which MDR (by DIP ID and its 4-character id as of the day) may
 read which smart meter, one row per MPAN, from the DCC's own records through the same rule as
-every read (``openmhhs.dcc.access.authorised_mdr``)."""
+every read (``openmhhs.dcc.access.authorise``; the notice in force per MPAN is found by the
+database, see ``store.dcc_repo``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import csv
 from datetime import date
 from pathlib import Path
 
-from openmhhs.dcc.access import Authorised, MdrIds, authorised_mdr
+from openmhhs.dcc.access import Authorised, MdrIds, authorise
 from openmhhs.store.database import Database
 from openmhhs.store.dcc_repo import DccRepository
 from openmhhs.store.identity_repo import load_isd
@@ -25,9 +26,12 @@ def write_access_list(db: Database, day: date, path: Path) -> int:
         mdr_ids = MdrIds(load_isd(connection))
         writer = csv.writer(out)
         writer.writerow(["mpan", "mdr_dip_id", "mdr_id"])
-        for core, records in DccRepository(connection).iter_records():
-            found = authorised_mdr(records=records, day=day, mdr_id=mdr_ids)
-            if isinstance(found, Authorised):
-                writer.writerow((core, found.mdr, found.mpid))
-                count += 1
+        for rows in DccRepository(connection).mdrs_in_force(day):
+            listed = []
+            for core, mdr in rows:
+                found = authorise(mdr=mdr, day=day, mdr_id=mdr_ids)
+                if isinstance(found, Authorised):
+                    listed.append((core, found.mdr, found.mpid))
+            writer.writerows(listed)
+            count += len(listed)
     return count

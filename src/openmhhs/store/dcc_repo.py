@@ -16,6 +16,15 @@ from openmhhs.store.tables import dcc_mdr_notice, dcc_supply_notice
 
 __all__ = ["DccRepository"]
 
+# The notice in force on a day is the latest received of those effective by then (see
+# ``dcc.access.merge``): one ordered scan, in the database.
+_IN_FORCE_POSTGRESQL = (
+    "SELECT DISTINCT ON (mpan) mpan, mdr FROM dcc_mdr_notice WHERE valid_from <= %s ORDER BY mpan, id DESC"
+)
+_IN_FORCE_SQLITE = (
+    "SELECT mpan, mdr, max(id) FROM dcc_mdr_notice WHERE valid_from <= ? GROUP BY mpan ORDER BY mpan"
+)
+
 _INSERT_MDR = sa.insert(dcc_mdr_notice)
 _INSERT_SUPPLY = sa.insert(dcc_supply_notice)
 _MDR_COLUMNS = (dcc_mdr_notice.c.mpan, dcc_mdr_notice.c.mdr, dcc_mdr_notice.c.valid_from)
@@ -90,6 +99,24 @@ class DccRepository:
             .order_by(dcc_supply_notice.c.id)
         )
         return DccRecords.received((MdrNotice(*r) for r in mdrs), (SupplyNotice(*r) for r in supplies))
+
+    def mdrs_in_force(self, day: date, *, batch: int = 50_000) -> Iterator[list[tuple[str, str]]]:
+        """(MPAN, MDR DIP ID) of the [DCC-MDROutcome] in force on ``day`` for every MPAN that has
+        one, in MPAN order, in batches, through the driver's own cursor (a server-side one on
+        PostgreSQL): for 32 million MPANs, row objects would cost more than the database's work."""
+        raw: Any = self.connection.connection.dbapi_connection
+        if self.connection.dialect.name == "postgresql":
+            cursor = raw.cursor(name="openmhhs_dcc_in_force")
+            cursor.itersize = batch
+            cursor.execute(_IN_FORCE_POSTGRESQL, (day,))
+        else:
+            cursor = raw.cursor()
+            cursor.execute(_IN_FORCE_SQLITE, (day.isoformat(),))
+        try:
+            while rows := cursor.fetchmany(batch):
+                yield [(r[0], r[1]) for r in rows]
+        finally:
+            cursor.close()
 
     def all_records(self) -> dict[str, DccRecords]:
         """Every MPAN's records."""

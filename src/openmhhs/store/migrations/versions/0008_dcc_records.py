@@ -31,8 +31,11 @@ def upgrade() -> None:
         sa.Column("transaction_id", sa.String(65), nullable=False),
     )
     op.create_index("dcc_supply_notice_by_mpan", "dcc_supply_notice", ["mpan", "id"])
+    # the notice in force per MPAN on a day: the latest received (highest id) effective by then
+    op.create_index("dcc_mdr_notice_by_mpan_id", "dcc_mdr_notice", ["mpan", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("dcc_mdr_notice_by_mpan_id", table_name="dcc_mdr_notice")
     op.drop_index("dcc_supply_notice_by_mpan", table_name="dcc_supply_notice")
     op.drop_table("dcc_supply_notice")
