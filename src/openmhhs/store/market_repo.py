@@ -74,10 +74,6 @@ _DATA_SERVICE_ON = (
     )
     .limit(1)
 )
-_ACCESS_LIST_SQL = (
-    "SELECT mpan, mdr, mdr_mpid FROM appointment WHERE service = 'DS' AND retired_at IS NULL "
-    "AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s) ORDER BY mpan"
-)
 _RETIRE = (
     sa.update(appointment)
     .where(
@@ -649,29 +645,6 @@ class MarketStore:
         """(SDS, SDS MPID, MDR, MDR MPID) appointed to the MPAN on ``day``: the point query."""
         row = self.connection.execute(_DATA_SERVICE_ON, {"core": core, "day": day}).first()
         return None if row is None else (row[0], row[1], row[2], row[3])
-
-    def access_list(self, day: date, *, batch: int = 50_000) -> Iterator[Sequence[Sequence[str]]]:
-        """(MPAN, MDR, MDR MPID) of every MPAN with a Data Service on ``day``, in batches streamed
-        from the database: the DCC's daily list of who may read which meter, as the
-        Registration Service has told it. Read through the driver's own cursor (a server-side
-        one on PostgreSQL): for 32 million rows, building a row object each costs more than
-        the database's work."""
-        raw: Any = self.connection.connection.dbapi_connection
-        if self.connection.dialect.name == "postgresql":
-            cursor = raw.cursor(name="openmhhs_access_list")
-            cursor.itersize = batch
-            params: tuple[object, ...] = (day, day)
-            sql = _ACCESS_LIST_SQL
-        else:
-            cursor = raw.cursor()
-            params = (day.isoformat(), day.isoformat())
-            sql = _ACCESS_LIST_SQL.replace("%s", "?")
-        try:
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(batch):
-                yield rows
-        finally:
-            cursor.close()
 
     def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None:
         """(supplier, MDR, MDR MPID, contract) the SDS serves the MPAN with on ``day``."""
