@@ -119,6 +119,7 @@ class DataRun:
         self.isd = registry.table
         self.dcc_roles = dcc_user_roles(registry)
         self.gate = AccessGate(records, isd=self.isd, dcc_roles=self.dcc_roles)
+        self._presented: dict[tuple[str, DccUserRole, date], str] = {}
         self.mds = next(
             (str(e.dip_id) for e in registry.table if str(e.dip_role) == "MDS" and e.dip_id), None
         )
@@ -134,7 +135,11 @@ class DataRun:
 
     def mpid_of(self, dip_id: str, via: DccUserRole, day: date) -> str:
         """The 4-character id a DIP ID presents to the DCC in a role for a day."""
-        return presented_id(self.isd, dip_id, via, day)
+        key = (dip_id, via, day)
+        found = self._presented.get(key)
+        if found is None:
+            found = self._presented[key] = presented_id(self.isd, dip_id, via, day)
+        return found
 
     def via_for(self, dip_id: str, mpan: str) -> DccUserRole:
         """The DCC user role an MDR retrieves the MPAN with (``dcc.access.retrieval_role``); an MDR

@@ -380,7 +380,10 @@ class RegistrationService:
                 request.correlation_id,
                 ctx,
             )
-            out += self._republish(request.mpan, after=mdr_from, ctx=ctx, correlation=request.correlation_id)
+            if request.scenario is Scenario.USP:  # an appointment replaces every later row; a split does not
+                out += self._republish(
+                    request.mpan, after=mdr_from, ctx=ctx, correlation=request.correlation_id
+                )
             out += self._registrations_for_provider(
                 request.mpan, new.provider, since=request.effective_from, ctx=ctx
             )
