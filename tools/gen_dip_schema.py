@@ -24,8 +24,10 @@ PREFIX = "https://raw.githubusercontent.com/elexon-data/dip-api-documentation/ma
 INTERFACES_FILE = "Interfaces-EventCodes-unresolved.yaml"
 BLOCKS_FILE = "RealCommonBlocks-unresolved.yaml"
 
-# The interfaces of the appointment and MDR flows, and settlement data (IF-021).
+# Supplier registration (IF-001), the interfaces of the appointment and MDR flows, and
+# settlement data (IF-021).
 INTERFACES = (
+    "IF-001",
     "IF-021",
     "IF-031",
     "IF-032",
@@ -316,20 +318,21 @@ class Generator:
         versions = s0["properties"]["schemaVersion"]["enum"]
         if len(interface) != 1 or versions != ["011"]:
             raise ValueError(f"{schema_name}: unexpected S0 {s0}")
-        if s0.get("additionalProperties", True) is not False:
-            raise ValueError(f"{schema_name}: S0 is open; the shared S0 struct is closed")
-        # One S0 struct serves every variant; the variant's class checks the values.
+        # One S0 struct serves every variant (one more where the YAML leaves S0 open, as for
+        # IF-001); the variant's class checks the values.
+        s0_open = s0.get("additionalProperties", True) is not False
+        s0_name = "S0Open" if s0_open else "S0"
         generic_s0 = {
             **s0,
             "properties": {k: {"type": "string"} for k in s0["properties"]},
         }
         self.object_struct(
-            "S0", generic_s0, INTERFACES_FILE, "Sender header block (interface, version, event)"
+            s0_name, generic_s0, INTERFACES_FILE, "Sender header block (interface, version, event)"
         )
         common_props = {k: v for k, v in common["properties"].items() if k != "S0"}
         required = tuple(sorted(set(common.get("required", [])) - {"S0"}))
         standard = {"S1": True, "A0": False, "D0": False, "M0": True}
-        suffix = ""
+        suffix = "S0Open" if s0_open else ""
         for key in common_props:
             is_required = key in required
             if standard.get(key) != is_required:
@@ -340,7 +343,7 @@ class Generator:
         if common_name not in self.structs:
             self.object_struct(common_name, {"properties": {}}, INTERFACES_FILE)
             struct = self.structs[common_name]
-            struct.fields.append(FieldDef("S0", "s0", "S0", True))
+            struct.fields.append(FieldDef("S0", "s0", s0_name, True))
             req = set(common.get("required", []))
             for json_name, prop in common_props.items():
                 annotation, _ = self.annotation(common_name, json_name, prop, INTERFACES_FILE)
@@ -378,7 +381,6 @@ def render(gen: Generator, messages: list[tuple[str, str, list[str], str]], comm
         "schema's in snake case; ``msgspec`` maps them to the JSON names.",
         '"""',
         "",
-        "# ruff: noqa: E501",
         "from __future__ import annotations",
         "",
         "from datetime import datetime",

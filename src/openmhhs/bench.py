@@ -10,9 +10,10 @@ so the peak resident memory reported for a stage is that stage's alone:
   appointment row into the same database. The ratio is flow time / floor time.
 - ``point_query``: "which SDS and MDR has MPAN M on day D", p50/p99 in microseconds, in-process
   and over HTTP (the query API under uvicorn on loopback), on a table of ``--rows`` appointments.
-- ``access_list``: the DCC's daily list (every MPAN with its MDR's 4-character id) for
-  ``--rows`` appointments streamed to a CSV file: seconds and peak memory, beside the floor of
-  reading the same rows with a bare ``SELECT``.
+- ``access_list``: the DCC's daily list (every MPAN with its MDR's 4-character id as of the
+  day) from the DCC's own [DCC-MDROutcome] records for ``--rows`` appointments, streamed to a
+  CSV file: seconds and peak memory, beside the floor of reading the same records with a bare
+  ``SELECT``.
 
 PostgreSQL: ``--database`` names a server account allowed to create databases; each stage
 makes its own database and drops it afterwards.
@@ -54,7 +55,7 @@ from openmhhs.store.bulk import bulk_insert
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import ImportMode, import_isd
 from openmhhs.store.market_repo import MarketStore
-from openmhhs.store.tables import appointment, message
+from openmhhs.store.tables import appointment, dcc_mdr_notice, message
 from openmhhs.supplier.requests import request_data_service
 
 __all__ = ["STAGES", "run_bench"]
@@ -223,7 +224,7 @@ def _bulk_appointments(db: Database, rows: int) -> list[str]:
     cores = _cores(rows, area="14")
     at = datetime(2025, 6, 1, tzinfo=UTC)
     change = TODAY + timedelta(days=7)
-    mdrs = [("3333333333", "MDRC"), ("5555555555", "MWMD")]
+    mdrs = [("3333333333", "MDRC"), ("2222222222", "SDSB")]
     batch: list[dict[str, Any]] = []
     with db.begin() as connection, gc_paused():
         for n, core in enumerate(cores):
@@ -374,9 +375,45 @@ def _http_point_queries(db: Database, asks: list[tuple[str, date]]) -> dict[str,
 
 
 # -- stage: the DCC's daily access list -------------------------------------------------------------
+def _dcc_notices(db: Database) -> None:
+    """The [DCC-MDROutcome] notices the DCC would have received for the bulk appointments, in
+    the order the RS sent them, and the ISD the DCC translates MDR ids through."""
+    at = datetime(2025, 6, 1, tzinfo=UTC)
+    with db.begin() as connection, gc_paused():
+        isd = files("openmhhs.data").joinpath("market_isd.json").read_bytes()
+        import_isd(connection, read_json(isd), mode=ImportMode.REPLACE)
+        rows = connection.execute(
+            sa.select(appointment.c.mpan, appointment.c.mdr, appointment.c.mdr_mpid, appointment.c.valid_from)
+            .where(appointment.c.service == "DS")
+            .order_by(appointment.c.mpan, appointment.c.valid_from)
+            .execution_options(yield_per=50_000)
+        )
+        batch: list[dict[str, Any]] = []
+        for mpan_, mdr, mdr_mpid, start in rows:
+            batch.append(
+                {
+                    "mpan": mpan_,
+                    "mdr": mdr,
+                    "mdr_mpid": mdr_mpid,
+                    "valid_from": start,
+                    "supplier": str(SUPPLIER),
+                    "received_at": at,
+                    "transaction_id": "bench",
+                }
+            )
+            if len(batch) >= 20_000:
+                bulk_insert(connection, dcc_mdr_notice, batch)
+                batch = []
+        if batch:
+            bulk_insert(connection, dcc_mdr_notice, batch)
+        if db.backend == "postgresql":
+            connection.exec_driver_sql("ANALYZE dcc_mdr_notice")
+
+
 def _access_list(server: str | None, rows: int) -> dict[str, Any]:
     with _fresh_database(server) as db:
         _bulk_appointments(db, rows)
+        _dcc_notices(db)
         loaded_rss = _rss_mb()
         day = TODAY + timedelta(days=10)
         with tempfile.TemporaryDirectory(prefix="openmhhs-bench-") as folder:
@@ -389,7 +426,7 @@ def _access_list(server: str | None, rows: int) -> dict[str, Any]:
             floor_rows = sum(
                 1
                 for _ in connection.execution_options(stream_results=True, yield_per=50_000).execute(
-                    sa.select(appointment.c.mpan, appointment.c.mdr_mpid)
+                    sa.select(dcc_mdr_notice.c.mpan, dcc_mdr_notice.c.mdr)
                 )
             )
         floor = time.perf_counter() - started

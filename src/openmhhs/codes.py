@@ -237,6 +237,10 @@ class ResponseCode(StrEnum):
     OMH0703 = "OMH0703"
     OMH0704 = "OMH0704"
     OMH0705 = "OMH0705"
+    OMH0706 = "OMH0706"
+    OMH0707 = "OMH0707"
+    OMH0708 = "OMH0708"
+    OMH0709 = "OMH0709"
     OMH0820 = "OMH0820"
     OMH0821 = "OMH0821"
     OMH0822 = "OMH0822"
@@ -485,6 +489,10 @@ _WORDING: dict[str, str] = {
     "OMH0703": "Another MDR is authorised for the MPAN on that day",
     "OMH0704": "Not the MPAN's supplier on that day",
     "OMH0705": "The MDR has no instruction from the MPAN's SDS for that day",
+    "OMH0706": "The MDR's ISD registration is not effective on that day",
+    "OMH0707": "The id presented is not the MDR's 4-character id on that day",
+    "OMH0708": "The DCC user role used does not match the MPAN's energy direction",
+    "OMH0709": "No DCC user role the MDR holds can read the MPAN's energy direction",
     "OMH0820": "X-API-Key missing",
     "OMH0821": "X-API-Key not recognised",
     "OMH0822": "The client certificate, the API key and the signature name different participants",
@@ -526,6 +534,10 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0703",
         "OMH0704",
         "OMH0705",
+        "OMH0706",
+        "OMH0707",
+        "OMH0708",
+        "OMH0709",
         "OMH0820",
         "OMH0821",
         "OMH0822",

@@ -181,6 +181,9 @@ def test_messages_are_logged_as_sent(market: Market) -> None:
     logged = market.cli.json("messages", "--mpan", core)
     from openmhhs.dip.parse import encode
 
+    # the MPAN's registration reached the DCC first (IF-001 from the RS); then the exchange
+    assert logged[0]["CommonBlock"]["S0"]["eventCode"] == "[InitialRegistration]"
+    logged = logged[1:]
     assert logged[0] == orjson.loads(encode(request))
     assert all("D0" not in m["CommonBlock"] for m in logged)
     correlation = logged[0]["CommonBlock"]["S1"]["senderCorrelationID"]

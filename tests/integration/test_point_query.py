@@ -1,16 +1,22 @@
-"""The point query and the DCC's access list read the current Data Service row of a day, with
-half-open periods: the new MDR from its effective day, the old one up to the day before;
-retired rows and Metering Service rows never count. Both backends."""
+"""The point query reads the RS's current Data Service row of a day, with half-open periods: the
+new MDR from its effective day, the old one up to the day before; retired rows and Metering
+Service rows never count. The DCC's access list reads the DCC's own records (its
+[DCC-MDROutcome] notices, a later one replacing from its day) and the ISD as of the day. Both
+backends."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from importlib.resources import files
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from openmhhs.dcc.access_list import write_access_list
+from openmhhs.identity.m16_format import read_json
 from openmhhs.store.database import Database
+from openmhhs.store.dcc_repo import DccRepository
+from openmhhs.store.identity_repo import ImportMode, import_isd
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.tables import appointment
 
@@ -54,6 +60,25 @@ def test_the_day_decides_the_mdr(db: Database, tmp_path: Path) -> None:
         assert store.data_service_on(A, date(2025, 7, 7)) == ("2222222222", "SDSB", "3333333333", "MDRC")
         assert store.data_service_on(A, CHANGE) == ("2222222222", "SDSB", "2222222222", "SDSB")
         assert store.data_service_on(B, date(2025, 7, 4)) is None  # only a Metering Service that day
+    with db.begin() as connection:
+        isd = files("openmhhs.data").joinpath("market_isd.json").read_bytes()
+        import_isd(connection, read_json(isd), mode=ImportMode.REPLACE)
+        dcc = DccRepository(connection)
+        for core, mdr, mpid, start in (
+            (A, "5555555555", "MWMD", date(2025, 7, 1)),  # replaced by the next notice
+            (A, "3333333333", "MDRC", date(2025, 7, 1)),
+            (A, "2222222222", "SDSB", CHANGE),
+            (B, "3333333333", "MDRC", date(2025, 7, 5)),
+        ):
+            dcc.record_mdr(
+                core=core,
+                mdr=mdr,
+                mdr_mpid=mpid,
+                valid_from=start,
+                supplier="1111111111",
+                at=AT,
+                transaction_id="t",
+            )
     lists = {}
     for day in (date(2025, 7, 4), date(2025, 7, 7), CHANGE):
         path = tmp_path / f"{day}.csv"

@@ -257,4 +257,4 @@ def test_batch_keeps_order_and_isolates_failures() -> None:
 
 def test_every_event_has_a_validation_endpoint_path() -> None:
     assert event_spec("IF-034", "[SDS-MDRUpdate]").validate_path == "/validate/IF-034/SDS-MDRUpdate"
-    assert len(EVENTS) == 34
+    assert len(EVENTS) == 36  # IF-001 [InitialRegistration] and [ChangeOfSupplier] added

@@ -1,5 +1,5 @@
-"""The pure rules of meter data: the DCC gate (OMH0701-OMH0704), simulated meters, the SDS's
-validation and estimation, and the ECS checks on IF-021 (each ECS code triggered)."""
+"""The pure rules of meter data: simulated meters, the SDS's validation and estimation, and the
+ECS checks on IF-021 (each ECS code triggered). The DCC's access rules: tests/unit/test_dcc_access.py."""
 
 from __future__ import annotations
 
@@ -14,87 +14,14 @@ from openmhhs.days import day_start, settlement_period_count
 from openmhhs.dip import schema as s
 from openmhhs.dip.build import MessageFactory, Sender, Site
 from openmhhs.dip.parse import encode, parse
-from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore
 from openmhhs.meterdata.ecs import check_settlement_data
-from openmhhs.meterdata.gate import AccessGate, MdrNotice, ReadRequest
 from openmhhs.meterdata.messages import kwh, mdr_consumption, period_ends, settlement_data
 from openmhhs.meterdata.meters import FaultPlan, MeterProfile, SimulatedMeters, local_hours
 from openmhhs.meterdata.validation import DayInputs, RegisterRead, SettledPeriod, settle_day
 
 D = date(2025, 7, 10)
 ONE = timedelta(days=1)
-T0 = datetime(2025, 7, 1, tzinfo=UTC)
-MDR_ROLE = frozenset({DccUserRole.METER_DATA_RETRIEVER})
-SUP_ROLE = frozenset({DccUserRole.IMPORT_SUPPLIER})
-
-
-def _gate() -> AccessGate:
-    notices = [
-        MdrNotice("2000000000011", "3333333333", "MDRC", D, "1111111111", T0),
-        # SDS-led change to Beacon from D+5
-        MdrNotice("2000000000011", "2222222222", "SDSB", D + 5 * ONE, "1111111111", T0 + ONE),
-        # change of supplier to Dawn from D+10, with Dawn as its own MDR
-        MdrNotice("2000000000011", "4444444444", "DAWN", D + 10 * ONE, "4444444444", T0 + 2 * ONE),
-        # two notices for the same day: the later received wins
-        MdrNotice("2000000000029", "3333333333", "MDRC", D, "1111111111", T0),
-        MdrNotice("2000000000029", "2222222222", "SDSB", D, "1111111111", T0 + ONE),
-    ]
-    roles = {
-        "3333333333": MDR_ROLE,
-        "2222222222": MDR_ROLE,
-        "4444444444": SUP_ROLE,
-        "1111111111": SUP_ROLE,
-    }
-    return AccessGate(notices, roles)
-
-
-def _read(
-    dip_id: str,
-    mpid: str,
-    day: date,
-    via: DccUserRole = DccUserRole.METER_DATA_RETRIEVER,
-    mpan: str = "2000000000011",
-) -> ReadRequest:
-    return ReadRequest(dip_id, mpid, via, mpan, day)
-
-
-@pytest.mark.parametrize(
-    ("dip_id", "mpid", "day", "allowed"),
-    [
-        ("3333333333", "MDRC", D - ONE, False),  # before any notice
-        ("3333333333", "MDRC", D, True),
-        ("3333333333", "MDRC", D + 4 * ONE, True),  # its last day
-        ("3333333333", "MDRC", D + 5 * ONE, False),  # replaced by Beacon
-        ("2222222222", "SDSB", D + 4 * ONE, False),  # not yet Beacon's
-        ("2222222222", "SDSB", D + 5 * ONE, True),
-        ("2222222222", "SDSB", D + 9 * ONE, True),
-        ("2222222222", "SDSB", D + 10 * ONE, False),  # change of supplier: Dawn's MDR now
-    ],
-)
-def test_gate_allows_an_mdr_only_on_its_days(dip_id: str, mpid: str, day: date, allowed: bool) -> None:
-    decision = _gate().check(_read(dip_id, mpid, day))
-    assert decision.allowed is allowed, decision.reason
-    if not allowed:
-        expected = ResponseCode.OMH0702 if day < D else ResponseCode.OMH0703
-        assert decision.code is expected
-
-
-def test_gate_codes() -> None:
-    gate = _gate()
-    # OMH0701: Dawn holds no MDR DCC user role
-    refused = gate.check(_read("4444444444", "DAWN", D + 10 * ONE))
-    assert refused.code is ResponseCode.OMH0701 and "meter_data_retriever" in refused.reason
-    # ... but as the MPAN's supplier it may read with its import supplier role (model 2A)
-    assert gate.check(_read("4444444444", "DAWN", D + 10 * ONE, DccUserRole.IMPORT_SUPPLIER)).allowed
-    # OMH0704: Aurora's supplier role does not reach days after the change of supplier
-    assert gate.check(_read("1111111111", "SUPA", D + 9 * ONE, DccUserRole.IMPORT_SUPPLIER)).allowed
-    late = gate.check(_read("1111111111", "SUPA", D + 10 * ONE, DccUserRole.IMPORT_SUPPLIER))
-    assert late.code is ResponseCode.OMH0704
-    # OMH0702 / OMH0703
-    assert gate.check(_read("3333333333", "MDRC", D, mpan="2000000000037")).code is ResponseCode.OMH0702
-    assert gate.check(_read("3333333333", "MDRC", D, mpan="2000000000029")).code is ResponseCode.OMH0703
-    assert gate.check(_read("2222222222", "SDSB", D, mpan="2000000000029")).allowed
 
 
 # -- meters -------------------------------------------------------------------------------------------

@@ -24,13 +24,16 @@ from openmhhs.cli.common import (
     parse_day,
     today,
 )
+from openmhhs.dcc.access import retrieval_role
 from openmhhs.dcc.access_list import write_access_list
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, MpanCore
-from openmhhs.meterdata.gate import ReadRequest
+from openmhhs.meterdata.gate import AccessGate, ReadRequest, dcc_user_roles, presented_id
 from openmhhs.meterdata.meters import FaultPlan
 from openmhhs.meterdata.run import DataRun, DataRunStats
 from openmhhs.store.database import Database
+from openmhhs.store.dcc_repo import DccRepository
+from openmhhs.store.identity_repo import load_registry
 
 data_app = typer.Typer(help="Meter data: MDR retrieval through the DCC, SDS validation, IF-021.")
 dcc_app = typer.Typer(help="The DCC's access control of smart meters by MDR id.")
@@ -145,14 +148,25 @@ def dcc_check_command(
     core = MpanCore(mpan)
     day = parse_day(on, option="--on")
     requester = DipId(mdr)
-    runner = DataRun(open_database())
-    try:
-        chosen = DccUserRole(via) if via else runner.via_for(str(requester))
-    except ValueError:
-        raise InputInvalid(f"--via must be one of {', '.join(v.value for v in DccUserRole)}") from None
-    role = "MDR" if chosen is DccUserRole.METER_DATA_RETRIEVER else "SUP"
-    mpid = runner.mpid_of(str(requester), role) or "????"
-    decision = runner.gate.check(ReadRequest(str(requester), mpid, chosen, str(core), day))
+    with open_database().read() as connection:
+        registry = load_registry(connection)
+        records = DccRepository(connection).records(str(core))
+    roles = dcc_user_roles(registry)
+    if via:
+        try:
+            chosen = DccUserRole(via)
+        except ValueError:
+            raise InputInvalid(f"--via must be one of {', '.join(v.value for v in DccUserRole)}") from None
+    else:
+        supply = records.supply_on(day)
+        direction = "I" if supply is None else supply.energy_direction
+        chosen = (
+            retrieval_role(held=roles.get(str(requester), frozenset()), energy_direction=direction)
+            or DccUserRole.METER_DATA_RETRIEVER
+        )
+    mpid = presented_id(registry.table, str(requester), chosen, day)
+    gate = AccessGate({str(core): records}, isd=registry.table, dcc_roles=roles)
+    decision = gate.check(ReadRequest(str(requester), mpid, chosen, str(core), day))
     result = {
         "mpan": str(core),
         "day": day.isoformat(),
@@ -163,6 +177,7 @@ def dcc_check_command(
         "code": None if decision.code is None else decision.code.value,
         "reason": decision.reason,
         "serving_mdr": decision.serving_mdr,
+        "mpid": mpid,
     }
     if as_json:
         emit_json(result)
@@ -182,8 +197,9 @@ def dcc_access_list_command(
     on: Annotated[str | None, typer.Option("--on", help="The settlement day (default today).")] = None,
     as_json: bool = JsonOption,
 ) -> None:
-    """The DCC's daily access list: every MPAN with a Data Service on the day and its MDR's DIP ID
-    and 4-character id, as the Registration Service has told the DCC, streamed to a CSV file."""
+    """The DCC's daily access list: every MPAN an MDR may read on the day, once, with the MDR's DIP
+    ID and its 4-character id as of the day, from the DCC's own records (the same decision as
+    ``dcc check`` and the data run), streamed to a CSV file."""
     day = parse_day(on, option="--on")
     started = time.perf_counter()
     count = write_access_list(open_database(), day, out)

@@ -104,6 +104,14 @@ def _require_supplier(isd: IsdTable, supplier: DipId, day: date, *, mpan: str) -
     )
 
 
+def _publish_registrations(changes: list[tuple[str, date | None]]) -> None:
+    """The RS tells the DCC and the Data Services of a supplier registration (IF-001), as CSS
+    would, and the market delivers it (no day's work is run)."""
+    market = open_market()
+    if market.registrations_changed(changes):
+        market.deliver()
+
+
 @coded
 def mpan_add_command(
     mpan: Annotated[str, typer.Argument(help="The 13-digit MPAN core.")],
@@ -115,6 +123,9 @@ def mpan_add_command(
     domestic: Annotated[bool, typer.Option("--domestic/--non-domestic", help="Domestic premises.")] = True,
     connection_type: Annotated[str, typer.Option("--connection-type", help="W, L, H, E or U.")] = "W",
     energisation: Annotated[str, typer.Option("--energisation", help="E, D or U.")] = "E",
+    energy_direction: Annotated[
+        str, typer.Option("--energy-direction", help="I (import) or E (export).")
+    ] = "I",
     dcc_flag: Annotated[str, typer.Option("--dcc-flag", help="B029 DCC service flag: A, I or N.")] = "A",
     meter_type: Annotated[str, typer.Option("--meter-type", help="Installed meter type.")] = "S2AD",
     postcode: Annotated[str | None, typer.Option("--postcode", help="Metering point postcode.")] = "SW1A 1AA",
@@ -134,6 +145,7 @@ def mpan_add_command(
                 "domestic": str(domestic),
                 "connection_type": connection_type,
                 "energisation": energisation,
+                "energy_direction": energy_direction,
                 "dcc_service_flag": dcc_flag,
                 "meter_type": meter_type,
                 "postcode": postcode or "",
@@ -149,6 +161,7 @@ def mpan_add_command(
         for held in record.suppliers:
             _require_supplier(isd, held.supplier, held.period.start, mpan=record.mpan)
         store.add_mpan(record)
+    _publish_registrations([(str(record.mpan), None)])
     if as_json:
         emit_json({"mpan": record.mpan, "registered": True})
     else:
@@ -174,6 +187,7 @@ def mpan_import_command(
             for held in record.suppliers:
                 _require_supplier(isd, held.supplier, held.period.start, mpan=record.mpan)
         store.add_mpans(records)
+    _publish_registrations([(str(r.mpan), None) for r in records])
     if as_json:
         emit_json({"imported": len(records)})
     else:
@@ -199,6 +213,7 @@ def mpan_supplier_command(
             store.change_supplier(core, DipId(supplier), day)
         except ValueError as exc:
             raise InputInvalid(str(exc)) from None
+    _publish_registrations([(str(core), day)])
     if as_json:
         emit_json({"mpan": core, "supplier": supplier, "from": day.isoformat()})
     else:
@@ -222,6 +237,7 @@ def mpan_show_command(
         "segment": record.segment.value,
         "connectionType": record.connection_type.value,
         "energisation": record.energisation,
+        "energyDirection": record.energy_direction,
         "domestic": record.domestic,
         "dccServiceFlag": record.dcc_service_flag,
         "meterType": record.meter_type,

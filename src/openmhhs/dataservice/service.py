@@ -1,15 +1,20 @@
 """The Smart Data Service as a participant: answers IF-033 with its decision (IF-034),
-keeps its portfolio (which MPANs, with which MDR, from when) from the RS's outcomes, and can
-change an MPAN's MDR itself (IF-034 [SDS-MDRUpdate])."""
+keeps its portfolio (which MPANs, with which MDR, for which supplier, from when) from the
+messages it receives — IF-035 [DSAppAccepted] for an appointment, [SDS-MDROutcome] for a change
+of MDR, IF-001 for a change of supplier, IF-037 for a de-appointment; one kind per fact — and
+tells each MDR exactly what changed for it (``dataservice.portfolio``). It can change an MPAN's
+MDR itself (IF-034 [SDS-MDRUpdate])."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any, Protocol, cast
 
 import msgspec
 
 from openmhhs.codes import ResponseCode
+from openmhhs.dataservice import portfolio
 from openmhhs.dataservice.contracts import Contract
 from openmhhs.dataservice.decisions import (
     Decision,
@@ -18,6 +23,7 @@ from openmhhs.dataservice.decisions import (
     decide,
     plan_mdr_change,
 )
+from openmhhs.dataservice.portfolio import Held
 from openmhhs.days import day_of, day_start, format_dip_datetime, parse_dip_datetime
 from openmhhs.dip import schema as s
 from openmhhs.dip.build import EchoSite, MessageFactory, Sender, Site
@@ -36,19 +42,8 @@ __all__ = ["DataServiceStore", "SmartDataService"]
 
 class DataServiceStore(Protocol):
     def contracts(self, *, sds: str | None = None, supplier: str | None = None) -> list[Contract]: ...
-    def portfolio_add(
-        self,
-        *,
-        sds: str,
-        core: str,
-        supplier: str,
-        mdr: str,
-        mdr_mpid: str,
-        valid_from: date,
-        correlation_id: str | None,
-        contract_reference: str | None = None,
-    ) -> None: ...
-    def portfolio_end(self, *, sds: str, core: str, valid_to: date) -> None: ...
+    def portfolio_rows(self, *, sds: str, core: str) -> list[Held]: ...
+    def portfolio_replace(self, *, sds: str, core: str, rows: Sequence[Held]) -> None: ...
     def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None: ...
     def get_mpan(self, core: str) -> MpanRecord | None: ...
 
@@ -77,28 +72,33 @@ class SmartDataService:
         if isinstance(message, s.IF033DSAppSPRequest):
             return [self._answer(message, ctx)]
         if isinstance(message, s.IF035DSAppAccepted):
-            return self._remember_accepted(message, ctx)
+            return self._on_accepted(message, ctx)
         if isinstance(message, s.IF035SDSMDROutcome):
-            return self._remember_mdr(message, ctx)
+            return self._on_mdr_outcome(message, ctx)
+        if isinstance(message, (s.IF001InitialRegistration, s.IF001ChangeOfSupplier)):
+            b002 = message.custom_block.b002
+            start = _day(b002.supplier_effective_from_date)
+            assert start is not None
+            return self._update(
+                message.common_block.m0,
+                lambda rows: portfolio.change_supplier(
+                    rows, start=start, supplier=b002.incoming_supplier_dip_id
+                ),
+                ctx=ctx,
+                correlation=message.common_block.s1.sender_correlation_id,
+            )
         if isinstance(message, s.IF037DSDeApp):
             b009 = message.custom_block.b009
             if b009.de_appointed_data_service_dip_id == self.dip_id:
-                core = message.common_block.m0.mpan_core
-                valid_to = day_of(parse_dip_datetime(b009.data_service_effective_to_date))
-                held = self.store.portfolio_on(sds=str(self.dip_id), core=core, day=valid_to - ONE_DAY)
-                self.store.portfolio_end(sds=str(self.dip_id), core=core, valid_to=valid_to)
-                if held is not None:  # the outgoing SDS stops its MDR after its last day
-                    return [
-                        mdr_stop(
-                            self.factory,
-                            site=EchoSite(message.common_block.m0),
-                            mdr=DipId(held[1]),
-                            mdr_mpid=held[2],
-                            last_day=valid_to - ONE_DAY,
-                            now=ctx.now,
-                            reason="Data Service de-appointed",
-                        )
-                    ]
+                valid_to = _day(b009.data_service_effective_to_date)
+                assert valid_to is not None
+                return self._update(
+                    message.common_block.m0,
+                    lambda rows: portfolio.end(rows, at=valid_to),
+                    ctx=ctx,
+                    correlation=message.common_block.s1.sender_correlation_id,
+                    reason="Data Service de-appointed",
+                )
         return []
 
     def daily(self, ctx: Context) -> list[DipMessageStruct]:
@@ -171,116 +171,121 @@ class SmartDataService:
         )
 
     # -- the portfolio, and the MDR's instructions ------------------------------------------------
-    def _remember_accepted(self, message: s.IF035DSAppAccepted, ctx: Context) -> list[DipMessageStruct]:
+    def _on_accepted(self, message: s.IF035DSAppAccepted, ctx: Context) -> list[DipMessageStruct]:
         custom = message.custom_block
-        if custom.b071.proposed_data_service_dip_id != self.dip_id or not isinstance(custom.b019, s.B019):
+        b019 = custom.b019
+        if custom.b071.proposed_data_service_dip_id != self.dip_id or not isinstance(b019, s.B019):
             return []
-        mdr_from = _day(custom.b019.assigned_mdr_effective_from_date)
-        assert mdr_from is not None
-        core = message.common_block.m0.mpan_core
-        previous = self.store.portfolio_on(sds=str(self.dip_id), core=core, day=mdr_from - ONE_DAY)
-        self.store.portfolio_add(
-            sds=str(self.dip_id),
-            core=message.common_block.m0.mpan_core,
-            supplier=custom.b012.service_provider_appointment_requesting_supplier_dip_id,
-            mdr=custom.b019.assigned_mdr_dip_id,
-            mdr_mpid=custom.b019.assigned_mdr_mpid,
-            valid_from=mdr_from,
-            correlation_id=message.common_block.s1.sender_correlation_id,
-            contract_reference=custom.b071.contract_reference_data_service,
-        )
-        return self._instruct(
+        start = _day(b019.assigned_mdr_effective_from_date)
+        assert start is not None
+        correlation = message.common_block.s1.sender_correlation_id
+        if custom.b071.appointment_scenario == Scenario.USP:
+            # a change of MDR by the Supplier: the SDS's own period (and its end) is unchanged
+            return self._update(
+                message.common_block.m0,
+                lambda rows: portfolio.change_mdr(
+                    rows,
+                    start=start,
+                    mdr=b019.assigned_mdr_dip_id,
+                    mdr_mpid=b019.assigned_mdr_mpid,
+                    correlation_id=correlation,
+                ),
+                ctx=ctx,
+                correlation=correlation,
+                consent=custom.b071.supplier_proposed_consent_granularity,
+            )
+        return self._update(
             message.common_block.m0,
-            previous=previous,
-            mdr=DipId(custom.b019.assigned_mdr_dip_id),
-            mdr_mpid=custom.b019.assigned_mdr_mpid,
-            mdr_from=mdr_from,
-            supplier=custom.b012,
-            consent=custom.b071.supplier_proposed_consent_granularity,
+            lambda rows: portfolio.appoint(
+                rows,
+                start=start,
+                supplier=custom.b012.service_provider_appointment_requesting_supplier_dip_id,
+                mdr=b019.assigned_mdr_dip_id,
+                mdr_mpid=b019.assigned_mdr_mpid,
+                contract_reference=custom.b071.contract_reference_data_service,
+                correlation_id=correlation,
+            ),
             ctx=ctx,
-            correlation=message.common_block.s1.sender_correlation_id,
+            correlation=correlation,
+            consent=custom.b071.supplier_proposed_consent_granularity,
         )
 
-    def _remember_mdr(self, message: s.IF035SDSMDROutcome, ctx: Context) -> list[DipMessageStruct]:
+    def _on_mdr_outcome(self, message: s.IF035SDSMDROutcome, ctx: Context) -> list[DipMessageStruct]:
         custom = message.custom_block
         if custom.b099.response_code != "A":
             return []
-        day = _day(custom.b092.assigned_mdr_effective_from_date)
-        assert day is not None
-        core = message.common_block.m0.mpan_core
-        previous = self.store.portfolio_on(sds=str(self.dip_id), core=core, day=day - ONE_DAY)
-        if previous is None:  # an MDR outcome for an MPAN this SDS does not serve
-            return []
-        self.store.portfolio_add(
-            sds=str(self.dip_id),
-            core=message.common_block.m0.mpan_core,
-            supplier=custom.b012.service_provider_appointment_requesting_supplier_dip_id,
-            mdr=custom.b092.assigned_mdr_dip_id,
-            mdr_mpid=custom.b092.assigned_mdr_mpid,
-            valid_from=day,
-            correlation_id=message.common_block.s1.sender_correlation_id,
-        )
-        return self._instruct(
+        start = _day(custom.b092.assigned_mdr_effective_from_date)
+        assert start is not None
+        correlation = message.common_block.s1.sender_correlation_id
+        return self._update(
             message.common_block.m0,
-            previous=previous,
-            mdr=DipId(custom.b092.assigned_mdr_dip_id),
-            mdr_mpid=custom.b092.assigned_mdr_mpid,
-            mdr_from=day,
-            supplier=custom.b012,
-            consent="H",
+            lambda rows: portfolio.change_mdr(
+                rows,
+                start=start,
+                mdr=custom.b092.assigned_mdr_dip_id,
+                mdr_mpid=custom.b092.assigned_mdr_mpid,
+                correlation_id=correlation,
+            ),
             ctx=ctx,
-            correlation=message.common_block.s1.sender_correlation_id,
+            correlation=correlation,
         )
 
-    def _instruct(
+    def _update(
         self,
         m0: s.M0,
+        change: Callable[[list[Held]], list[Held]],
         *,
-        previous: tuple[str, str, str, str | None] | None,
-        mdr: DipId,
-        mdr_mpid: str,
-        mdr_from: date,
-        supplier: s.B012,
-        consent: str,
         ctx: Context,
         correlation: str | None,
+        consent: str = "H",
+        reason: str = "MDR changed",
     ) -> list[DipMessageStruct]:
-        """IF-061 to the MDR from ``mdr_from``; IF-063 to the MDR it replaces, if another.
-        The consent granularity is the supplier's proposal where known (IF-035 [DSAppAccepted]
-        carries it), half-hourly otherwise."""
+        """Apply a change to this SDS's portfolio for the MPAN and tell each MDR what changed
+        for it (``portfolio.instructions``): nothing when the message changes nothing."""
+        core = m0.mpan_core
+        before = self.store.portfolio_rows(sds=str(self.dip_id), core=core)
+        after = change(before)
+        if after == before:
+            return []
+        self.store.portfolio_replace(sds=str(self.dip_id), core=core, rows=after)
         site = EchoSite(m0)
         sent: list[DipMessageStruct] = []
-        if previous is not None and previous[1] != str(mdr):
+        record: MpanRecord | None = None
+        for told in portfolio.instructions(before, after):
+            if isinstance(told, portfolio.Stop):
+                sent.append(
+                    mdr_stop(
+                        self.factory,
+                        site=site,
+                        mdr=DipId(told.mdr),
+                        mdr_mpid=str(_mdr_mpid(ctx, DipId(told.mdr), told.last_day) or told.mdr_mpid),
+                        last_day=told.last_day,
+                        now=ctx.now,
+                        reason=reason,
+                    )
+                )
+                continue
+            if record is None:
+                record = self.store.get_mpan(core)
+            supplier = DipId(told.supplier)
             sent.append(
-                mdr_stop(
+                mdr_start(
                     self.factory,
                     site=site,
-                    mdr=DipId(previous[1]),
-                    mdr_mpid=previous[2],
-                    last_day=mdr_from - ONE_DAY,
+                    mdr=DipId(told.mdr),
+                    mdr_mpid=str(_mdr_mpid(ctx, DipId(told.mdr), told.from_day) or told.mdr_mpid),
+                    mdr_from=told.from_day,
+                    supplier=supplier,
+                    supplier_mpid=str(_mpid(ctx, supplier, DipRole.SUP, told.from_day) or "ZZZZ"),
+                    energy_direction="I" if record is None else record.energy_direction,
+                    energisation="E" if record is None else record.energisation,
+                    energisation_from=told.from_day,
+                    consent=consent,
+                    consent_from=told.from_day,
                     now=ctx.now,
-                    reason="MDR changed",
+                    correlation_id=correlation,
                 )
             )
-        record = self.store.get_mpan(m0.mpan_core)
-        sent.append(
-            mdr_start(
-                self.factory,
-                site=site,
-                mdr=mdr,
-                mdr_mpid=mdr_mpid,
-                mdr_from=mdr_from,
-                supplier=DipId(supplier.service_provider_appointment_requesting_supplier_dip_id),
-                supplier_mpid=supplier.service_provider_appointment_requesting_supplier_mpid,
-                energy_direction="I" if record is None else record.energy_direction,
-                energisation="E" if record is None else record.energisation,
-                energisation_from=mdr_from,
-                consent=consent,
-                consent_from=mdr_from,
-                now=ctx.now,
-                correlation_id=correlation,
-            )
-        )
         return sent
 
     # -- SDS-led change of MDR ------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""The DCC's daily access list: which MDR (by its 4-character id) may read which smart meter."""
+"""The DCC's daily access list: which MDR (by DIP ID and its 4-character id as of the day) may
+read which smart meter, one row per MPAN, from the DCC's own records through the same rule as
+every read (``openmhhs.dcc.access.authorise``; the notice in force per MPAN is found by the
+database, see ``store.dcc_repo``)."""
 
 from __future__ import annotations
 
@@ -6,20 +9,29 @@ import csv
 from datetime import date
 from pathlib import Path
 
+from openmhhs.dcc.access import Authorised, MdrIds, authorise
 from openmhhs.store.database import Database
-from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.dcc_repo import DccRepository
+from openmhhs.store.identity_repo import load_isd
 
 __all__ = ["write_access_list"]
 
 
 def write_access_list(db: Database, day: date, path: Path) -> int:
-    """Write the list for ``day`` as CSV (MPAN, MDR DIP ID, MDR id), streamed in MPAN order from the
-    Registration Service's record (what it has told the DCC); returns how many MPANs it lists."""
+    """Write the list for ``day`` as CSV (MPAN, MDR DIP ID, MDR id), streamed in MPAN order;
+    returns how many MPANs it lists. An MDR without an effective ISD MDR row that day is not
+    listed (it is not authorised)."""
     count = 0
     with db.read() as connection, path.open("w", newline="", encoding="ascii") as out:
+        mdr_ids = MdrIds(load_isd(connection))
         writer = csv.writer(out)
         writer.writerow(["mpan", "mdr_dip_id", "mdr_id"])
-        for rows in MarketStore(connection).access_list(day):
-            writer.writerows(rows)
-            count += len(rows)
+        for rows in DccRepository(connection).mdrs_in_force(day):
+            listed = []
+            for core, mdr in rows:
+                found = authorise(mdr=mdr, day=day, mdr_id=mdr_ids)
+                if isinstance(found, Authorised):
+                    listed.append((core, found.mdr, found.mpid))
+            writer.writerows(listed)
+            count += len(listed)
     return count

@@ -1,5 +1,7 @@
-"""The DCC as a participant: records the Registration Service's [DCC-MDROutcome] notices,
-from which it knows, per MPAN and day, which MDR id may retrieve data."""
+"""The DCC as a participant: keeps its own records from the Registration Service's messages
+only — [DCC-MDROutcome] (which MDR, by DIP ID, serves an MPAN from a day) and IF-001
+[InitialRegistration]/[ChangeOfSupplier] (which supplier, and the MPAN's energy direction, from
+a day) — from which ``openmhhs.dcc.access`` decides every read."""
 
 from __future__ import annotations
 
@@ -27,6 +29,16 @@ class DccStore(Protocol):
         at: datetime,
         transaction_id: str,
     ) -> None: ...
+    def dcc_supply_notice(
+        self,
+        *,
+        core: str,
+        supplier: str,
+        energy_direction: str,
+        valid_from: date,
+        at: datetime,
+        transaction_id: str,
+    ) -> None: ...
 
 
 class Dcc:
@@ -46,6 +58,16 @@ class Dcc:
                 mdr_mpid=b066.assigned_mdr_mpid,
                 valid_from=day_of(parse_dip_datetime(b066.assigned_mdr_effective_from_date)),
                 supplier=message.custom_block.b012.service_provider_appointment_requesting_supplier_dip_id,
+                at=ctx.now,
+                transaction_id=delivered.transaction_id,
+            )
+        elif isinstance(message, (s.IF001InitialRegistration, s.IF001ChangeOfSupplier)):
+            custom = message.custom_block
+            self.store.dcc_supply_notice(
+                core=message.common_block.m0.mpan_core,
+                supplier=custom.b002.incoming_supplier_dip_id,
+                energy_direction=str(custom.b023.energy_direction),
+                valid_from=day_of(parse_dip_datetime(custom.b002.supplier_effective_from_date)),
                 at=ctx.now,
                 transaction_id=delivered.transaction_id,
             )

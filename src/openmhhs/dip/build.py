@@ -24,7 +24,6 @@ from openmhhs.dip.schema import (
     D0,
     M0,
     R0,
-    S0,
     S1,
     DipMessageStruct,
 )
@@ -140,7 +139,9 @@ class MessageFactory:
         reference = self.sender_unique_reference(cls.INTERFACE_ID, now)
         common_type = _common_block_type(cls)
         common: dict[str, Any] = {
-            "s0": S0(interface_id=cls.INTERFACE_ID, schema_version="011", event_code=event),
+            "s0": _s0_type(common_type)(
+                interface_id=cls.INTERFACE_ID, schema_version="011", event_code=event
+            ),
             "s1": S1(
                 environment_tag=cast(Any, self.sender.environment),  # checked by Sender
                 sub_text=sub_text,
@@ -195,6 +196,7 @@ class EchoSite:
         return self._m0
 
 
+_S0_TYPES: dict[type[Any], type[Any]] = {}
 _COMMON_TYPES: dict[type[DipMessageStruct], type[Any]] = {}
 
 
@@ -204,6 +206,16 @@ def _common_block_type(cls: type[DipMessageStruct]) -> type[Any]:
         (field,) = [f for f in msgspec.structs.fields(cls) if f.name == "common_block"]
         found = field.type
         _COMMON_TYPES[cls] = found
+    return found
+
+
+def _s0_type(common_type: type[Any]) -> type[Any]:
+    """``S0``, or ``S0Open`` where the YAML leaves the sender header open (IF-001)."""
+    found = _S0_TYPES.get(common_type)
+    if found is None:
+        (field,) = [f for f in msgspec.structs.fields(common_type) if f.name == "s0"]
+        found = field.type
+        _S0_TYPES[common_type] = found
     return found
 
 

@@ -55,6 +55,20 @@ REGS = frozenset({"REGS"})
 SUP = frozenset({"SUP"})
 
 _SPECS: tuple[EventSpec, ...] = (
+    # IF-001 is CSS's in the design; openmhhs's Registration Service stands in for CSS as the
+    # DCC's and the Data Services' source of supplier registrations (docs/registration.md).
+    _spec(
+        schema.IF001InitialRegistration,
+        REGS,
+        {"DCC", "SUP", "LDSO"} | _DATA_SERVICES | _METERING_SERVICES,
+        "Supplier registration of an MPAN (initial)",
+    ),
+    _spec(
+        schema.IF001ChangeOfSupplier,
+        REGS,
+        {"DCC", "SUP", "LDSO"} | _DATA_SERVICES | _METERING_SERVICES,
+        "Supplier registration of an MPAN (change of supplier)",
+    ),
     _spec(
         schema.IF021,
         _DATA_SERVICES,

@@ -73,7 +73,7 @@ Decimal93 = Annotated[str, Meta(pattern="^-?[0-9]{1,9}\\.[0-9]{3}\\Z")]
 """kWh with three decimals (DT-016)"""
 
 
-class S0(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+class S0Open(DipStruct, frozen=True, kw_only=True, gc=False):
     """Sender header block (interface, version, event)"""
 
     interface_id: str = msgspec.field(name="interfaceID")
@@ -81,10 +81,10 @@ class S0(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=T
     event_code: str = msgspec.field(name="eventCode")
 
 
-class CommonBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+class CommonBlockS0Open(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Common block: S0, S1 sender, M0 MPAN, A0 addressing, D0 DIP, R0 response"""
 
-    s0: S0 = msgspec.field(name="S0")
+    s0: S0Open = msgspec.field(name="S0")
     s1: S1 = msgspec.field(name="S1")
     a0: A0 | UnsetType = msgspec.field(default=UNSET, name="A0")
     d0: D0 | UnsetType = msgspec.field(default=UNSET, name="D0")
@@ -152,6 +152,327 @@ class M0(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=T
     gsp_group_id: Literal[
         "_A", "_B", "_C", "_D", "_E", "_F", "_G", "_H", "_J", "_K", "_L", "_M", "_N", "_P"
     ] = msgspec.field(name="GSPGroupID")
+
+
+class B013(DipStruct, frozen=True, kw_only=True, gc=False):
+    """CSS Registration Request Id"""
+
+    css_registration_id: Annotated[str, Meta(max_length=36)] = msgspec.field(name="CSSRegistrationID")
+
+
+class B002(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """Incoming Supplier Information"""
+
+    incoming_supplier_dip_id: DipIdText = msgspec.field(name="incomingSupplierDIPID")
+    incoming_supplier_mpid: MpidText = msgspec.field(name="incomingSupplierMPID")
+    supplier_effective_from_date: DateTime25 = msgspec.field(name="supplierEffectiveFromDate")
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.supplier_effective_from_date):
+            _bad_datetime("supplierEffectiveFromDate", self.supplier_effective_from_date)
+
+
+class B004(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """MPAN CSS Dom Indicator"""
+
+    domestic_premise_indicator: bool = msgspec.field(name="domesticPremiseIndicator")
+    domestic_premise_indicator_effective_from_date: DateTime25 = msgspec.field(
+        name="domesticPremiseIndicatorEffectiveFromDate"
+    )
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.domestic_premise_indicator_effective_from_date):
+            _bad_datetime(
+                "domesticPremiseIndicatorEffectiveFromDate",
+                self.domestic_premise_indicator_effective_from_date,
+            )
+
+
+class B006(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """CDC Info"""
+
+    customer_direct_contract_metering_service: bool = msgspec.field(
+        name="customerDirectContractMeteringService"
+    )
+    customer_direct_contract_metering_service_dip_id: DipIdText | None = msgspec.field(
+        name="customerDirectContractMeteringServiceDIPID"
+    )
+    customer_direct_contract_data_service: bool = msgspec.field(name="customerDirectContractDataService")
+    customer_direct_contract_data_service_dip_id: DipIdText | None = msgspec.field(
+        name="customerDirectContractDataServiceDIPID"
+    )
+
+
+class B022(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """MPAN Address"""
+
+    metering_point_postcode: Annotated[str, Meta(min_length=1, max_length=10)] | None = msgspec.field(
+        name="meteringPointPostcode"
+    )
+    address_line_1: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine1")
+    address_line_2: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine2")
+    address_line_3: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine3")
+    address_line_4: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine4")
+    address_line_5: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine5")
+    address_line_6: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine6")
+    address_line_7: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine7")
+    address_line_8: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine8")
+    address_line_9: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine9")
+
+
+class B023(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """MPAN Connection Info"""
+
+    connection_type_indicator: Literal["W", "L", "H", "E", "U"] = msgspec.field(
+        name="connectionTypeIndicator"
+    )
+    connection_type_effective_from_date: DateTime25 = msgspec.field(name="connectionTypeEffectiveFromDate")
+    energy_direction: Literal["I", "E"] = msgspec.field(name="energyDirection")
+    metered_indicator: bool = msgspec.field(name="meteredIndicator")
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.connection_type_effective_from_date):
+            _bad_datetime("connectionTypeEffectiveFromDate", self.connection_type_effective_from_date)
+
+
+class B024(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """MPAN DUOS Tariff ID"""
+
+    duos_tariff_id: Annotated[str, Meta(min_length=1, max_length=3)] = msgspec.field(name="DUOSTariffID")
+    duos_tariff_id_effective_from_date: DateTime25 = msgspec.field(name="DUOSTariffIDEffectiveFromDate")
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.duos_tariff_id_effective_from_date):
+            _bad_datetime("DUOSTariffIDEffectiveFromDate", self.duos_tariff_id_effective_from_date)
+
+
+class B025(DipStruct, frozen=True, kw_only=True, gc=False):
+    """MPAN Energisation Info"""
+
+    energisation_status: Literal["D", "E", "U"] = msgspec.field(name="energisationStatus")
+    energisation_status_effective_from_date: DateTime25 = msgspec.field(
+        name="energisationStatusEffectiveFromDate"
+    )
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.energisation_status_effective_from_date):
+            _bad_datetime("energisationStatusEffectiveFromDate", self.energisation_status_effective_from_date)
+
+
+class B026(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """MPAN Segment Info"""
+
+    market_segment_indicator: Literal["U", "S", "A"] = msgspec.field(name="marketSegmentIndicator")
+    market_segment_indicator_effective_from_date: DateTime25 = msgspec.field(
+        name="marketSegmentIndicatorEffectiveFromDate"
+    )
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.market_segment_indicator_effective_from_date):
+            _bad_datetime(
+                "marketSegmentIndicatorEffectiveFromDate", self.market_segment_indicator_effective_from_date
+            )
+
+
+class B027(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """Assumed Annual Consumption"""
+
+    annual_consumption: Decimal93 = msgspec.field(name="annualConsumption")
+    annual_consumption_effective_from_date: DateTime25 = msgspec.field(
+        name="annualConsumptionEffectiveFromDate"
+    )
+    annual_consumption_quality_indicator: Literal["A", "1", "2", "3", "4", "5", "D"] = msgspec.field(
+        name="annualConsumptionQualityIndicator"
+    )
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.annual_consumption_effective_from_date):
+            _bad_datetime("annualConsumptionEffectiveFromDate", self.annual_consumption_effective_from_date)
+
+
+class B029(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """DCC Enrolment Status"""
+
+    dcc_service_flag: Literal["A", "I", "N"] = msgspec.field(name="DCCServiceFlag")
+    dcc_effective_from_date: DateTime25 = msgspec.field(name="DCCEffectiveFromDate")
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.dcc_effective_from_date):
+            _bad_datetime("DCCEffectiveFromDate", self.dcc_effective_from_date)
+
+
+class B030(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """IHD Info"""
+
+    ihd_install_status: Literal["I", "D", "E", "F"] | None = msgspec.field(name="IHDInstallStatus")
+    ihd_effective_from_date: DateTime25 = msgspec.field(name="IHDEffectiveFromDate")
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.ihd_effective_from_date):
+            _bad_datetime("IHDEffectiveFromDate", self.ihd_effective_from_date)
+
+
+class B031(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """SMSO Info"""
+
+    smso_id: Annotated[str, Meta(min_length=1, max_length=4)] | None = msgspec.field(name="SMSOID")
+    smso_effective_from_date: DateTime25 = msgspec.field(name="SMSOEffectiveFromDate")
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.smso_effective_from_date):
+            _bad_datetime("SMSOEffectiveFromDate", self.smso_effective_from_date)
+
+
+class B032(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """MPAN Legacy info"""
+
+    profile_class: Annotated[str, Meta(min_length=1, max_length=2, pattern="^[0-9]{1,2}\\Z")] | None = (
+        msgspec.field(name="profileClass")
+    )
+    profile_class_effective_from_date: DateTime25 | None = msgspec.field(name="profileClassEffectiveFromDate")
+    ssc: Annotated[str, Meta(min_length=4, max_length=4, pattern="^[0-9]{4,4}\\Z")] | None = msgspec.field(
+        name="SSC"
+    )
+    ssc_effective_from_date: DateTime25 | None = msgspec.field(name="SSCEffectiveFromDate")
+
+    def __post_init__(self) -> None:
+        if self.profile_class_effective_from_date.__class__ is str and not is_dip_datetime(
+            self.profile_class_effective_from_date
+        ):
+            _bad_datetime("profileClassEffectiveFromDate", self.profile_class_effective_from_date)
+        if self.ssc_effective_from_date.__class__ is str and not is_dip_datetime(
+            self.ssc_effective_from_date
+        ):
+            _bad_datetime("SSCEffectiveFromDate", self.ssc_effective_from_date)
+
+
+class B035(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """Linked Import/Export MPAN Info"""
+
+    linked_import_export_mpan: MpanText = msgspec.field(name="linkedImportExportMPAN")
+    linked_mpan_energy_direction: Literal["I", "E"] = msgspec.field(name="linkedMPANEnergyDirection")
+    import_export_mpan_supplier_dip_id: DipIdText | None = msgspec.field(name="importExportMPANSupplierDIPID")
+    import_export_mpan_supplier_mpid: MpidText | None = msgspec.field(name="importExportMPANSupplierMPID")
+
+
+class B037(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """Linked Related MPAN Info"""
+
+    primary_mpan: MpanText | None = msgspec.field(name="primaryMPAN")
+    secondary_mpan: MpanText | None = msgspec.field(name="secondaryMPAN")
+
+
+class IF001InitialRegistrationCustomBlock(
+    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
+):
+    """IF001 Custom data block"""
+
+    b013: B013 = msgspec.field(name="B013")
+    b002: B002 = msgspec.field(name="B002")
+    b004: B004 = msgspec.field(name="B004")
+    b006: B006 | UnsetType = msgspec.field(default=UNSET, name="B006")
+    b022: B022 = msgspec.field(name="B022")
+    b023: B023 = msgspec.field(name="B023")
+    b024: B024 = msgspec.field(name="B024")
+    b025: B025 = msgspec.field(name="B025")
+    b026: B026 = msgspec.field(name="B026")
+    b027: B027 | UnsetType = msgspec.field(default=UNSET, name="B027")
+    b029: B029 | UnsetType = msgspec.field(default=UNSET, name="B029")
+    b030: B030 | UnsetType = msgspec.field(default=UNSET, name="B030")
+    b031: B031 | UnsetType = msgspec.field(default=UNSET, name="B031")
+    b032: B032 | UnsetType = msgspec.field(default=UNSET, name="B032")
+    b035_list: list[B035] | UnsetType = msgspec.field(default=UNSET, name="B035List")
+    b037_list: list[B037] | UnsetType = msgspec.field(default=UNSET, name="B037List")
+
+
+class IF001InitialRegistration(
+    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
+):
+    """IF-001-InitialRegistration: [InitialRegistration]"""
+
+    INTERFACE_ID: ClassVar[str] = "IF-001"
+    EVENT_CODES: ClassVar[tuple[str, ...]] = ("[InitialRegistration]",)
+    SCHEMA_NAME: ClassVar[str] = "IF-001-InitialRegistration"
+
+    common_block: CommonBlockS0Open = msgspec.field(name="CommonBlock")
+    custom_block: IF001InitialRegistrationCustomBlock = msgspec.field(name="CustomBlock")
+
+
+class B003(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """Outgoing Supplier Information"""
+
+    outgoing_supplier_dip_id: DipIdText = msgspec.field(name="outgoingSupplierDIPID")
+    outgoing_supplier_mpid: MpidText = msgspec.field(name="outgoingSupplierMPID")
+    supplier_effective_to_date: DateTime25 = msgspec.field(name="supplierEffectiveToDate")
+
+    def __post_init__(self) -> None:
+        if not is_dip_datetime(self.supplier_effective_to_date):
+            _bad_datetime("supplierEffectiveToDate", self.supplier_effective_to_date)
+
+
+class B005(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """Incumbent/Outgoing Service Providers"""
+
+    current_metering_service_dip_id: DipIdText | None = msgspec.field(name="currentMeteringServiceDIPID")
+    current_metering_service_mpid: MpidText | None = msgspec.field(name="currentMeteringServiceMPID")
+    current_data_service_dip_id: DipIdText | None = msgspec.field(name="currentDataServiceDIPID")
+    current_data_service_mpid: MpidText | None = msgspec.field(name="currentDataServiceMPID")
+
+
+class IF001ChangeOfSupplierCustomBlock(
+    DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
+):
+    """IF001 Custom data block"""
+
+    b013: B013 = msgspec.field(name="B013")
+    b002: B002 = msgspec.field(name="B002")
+    b003: B003 = msgspec.field(name="B003")
+    b004: B004 = msgspec.field(name="B004")
+    b005: B005 | UnsetType = msgspec.field(default=UNSET, name="B005")
+    b006: B006 | UnsetType = msgspec.field(default=UNSET, name="B006")
+    b022: B022 = msgspec.field(name="B022")
+    b023: B023 = msgspec.field(name="B023")
+    b024: B024 = msgspec.field(name="B024")
+    b025: B025 = msgspec.field(name="B025")
+    b026: B026 = msgspec.field(name="B026")
+    b027: B027 | UnsetType = msgspec.field(default=UNSET, name="B027")
+    b029: B029 | UnsetType = msgspec.field(default=UNSET, name="B029")
+    b030: B030 | UnsetType = msgspec.field(default=UNSET, name="B030")
+    b031: B031 | UnsetType = msgspec.field(default=UNSET, name="B031")
+    b032: B032 | UnsetType = msgspec.field(default=UNSET, name="B032")
+    b035_list: list[B035] | UnsetType = msgspec.field(default=UNSET, name="B035List")
+    b037_list: list[B037] | UnsetType = msgspec.field(default=UNSET, name="B037List")
+
+
+class IF001ChangeOfSupplier(
+    DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True
+):
+    """IF-001-ChangeOfSupplier: [ChangeOfSupplier]"""
+
+    INTERFACE_ID: ClassVar[str] = "IF-001"
+    EVENT_CODES: ClassVar[tuple[str, ...]] = ("[ChangeOfSupplier]",)
+    SCHEMA_NAME: ClassVar[str] = "IF-001-ChangeOfSupplier"
+
+    common_block: CommonBlockS0Open = msgspec.field(name="CommonBlock")
+    custom_block: IF001ChangeOfSupplierCustomBlock = msgspec.field(name="CustomBlock")
+
+
+class S0(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """Sender header block (interface, version, event)"""
+
+    interface_id: str = msgspec.field(name="interfaceID")
+    schema_version: str = msgspec.field(name="schemaVersion")
+    event_code: str = msgspec.field(name="eventCode")
+
+
+class CommonBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """Common block: S0, S1 sender, M0 MPAN, A0 addressing, D0 DIP, R0 response"""
+
+    s0: S0 = msgspec.field(name="S0")
+    s1: S1 = msgspec.field(name="S1")
+    a0: A0 | UnsetType = msgspec.field(default=UNSET, name="A0")
+    d0: D0 | UnsetType = msgspec.field(default=UNSET, name="D0")
+    m0: M0 = msgspec.field(name="M0")
 
 
 class B044(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -280,12 +601,6 @@ class IF021(DipMessageStruct, frozen=True, kw_only=True, gc=False, forbid_unknow
     custom_block: IF021CustomBlock = msgspec.field(name="CustomBlock")
 
 
-class B013(DipStruct, frozen=True, kw_only=True, gc=False):
-    """CSS Registration Request Id"""
-
-    css_registration_id: Annotated[str, Meta(max_length=36)] = msgspec.field(name="CSSRegistrationID")
-
-
 class B070(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Proposed MeteringService"""
 
@@ -357,15 +672,13 @@ class B071(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.proposed_data_service_dip_effective_from_date):
             _bad_datetime(
-                "proposedDataServiceDIPEffectiveFromDate",
-                self.proposed_data_service_dip_effective_from_date,
+                "proposedDataServiceDIPEffectiveFromDate", self.proposed_data_service_dip_effective_from_date
             )
         if self.supplier_nominated_mdr_effective_from_date.__class__ is str and not is_dip_datetime(
             self.supplier_nominated_mdr_effective_from_date
         ):
             _bad_datetime(
-                "supplierNominatedMDREffectiveFromDate",
-                self.supplier_nominated_mdr_effective_from_date,
+                "supplierNominatedMDREffectiveFromDate", self.supplier_nominated_mdr_effective_from_date
             )
 
 
@@ -467,123 +780,6 @@ class B072(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
 
     incumbent_metering_service_dip_id: DipIdText = msgspec.field(name="incumbentMeteringServiceDIPID")
     incumbent_metering_service_mpid: MpidText = msgspec.field(name="incumbentMeteringServiceMPID")
-
-
-class B022(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """MPAN Address"""
-
-    metering_point_postcode: Annotated[str, Meta(min_length=1, max_length=10)] | None = msgspec.field(
-        name="meteringPointPostcode"
-    )
-    address_line_1: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine1")
-    address_line_2: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine2")
-    address_line_3: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine3")
-    address_line_4: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine4")
-    address_line_5: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine5")
-    address_line_6: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine6")
-    address_line_7: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine7")
-    address_line_8: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine8")
-    address_line_9: Annotated[str, Meta(max_length=40)] | None = msgspec.field(name="addressLine9")
-
-
-class B023(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """MPAN Connection Info"""
-
-    connection_type_indicator: Literal["W", "L", "H", "E", "U"] = msgspec.field(
-        name="connectionTypeIndicator"
-    )
-    connection_type_effective_from_date: DateTime25 = msgspec.field(name="connectionTypeEffectiveFromDate")
-    energy_direction: Literal["I", "E"] = msgspec.field(name="energyDirection")
-    metered_indicator: bool = msgspec.field(name="meteredIndicator")
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.connection_type_effective_from_date):
-            _bad_datetime("connectionTypeEffectiveFromDate", self.connection_type_effective_from_date)
-
-
-class B024(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """MPAN DUOS Tariff ID"""
-
-    duos_tariff_id: Annotated[str, Meta(min_length=1, max_length=3)] = msgspec.field(name="DUOSTariffID")
-    duos_tariff_id_effective_from_date: DateTime25 = msgspec.field(name="DUOSTariffIDEffectiveFromDate")
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.duos_tariff_id_effective_from_date):
-            _bad_datetime("DUOSTariffIDEffectiveFromDate", self.duos_tariff_id_effective_from_date)
-
-
-class B025(DipStruct, frozen=True, kw_only=True, gc=False):
-    """MPAN Energisation Info"""
-
-    energisation_status: Literal["D", "E", "U"] = msgspec.field(name="energisationStatus")
-    energisation_status_effective_from_date: DateTime25 = msgspec.field(
-        name="energisationStatusEffectiveFromDate"
-    )
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.energisation_status_effective_from_date):
-            _bad_datetime("energisationStatusEffectiveFromDate", self.energisation_status_effective_from_date)
-
-
-class B026(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """MPAN Segment Info"""
-
-    market_segment_indicator: Literal["U", "S", "A"] = msgspec.field(name="marketSegmentIndicator")
-    market_segment_indicator_effective_from_date: DateTime25 = msgspec.field(
-        name="marketSegmentIndicatorEffectiveFromDate"
-    )
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.market_segment_indicator_effective_from_date):
-            _bad_datetime(
-                "marketSegmentIndicatorEffectiveFromDate",
-                self.market_segment_indicator_effective_from_date,
-            )
-
-
-class B029(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """DCC Enrolment Status"""
-
-    dcc_service_flag: Literal["A", "I", "N"] = msgspec.field(name="DCCServiceFlag")
-    dcc_effective_from_date: DateTime25 = msgspec.field(name="DCCEffectiveFromDate")
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.dcc_effective_from_date):
-            _bad_datetime("DCCEffectiveFromDate", self.dcc_effective_from_date)
-
-
-class B031(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """SMSO Info"""
-
-    smso_id: Annotated[str, Meta(min_length=1, max_length=4)] | None = msgspec.field(name="SMSOID")
-    smso_effective_from_date: DateTime25 = msgspec.field(name="SMSOEffectiveFromDate")
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.smso_effective_from_date):
-            _bad_datetime("SMSOEffectiveFromDate", self.smso_effective_from_date)
-
-
-class B032(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """MPAN Legacy info"""
-
-    profile_class: Annotated[str, Meta(min_length=1, max_length=2, pattern="^[0-9]{1,2}\\Z")] | None = (
-        msgspec.field(name="profileClass")
-    )
-    profile_class_effective_from_date: DateTime25 | None = msgspec.field(name="profileClassEffectiveFromDate")
-    ssc: Annotated[str, Meta(min_length=4, max_length=4, pattern="^[0-9]{4,4}\\Z")] | None = msgspec.field(
-        name="SSC"
-    )
-    ssc_effective_from_date: DateTime25 | None = msgspec.field(name="SSCEffectiveFromDate")
-
-    def __post_init__(self) -> None:
-        if self.profile_class_effective_from_date.__class__ is str and not is_dip_datetime(
-            self.profile_class_effective_from_date
-        ):
-            _bad_datetime("profileClassEffectiveFromDate", self.profile_class_effective_from_date)
-        if self.ssc_effective_from_date.__class__ is str and not is_dip_datetime(
-            self.ssc_effective_from_date
-        ):
-            _bad_datetime("SSCEffectiveFromDate", self.ssc_effective_from_date)
 
 
 class B074(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -693,15 +889,6 @@ class B905(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     existing_map: B075 | UnsetType = msgspec.field(default=UNSET, name="existingMAP")
 
 
-class B035(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """Linked Import/Export MPAN Info"""
-
-    linked_import_export_mpan: MpanText = msgspec.field(name="linkedImportExportMPAN")
-    linked_mpan_energy_direction: Literal["I", "E"] = msgspec.field(name="linkedMPANEnergyDirection")
-    import_export_mpan_supplier_dip_id: DipIdText | None = msgspec.field(name="importExportMPANSupplierDIPID")
-    import_export_mpan_supplier_mpid: MpidText | None = msgspec.field(name="importExportMPANSupplierMPID")
-
-
 class B036(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Linked Import/Export Meter Info"""
 
@@ -801,13 +988,6 @@ class B907(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     history_map: Annotated[list[B910], Meta(min_length=1)] | UnsetType = msgspec.field(
         default=UNSET, name="historyMAP"
     )
-
-
-class B037(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """Linked Related MPAN Info"""
-
-    primary_mpan: MpanText | None = msgspec.field(name="primaryMPAN")
-    secondary_mpan: MpanText | None = msgspec.field(name="secondaryMPAN")
 
 
 class B038(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -1331,18 +1511,8 @@ class B014(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.incoming_metering_service_effective_from_date):
             _bad_datetime(
-                "incomingMeteringServiceEffectiveFromDate",
-                self.incoming_metering_service_effective_from_date,
+                "incomingMeteringServiceEffectiveFromDate", self.incoming_metering_service_effective_from_date
             )
-
-
-class B005(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """Incumbent/Outgoing Service Providers"""
-
-    current_metering_service_dip_id: DipIdText | None = msgspec.field(name="currentMeteringServiceDIPID")
-    current_metering_service_mpid: MpidText | None = msgspec.field(name="currentMeteringServiceMPID")
-    current_data_service_dip_id: DipIdText | None = msgspec.field(name="currentDataServiceDIPID")
-    current_data_service_mpid: MpidText | None = msgspec.field(name="currentDataServiceMPID")
 
 
 class B017(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -1357,25 +1527,8 @@ class B017(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.incoming_data_service_effective_from_date):
             _bad_datetime(
-                "incomingDataServiceEffectiveFromDate",
-                self.incoming_data_service_effective_from_date,
+                "incomingDataServiceEffectiveFromDate", self.incoming_data_service_effective_from_date
             )
-
-
-class B027(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """Assumed Annual Consumption"""
-
-    annual_consumption: Decimal93 = msgspec.field(name="annualConsumption")
-    annual_consumption_effective_from_date: DateTime25 = msgspec.field(
-        name="annualConsumptionEffectiveFromDate"
-    )
-    annual_consumption_quality_indicator: Literal["A", "1", "2", "3", "4", "5", "D"] = msgspec.field(
-        name="annualConsumptionQualityIndicator"
-    )
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.annual_consumption_effective_from_date):
-            _bad_datetime("annualConsumptionEffectiveFromDate", self.annual_consumption_effective_from_date)
 
 
 class B028(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -1392,17 +1545,6 @@ class B028(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
                 "domesticPremiseIndicatorEffectiveFromDate",
                 self.domestic_premise_indicator_effective_from_date,
             )
-
-
-class B030(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """IHD Info"""
-
-    ihd_install_status: Literal["I", "D", "E", "F"] | None = msgspec.field(name="IHDInstallStatus")
-    ihd_effective_from_date: DateTime25 = msgspec.field(name="IHDEffectiveFromDate")
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.ihd_effective_from_date):
-            _bad_datetime("IHDEffectiveFromDate", self.ihd_effective_from_date)
 
 
 class IF036MSAppActiveCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -1461,8 +1603,7 @@ class B015(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.incoming_data_service_effective_from_date):
             _bad_datetime(
-                "incomingDataServiceEffectiveFromDate",
-                self.incoming_data_service_effective_from_date,
+                "incomingDataServiceEffectiveFromDate", self.incoming_data_service_effective_from_date
             )
 
 
@@ -1478,8 +1619,7 @@ class B016(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.incoming_metering_service_effective_from_date):
             _bad_datetime(
-                "incomingMeteringServiceEffectiveFromDate",
-                self.incoming_metering_service_effective_from_date,
+                "incomingMeteringServiceEffectiveFromDate", self.incoming_metering_service_effective_from_date
             )
 
 
@@ -1563,21 +1703,8 @@ class B010(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.incoming_metering_service_effective_from_date):
             _bad_datetime(
-                "incomingMeteringServiceEffectiveFromDate",
-                self.incoming_metering_service_effective_from_date,
+                "incomingMeteringServiceEffectiveFromDate", self.incoming_metering_service_effective_from_date
             )
-
-
-class B002(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
-    """Incoming Supplier Information"""
-
-    incoming_supplier_dip_id: DipIdText = msgspec.field(name="incomingSupplierDIPID")
-    incoming_supplier_mpid: MpidText = msgspec.field(name="incomingSupplierMPID")
-    supplier_effective_from_date: DateTime25 = msgspec.field(name="supplierEffectiveFromDate")
-
-    def __post_init__(self) -> None:
-        if not is_dip_datetime(self.supplier_effective_from_date):
-            _bad_datetime("supplierEffectiveFromDate", self.supplier_effective_from_date)
 
 
 class IF037MSDeAppCustomBlock(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
@@ -1630,8 +1757,7 @@ class B011(DipStruct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields
     def __post_init__(self) -> None:
         if not is_dip_datetime(self.incoming_data_service_effective_from_date):
             _bad_datetime(
-                "incomingDataServiceEffectiveFromDate",
-                self.incoming_data_service_effective_from_date,
+                "incomingDataServiceEffectiveFromDate", self.incoming_data_service_effective_from_date
             )
 
 
@@ -1997,6 +2123,8 @@ class IF065MDRConsumption(DipMessageStruct, frozen=True, kw_only=True, gc=False,
 
 
 MESSAGE_TYPES: tuple[type[DipMessageStruct], ...] = (
+    IF001InitialRegistration,
+    IF001ChangeOfSupplier,
     IF021,
     IF031MSApp,
     IF031DSApp,

@@ -267,6 +267,29 @@ class Market:
             store.add_deliveries(message_id, [r for r, st in new.recipients if st == state], state=state)
         return message_id
 
+    # -- registration data from outside the DIP ----------------------------------------------
+    def registrations_changed(self, changes: Sequence[tuple[str, date | None]]) -> int:
+        """MPANs whose supplier registration changed (``mpan add``, ``mpan import``, ``mpan
+        supplier``, a population or migration load), each with the first day that changed (None:
+        all): the RS publishes IF-001 for them, queued for delivery. Returns how many messages."""
+        if self.rs is None or not changes:
+            return 0
+        stats = RunStats()
+        rs = self.rs
+        with self._transaction() as store:
+            ctx = self.context()
+            produced: list[DipMessageStruct] = []
+            for core, since in changes:
+                produced += rs.registration_changed(core, since=since, ctx=ctx)
+            store.log_messages(self._prepare(produced, stats))
+        return stats.produced
+
+    def deliver(self) -> RunStats:
+        """Deliver what is pending on today's context, without running any day's work."""
+        stats = RunStats()
+        self._drain(stats, self.today, None)
+        return stats
+
     # -- running ---------------------------------------------------------------------------------
     def run(self, *, max_deliveries: int | None = None) -> RunStats:
         """Bring the market to ``today`` and deliver until nothing is pending."""

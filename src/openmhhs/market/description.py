@@ -20,6 +20,7 @@ import yaml
 from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract, ContractInvalid
 from openmhhs.days import LONDON
+from openmhhs.dcc.access import IMPORT, retrieval_role, supplier_role_for
 from openmhhs.identity.isd import IsdEntry, IsdIdentityShared, IsdOverlap, IsdTable
 from openmhhs.identity.registry import (
     DccUserRole,
@@ -698,9 +699,18 @@ def _check_mdr_access(market: MarketDescription, supplier: Party, mdr: DipId, gr
         return [Problem(f"MDR {label} has not acceded to the SEC, so it cannot be a DCC user")]
     if DccUserRole.METER_DATA_RETRIEVER in party.dcc_user_roles:
         return []
-    if party.dip_id == supplier.dip_id and party.dcc_user_roles & {
-        DccUserRole.IMPORT_SUPPLIER,
-        DccUserRole.EXPORT_SUPPLIER,
-    }:
-        return []
-    return [Problem(f"MDR {label} holds no DCC Meter Data Retriever role and is not the supplier")]
+    if party.dip_id != supplier.dip_id:
+        return [Problem(f"MDR {label} holds no DCC Meter Data Retriever role and is not the supplier")]
+    # The supplier as its own MDR: the run reads with the role the DCC decision needs for the
+    # MPAN's energy direction (dcc.access.retrieval_role); the population is of import MPANs.
+    needed = supplier_role_for(IMPORT)
+    if retrieval_role(held=party.dcc_user_roles, energy_direction=IMPORT) is None:
+        held = ", ".join(sorted(r.value for r in party.dcc_user_roles)) or "no DCC user role"
+        return [
+            Problem(
+                f"supplier {label} acts as MDR ({group}) with {held}: reading its import MPANs "
+                f"needs the DCC {needed.value} role (or the meter_data_retriever role)",
+                ResponseCode.OMH0709.value,
+            )
+        ]
+    return []

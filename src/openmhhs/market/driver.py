@@ -469,6 +469,7 @@ class _Run:
                 )
             )
         market = self.new_market(day)
+        market.registrations_changed([(str(m.record.mpan), ssd) for m in chosen])
         messages: list[DipMessageStruct | None] = []
         for member in chosen:
             moved = Member(member.record, gainer, group.name, group.model or self.market.model, group.route)
@@ -527,6 +528,9 @@ def run_market(
     """The main job's flows over a loaded market and population."""
     run = _Run(db, market, members, progress, seed)
     started = time.perf_counter()
+    first = run.new_market(market.start)  # the loaded registrations reach the DCC (IF-001)
+    if first.registrations_changed([(str(m.record.mpan), None) for m in members]):
+        first.deliver()
     reserved = run.decision_cases()
     run._busy |= reserved
     run.start_day(reserved)

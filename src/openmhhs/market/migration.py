@@ -165,6 +165,7 @@ class Migration:
             members = synthetic_members(self.market, seed=point.seed, start=point.done, count=count)
             self._register(members, stats, check=first)
             market = Market(self.db, today=day, batch_size=500)
+            market.registrations_changed([(str(m.record.mpan), None) for m in members])
             messages = self._requests(flows, market, members, stats, check=first)
             for offset in range(0, len(messages), 1_000):
                 results = market.send(messages[offset : offset + 1_000])

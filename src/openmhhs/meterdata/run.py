@@ -24,18 +24,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from openmhhs.days import LONDON, day_start, days
+from openmhhs.dcc.access import retrieval_role, supplier_role_for
 from openmhhs.dip.build import MessageFactory, Sender, Site, new_transaction_id
 from openmhhs.dip.parse import encode, parse
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore
 from openmhhs.meterdata.ecs import check_settlement_data
-from openmhhs.meterdata.gate import AccessDecision, AccessGate, MdrNotice, ReadRequest
+from openmhhs.meterdata.gate import AccessDecision, AccessGate, ReadRequest, dcc_user_roles, presented_id
 from openmhhs.meterdata.messages import mdr_consumption, mdr_readings, settlement_data
 from openmhhs.meterdata.meters import FaultPlan, MeterDay, MeterProfile, SimulatedMeters, local_hours
 from openmhhs.meterdata.validation import DayInputs, Limits, RegisterRead, SettledDay, settle_day
 from openmhhs.registration.model import MpanRecord
 from openmhhs.store.database import Database
+from openmhhs.store.dcc_repo import DccRepository
 from openmhhs.store.identity_repo import load_registry
 from openmhhs.store.market_repo import MarketStore, NewMessage
 from openmhhs.store.meterdata_repo import MeterDataStore, Reading, Submission
@@ -113,22 +115,14 @@ class DataRun:
             registry = load_registry(connection)
             self.facts = {str(r.mpan): _facts(r) for r in store.iter_mpans()}
             self.sharing = MeterDataStore(connection).sharing_suppliers()
-            notices = [MdrNotice(*row) for row in store.dcc_notices()]
+            records = DccRepository(connection).all_records()
         self.isd = registry.table
-        roles: dict[str, frozenset[DccUserRole]] = {}
-        for entry in registry.table:
-            organisation = None if entry.dip_id is None else registry.organisation_of(entry.dip_id)
-            if organisation is not None and entry.dip_id is not None:
-                roles[str(entry.dip_id)] = frozenset(r for r in DccUserRole if organisation.holds(r))
-        self.dcc_roles = roles
-        self.gate = AccessGate(notices, roles)
+        self.dcc_roles = dcc_user_roles(registry)
+        self.gate = AccessGate(records, isd=self.isd, dcc_roles=self.dcc_roles)
+        self._presented: dict[tuple[str, DccUserRole, date], str] = {}
         self.mds = next(
             (str(e.dip_id) for e in registry.table if str(e.dip_role) == "MDS" and e.dip_id), None
         )
-        self._mpids: dict[tuple[str, str], str] = {}
-        for entry in registry.table:
-            if entry.dip_id is not None and entry.mpid is not None:
-                self._mpids.setdefault((str(entry.dip_id), str(entry.dip_role)), str(entry.mpid))
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _factory(self, dip_id: str, role: str) -> MessageFactory:
@@ -139,18 +133,21 @@ class DataRun:
             )
         return self._factories[key]
 
-    def mpid_of(self, dip_id: str, role: str) -> str | None:
-        """The MPID a DIP ID presents in ``role`` (the 4-character id the DCC checks)."""
-        return self._mpids.get((dip_id, role))
+    def mpid_of(self, dip_id: str, via: DccUserRole, day: date) -> str:
+        """The 4-character id a DIP ID presents to the DCC in a role for a day."""
+        key = (dip_id, via, day)
+        found = self._presented.get(key)
+        if found is None:
+            found = self._presented[key] = presented_id(self.isd, dip_id, via, day)
+        return found
 
-    def via_for(self, dip_id: str) -> DccUserRole:
-        """The DCC user role an MDR retrieves with: its MDR role, or its supplier role (2A)."""
+    def via_for(self, dip_id: str, mpan: str) -> DccUserRole:
+        """The DCC user role an MDR retrieves the MPAN with (``dcc.access.retrieval_role``); an MDR
+        holding none is refused by the gate as not a DCC user in the MDR role."""
+        facts = self.facts.get(mpan)
+        direction = "I" if facts is None else facts.energy_direction
         held = self.dcc_roles.get(dip_id, frozenset())
-        if DccUserRole.METER_DATA_RETRIEVER in held:
-            return DccUserRole.METER_DATA_RETRIEVER
-        if DccUserRole.IMPORT_SUPPLIER in held:
-            return DccUserRole.IMPORT_SUPPLIER
-        return DccUserRole.METER_DATA_RETRIEVER
+        return retrieval_role(held=held, energy_direction=direction) or DccUserRole.METER_DATA_RETRIEVER
 
     @staticmethod
     def _log(message: DipMessageStruct, body: bytes, at: datetime) -> NewMessage:
@@ -261,7 +258,8 @@ class DataRun:
         facts = self.facts.get(mpan)
         if facts is None:
             return None
-        decision = self.gate.check(ReadRequest(mdr, mdr_mpid, self.via_for(mdr), mpan, day))
+        via = self.via_for(mdr, mpan)
+        decision = self.gate.check(ReadRequest(mdr, self.mpid_of(mdr, via, day), via, mpan, day))
         decisions.append(decision)
         if not decision.allowed:
             stats.refusals += 1
@@ -328,8 +326,8 @@ class DataRun:
     ) -> MeterDay | None:
         """Model 1B: the supplier's own read of the meter (its supplier DCC role), later in the day."""
         facts = self.facts[mpan]
-        mpid = self.mpid_of(supplier, "SUP") or "????"
-        decision = self.gate.check(ReadRequest(supplier, mpid, DccUserRole.IMPORT_SUPPLIER, mpan, day))
+        via = supplier_role_for(facts.energy_direction)
+        decision = self.gate.check(ReadRequest(supplier, self.mpid_of(supplier, via, day), via, mpan, day))
         decisions.append(decision)
         if not decision.allowed:
             return None

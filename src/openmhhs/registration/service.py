@@ -37,6 +37,7 @@ from openmhhs.registration.model import (
     RequestState,
     Scenario,
     Service,
+    SupplierPeriod,
 )
 from openmhhs.registration.timeline import TimelineChange, as_of, change_mdr, replace_from
 
@@ -388,6 +389,13 @@ class RegistrationService:
                 request.correlation_id,
                 ctx,
             )
+            if request.scenario is Scenario.USP:  # an appointment replaces every later row; a split does not
+                out += self._republish(
+                    request.mpan, after=mdr_from, ctx=ctx, correlation=request.correlation_id
+                )
+            out += self._registrations_for_provider(
+                request.mpan, new.provider, since=request.effective_from, ctx=ctx
+            )
         return out
 
     def _outcome(
@@ -543,6 +551,7 @@ class RegistrationService:
         *,
         accepted: bool = True,
         messages: list[str] | None = None,
+        tell_supplier: bool = True,
     ) -> list[DipMessageStruct]:
         """[SDS-MDROutcome] to the SDS and Supplier; on success, [DCC-MDROutcome] telling the
         DCC (and the SDS) which 4-character MDR id may read the meter from which day."""
@@ -563,11 +572,11 @@ class RegistrationService:
                 ),
             ),
             site=site,
-            recipients=_unique([sds, supplier]),
+            recipients=_unique([sds, supplier]) if tell_supplier else [sds],
             now=ctx.now,
             correlation_id=correlation,
         )
-        if not accepted:
+        if not accepted or self.dcc is None:
             return [outcome]
         dcc = self.factory.build(
             s.IF035DCCMDROutcome,
@@ -582,11 +591,131 @@ class RegistrationService:
                 ),
             ),
             site=site,
-            recipients=_unique([sds, *([self.dcc] if self.dcc else [])]),
+            recipients=[self.dcc],
             now=ctx.now,
             correlation_id=correlation,
         )
         return [outcome, dcc]
+
+    def _republish(
+        self, core: MpanCore, *, after: date, ctx: Context, correlation: str
+    ) -> list[DipMessageStruct]:
+        """The MDR notices of every Data Service row that starts after ``after`` and still
+        stands: a notice "from D" replaces what its recipient knew from D onwards, so a change
+        that splits a row before a later one must tell the later one again."""
+        out: list[DipMessageStruct] = []
+        for row in self.store.timeline(core):
+            if (
+                row.service is not Service.DS
+                or row.period.start <= after
+                or row.period.is_empty
+                or row.mdr is None
+                or row.mdr_mpid is None
+            ):
+                continue
+            supplier_mpid = self._mpid(ctx, row.supplier, DipRole.SUP, row.period.start) or Mpid("ZZZZ")
+            out += self._mdr_outcomes(
+                core,
+                row.supplier,
+                supplier_mpid,
+                row.provider,
+                row.mdr,
+                row.mdr_mpid,
+                row.period.start,
+                correlation,
+                ctx,
+                tell_supplier=False,
+            )
+        return out
+
+    # -- IF-001: supplier registrations, for the DCC and the Data Services ------------------------
+    def registration_changed(self, core: str, *, since: date | None, ctx: Context) -> list[DipMessageStruct]:
+        """IF-001 for each of the MPAN's supplier periods starting on or after ``since`` (all when
+        None), to the DCC and every Data Service whose row overlaps the period. The RS stands in
+        for CSS here: it is the DCC's and the Data Services' source of supplier registrations."""
+        self._records.pop(core, None)  # registration data changed outside the market
+        record = self._record(core)
+        if record is None:
+            return []
+        rows = [r for r in self.store.timeline(core) if r.service is Service.DS and not r.period.is_empty]
+        out: list[DipMessageStruct] = []
+        periods = sorted(record.suppliers, key=lambda p: p.period.start)
+        for index, held in enumerate(periods):
+            if since is not None and held.period.start < since:
+                continue
+            providers = [r.provider for r in rows if r.period.overlaps(held.period)]
+            recipients = _unique([*([self.dcc] if self.dcc else []), *providers])
+            out += self._registration(record, periods, index, recipients, ctx)
+        return out
+
+    def _registrations_for_provider(
+        self, core: MpanCore, provider: DipId, *, since: date, ctx: Context
+    ) -> list[DipMessageStruct]:
+        """A newly appointed Data Service learns of each change of supplier after its start."""
+        record = self._record(core)
+        if record is None:
+            return []
+        periods = sorted(record.suppliers, key=lambda p: p.period.start)
+        out: list[DipMessageStruct] = []
+        for index, held in enumerate(periods):
+            if held.period.start > since:
+                out += self._registration(record, periods, index, [provider], ctx)
+        return out
+
+    def _registration(
+        self,
+        record: MpanRecord,
+        periods: list[SupplierPeriod],
+        index: int,
+        recipients: list[DipId],
+        ctx: Context,
+    ) -> list[DipMessageStruct]:
+        if not recipients:
+            return []
+        held = periods[index]
+        start = held.period.start
+        site = site_blocks(record, since=start)
+        site.pop("b028")
+        blocks: dict[str, Any] = {
+            "b013": s.B013(css_registration_id=f"{record.mpan}-{start:%Y%m%d}"),
+            "b002": s.B002(
+                incoming_supplier_dip_id=str(held.supplier),
+                incoming_supplier_mpid=str(self._mpid(ctx, held.supplier, DipRole.SUP, start) or "ZZZZ"),
+                supplier_effective_from_date=dip_day(start),
+            ),
+            "b004": s.B004(
+                domestic_premise_indicator=record.domestic,
+                domestic_premise_indicator_effective_from_date=dip_day(start),
+            ),
+            **site,
+        }
+        if index == 0:
+            return [
+                self.factory.build(
+                    s.IF001InitialRegistration,
+                    s.IF001InitialRegistrationCustomBlock(**blocks),
+                    site=self._site(record.mpan),
+                    recipients=recipients,
+                    now=ctx.now,
+                )
+            ]
+        outgoing = periods[index - 1]
+        blocks["b003"] = s.B003(
+            outgoing_supplier_dip_id=str(outgoing.supplier),
+            outgoing_supplier_mpid=str(
+                self._mpid(ctx, outgoing.supplier, DipRole.SUP, start - timedelta(days=1)) or "ZZZZ"
+            ),
+            supplier_effective_to_date=dip_day(start),
+        )
+        return [
+            self.factory.build(
+                s.IF001ChangeOfSupplier,
+                s.IF001ChangeOfSupplierCustomBlock(**blocks),
+                site=self._site(record.mpan),
+                recipients=recipients,
+                now=ctx.now,
+            )
+        ]
 
     # -- IF-034 [SDS-MDRUpdate] ---------------------------------------------------------------
     def _on_mdr_update(self, message: s.IF034SDSMDRUpdate, ctx: Context) -> list[DipMessageStruct]:
@@ -651,9 +780,12 @@ class RegistrationService:
             correlation_id=correlation,
         )
         self.store.apply(change, at=ctx.now, by=correlation)
-        return self._mdr_outcomes(
-            core, supplier, supplier_mpid, sds, mdr, Mpid(mdr_mpid), day, correlation, ctx
-        )
+        return [
+            *self._mdr_outcomes(
+                core, supplier, supplier_mpid, sds, mdr, Mpid(mdr_mpid), day, correlation, ctx
+            ),
+            *self._republish(core, after=day, ctx=ctx, correlation=correlation),
+        ]
 
     def _mdr_refused(
         self,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
+from openmhhs.dataservice.portfolio import Held
 from openmhhs.ids import DipId, GspGroup, MpanCore, Mpid
 from openmhhs.periods import Period
 from openmhhs.registration.model import (
@@ -30,11 +31,11 @@ from openmhhs.registration.model import (
 )
 from openmhhs.registration.timeline import Gap, TimelineChange
 from openmhhs.store.bulk import bulk_insert
+from openmhhs.store.dcc_repo import DccRepository
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
     contract,
-    dcc_mdr_notice,
     delivery,
     market_state,
     mdr_instruction,
@@ -72,10 +73,6 @@ _DATA_SERVICE_ON = (
         sa.or_(appointment.c.valid_to.is_(None), appointment.c.valid_to > _B("day")),
     )
     .limit(1)
-)
-_ACCESS_LIST_SQL = (
-    "SELECT mpan, mdr, mdr_mpid FROM appointment WHERE service = 'DS' AND retired_at IS NULL "
-    "AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s) ORDER BY mpan"
 )
 _RETIRE = (
     sa.update(appointment)
@@ -115,23 +112,15 @@ _PORTFOLIO_ON = sa.select(
     sds_portfolio.c.valid_from <= _B("day"),
     sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > _B("day")),
 )
-_PORTFOLIO_CLOSE = (
-    sa.update(sds_portfolio)
-    .where(
-        sds_portfolio.c.sds == _B("p_sds"),
-        sds_portfolio.c.mpan == _B("p_core"),
-        sds_portfolio.c.valid_to.is_(None),
-        sds_portfolio.c.valid_from < _B("p_day"),
-    )
-    .values(valid_to=_B("p_day"))
-)
-_PORTFOLIO_DROP_LATER = sa.delete(sds_portfolio).where(
-    sds_portfolio.c.sds == _B("p_sds"),
-    sds_portfolio.c.mpan == _B("p_core"),
-    sds_portfolio.c.valid_from >= _B("p_day"),
-)
 _INSERT_PORTFOLIO = sa.insert(sds_portfolio)
-_INSERT_DCC_NOTICE = sa.insert(dcc_mdr_notice)
+_PORTFOLIO_ROWS = (
+    sa.select(sds_portfolio)
+    .where(sds_portfolio.c.sds == _B("sds"), sds_portfolio.c.mpan == _B("core"))
+    .order_by(sds_portfolio.c.valid_from)
+)
+_PORTFOLIO_DELETE = sa.delete(sds_portfolio).where(
+    sds_portfolio.c.sds == _B("sds"), sds_portfolio.c.mpan == _B("core")
+)
 _INSERT_MESSAGE_RETURNING = sa.insert(message).returning(message.c.id, sort_by_parameter_order=True)
 _INSERT_DELIVERY = sa.insert(delivery)
 _PENDING = (
@@ -618,91 +607,54 @@ class MarketStore:
         ]
 
     # -- the SDS's portfolio ---------------------------------------------------------------
-    def portfolio_add(
-        self,
-        *,
-        sds: str,
-        core: str,
-        supplier: str,
-        mdr: str,
-        mdr_mpid: str,
-        valid_from: date,
-        correlation_id: str | None,
-        contract_reference: str | None = None,
-    ) -> None:
-        """The SDS serves ``core`` with ``mdr`` from ``valid_from`` (later rows are replaced;
-        without a contract reference, the one it served under so far is kept)."""
-        if contract_reference is None:
-            held = self.portfolio_on(sds=sds, core=core, day=valid_from)
-            contract_reference = held[3] if held else None
-        keys = {"p_sds": sds, "p_core": core, "p_day": valid_from}
-        self.connection.execute(_PORTFOLIO_CLOSE, keys)
-        self.connection.execute(_PORTFOLIO_DROP_LATER, keys)
-        self.connection.execute(
-            _INSERT_PORTFOLIO,
-            {
-                "sds": sds,
-                "mpan": core,
-                "supplier": supplier,
-                "mdr": mdr,
-                "mdr_mpid": mdr_mpid,
-                "valid_from": valid_from,
-                "valid_to": None,
-                "correlation_id": correlation_id,
-                "contract_reference": contract_reference,
-            },
-        )
-
-    def portfolio_end(self, *, sds: str, core: str, valid_to: date) -> None:
-        self.connection.execute(
-            sa.update(sds_portfolio)
-            .where(sds_portfolio.c.sds == sds, sds_portfolio.c.mpan == core)
-            .where(sds_portfolio.c.valid_from < valid_to)
-            .where(sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > valid_to))
-            .values(valid_to=valid_to)
-        )
-        self.connection.execute(
-            sa.delete(sds_portfolio).where(
-                sds_portfolio.c.sds == sds,
-                sds_portfolio.c.mpan == core,
-                sds_portfolio.c.valid_from >= valid_to,
+    def portfolio_rows(self, *, sds: str, core: str) -> list[Held]:
+        """What the SDS holds for the MPAN, in date order."""
+        rows = self.connection.execute(_PORTFOLIO_ROWS, {"sds": sds, "core": core})
+        return [
+            Held(
+                r.supplier,
+                r.mdr,
+                r.mdr_mpid,
+                Period(r.valid_from, r.valid_to),
+                r.contract_reference,
+                r.correlation_id,
             )
-        )
+            for r in rows
+        ]
+
+    def portfolio_replace(self, *, sds: str, core: str, rows: Sequence[Held]) -> None:
+        """The SDS's rows for the MPAN are now ``rows`` (its own record, rewritten whole)."""
+        self.connection.execute(_PORTFOLIO_DELETE, {"sds": sds, "core": core})
+        if rows:
+            self.connection.execute(
+                _INSERT_PORTFOLIO,
+                [
+                    {
+                        "sds": sds,
+                        "mpan": core,
+                        "supplier": r.supplier,
+                        "mdr": r.mdr,
+                        "mdr_mpid": r.mdr_mpid,
+                        "valid_from": r.period.start,
+                        "valid_to": r.period.end,
+                        "correlation_id": r.correlation_id,
+                        "contract_reference": r.contract_reference,
+                    }
+                    for r in rows
+                ],
+            )
 
     def data_service_on(self, core: str, day: date) -> tuple[str, str, str, str] | None:
         """(SDS, SDS MPID, MDR, MDR MPID) appointed to the MPAN on ``day``: the point query."""
         row = self.connection.execute(_DATA_SERVICE_ON, {"core": core, "day": day}).first()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
-    def access_list(self, day: date, *, batch: int = 50_000) -> Iterator[Sequence[Sequence[str]]]:
-        """(MPAN, MDR, MDR MPID) of every MPAN with a Data Service on ``day``, in batches streamed
-        from the database: the DCC's daily list of who may read which meter, as the
-        Registration Service has told it. Read through the driver's own cursor (a server-side
-        one on PostgreSQL): for 32 million rows, building a row object each costs more than
-        the database's work."""
-        raw: Any = self.connection.connection.dbapi_connection
-        if self.connection.dialect.name == "postgresql":
-            cursor = raw.cursor(name="openmhhs_access_list")
-            cursor.itersize = batch
-            params: tuple[object, ...] = (day, day)
-            sql = _ACCESS_LIST_SQL
-        else:
-            cursor = raw.cursor()
-            params = (day.isoformat(), day.isoformat())
-            sql = _ACCESS_LIST_SQL.replace("%s", "?")
-        try:
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(batch):
-                yield rows
-        finally:
-            cursor.close()
-
     def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None:
         """(supplier, MDR, MDR MPID, contract) the SDS serves the MPAN with on ``day``."""
         row = self.connection.execute(_PORTFOLIO_ON, {"sds": sds, "core": core, "day": day}).first()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
-    # -- the DCC's MDR notices -------------------------------------------------------------
+    # -- the DCC's records (``store.dcc_repo``) ---------------------------------------------
     def dcc_notice(
         self,
         *,
@@ -714,17 +666,33 @@ class MarketStore:
         at: datetime,
         transaction_id: str,
     ) -> None:
-        self.connection.execute(
-            _INSERT_DCC_NOTICE,
-            {
-                "mpan": core,
-                "mdr": mdr,
-                "mdr_mpid": mdr_mpid,
-                "valid_from": valid_from,
-                "supplier": supplier,
-                "received_at": at,
-                "transaction_id": transaction_id,
-            },
+        DccRepository(self.connection).record_mdr(
+            core=core,
+            mdr=mdr,
+            mdr_mpid=mdr_mpid,
+            valid_from=valid_from,
+            supplier=supplier,
+            at=at,
+            transaction_id=transaction_id,
+        )
+
+    def dcc_supply_notice(
+        self,
+        *,
+        core: str,
+        supplier: str,
+        energy_direction: str,
+        valid_from: date,
+        at: datetime,
+        transaction_id: str,
+    ) -> None:
+        DccRepository(self.connection).record_supply(
+            core=core,
+            supplier=supplier,
+            energy_direction=energy_direction,
+            valid_from=valid_from,
+            at=at,
+            transaction_id=transaction_id,
         )
 
     def portfolios_on(self, day: date) -> list[tuple[str, str, str, str, str]]:
@@ -745,30 +713,18 @@ class MarketStore:
         )
         return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
-    def dcc_notices(self) -> list[tuple[str, str, str, date, str, datetime]]:
-        """(MPAN, MDR, MDR MPID, from, supplier, received at) of every [DCC-MDROutcome] the DCC kept."""
-        rows = self.connection.execute(
-            sa.select(
-                dcc_mdr_notice.c.mpan,
-                dcc_mdr_notice.c.mdr,
-                dcc_mdr_notice.c.mdr_mpid,
-                dcc_mdr_notice.c.valid_from,
-                dcc_mdr_notice.c.supplier,
-                dcc_mdr_notice.c.received_at,
-            )
-        )
-        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
-
     # -- MDRs' instructions from their SDS --------------------------------------------------
     def mdr_instruct(
         self, *, mdr: str, core: str, sds: str, mdr_mpid: str, valid_from: date, correlation_id: str | None
     ) -> None:
         """An IF-061 accepted: retrieve for ``core`` from ``valid_from`` (replacing any later
-        instruction for the same MPAN, which an earlier start supersedes)."""
+        instruction of the same SDS for the MPAN, which an earlier start supersedes; another
+        SDS's instructions are that SDS's to change)."""
         self.connection.execute(
             sa.delete(mdr_instruction).where(
                 mdr_instruction.c.mdr == mdr,
                 mdr_instruction.c.mpan == core,
+                mdr_instruction.c.sds == sds,
                 mdr_instruction.c.valid_from >= valid_from,
             )
         )
@@ -777,6 +733,7 @@ class MarketStore:
             .where(
                 mdr_instruction.c.mdr == mdr,
                 mdr_instruction.c.mpan == core,
+                mdr_instruction.c.sds == sds,
                 sa.or_(mdr_instruction.c.valid_to.is_(None), mdr_instruction.c.valid_to > valid_from),
             )
             .values(valid_to=valid_from)
@@ -795,8 +752,17 @@ class MarketStore:
         )
 
     def mdr_stop(self, *, mdr: str, core: str, sds: str, last_day: date) -> bool:
-        """An IF-063: no retrieval for ``core`` after ``last_day``."""
+        """An IF-063: no retrieval for ``core`` after ``last_day`` (an instruction that would
+        start later is withdrawn)."""
         end = last_day + timedelta(days=1)
+        withdrawn = self.connection.execute(
+            sa.delete(mdr_instruction).where(
+                mdr_instruction.c.mdr == mdr,
+                mdr_instruction.c.mpan == core,
+                mdr_instruction.c.sds == sds,
+                mdr_instruction.c.valid_from >= end,
+            )
+        )
         done = self.connection.execute(
             sa.update(mdr_instruction)
             .where(
@@ -808,7 +774,7 @@ class MarketStore:
             )
             .values(valid_to=end)
         )
-        return bool(done.rowcount)
+        return bool(done.rowcount or withdrawn.rowcount)
 
     def mdr_instructions_on(self, day: date) -> list[tuple[str, str, str, str]]:
         """(MDR, MPAN, SDS, MDR MPID) for every instruction in force on ``day``."""

@@ -185,6 +185,19 @@ dcc_mdr_notice = sa.Table(
     sa.Column("transaction_id", sa.String(65), nullable=False),
 )
 
+dcc_supply_notice = sa.Table(
+    "dcc_supply_notice",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("mpan", sa.String(13), nullable=False),
+    sa.Column("supplier", sa.String(10), nullable=False),
+    sa.Column("energy_direction", sa.String(1), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("transaction_id", sa.String(65), nullable=False),
+)
+"""IF-001 as the DCC received it: from a day, the MPAN's supplier and energy direction."""
+
 # --- the DIP as the in-process market runs it ----------------------------------------------
 
 message = sa.Table(

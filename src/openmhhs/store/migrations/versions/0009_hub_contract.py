@@ -2,8 +2,8 @@
 their recipient's status-message webhook (``/statusmessage/config/{recipient-id}``) takes
 them; and the message log by channel and time, for replay and requeue by time window.
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 from openmhhs.store.types import UtcDateTime
 
-revision = "0011"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

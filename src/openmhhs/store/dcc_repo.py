@@ -1,0 +1,151 @@
+"""Storage of the DCC's own records: the [DCC-MDROutcome] and IF-001 notices it received, kept
+as received (never edited) and merged by ``openmhhs.dcc.access.merge`` when read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from itertools import groupby
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from openmhhs.dcc.access import DccRecords, MdrNotice, SupplyNotice
+from openmhhs.store.tables import dcc_mdr_notice, dcc_supply_notice
+
+__all__ = ["DccRepository"]
+
+# The notice in force on a day is the latest received of those effective by then (see
+# ``dcc.access.merge``): one ordered scan, in the database.
+_IN_FORCE_POSTGRESQL = (
+    "SELECT DISTINCT ON (mpan) mpan, mdr FROM dcc_mdr_notice WHERE valid_from <= %s ORDER BY mpan, id DESC"
+)
+_IN_FORCE_SQLITE = (
+    "SELECT mpan, mdr, max(id) FROM dcc_mdr_notice WHERE valid_from <= ? GROUP BY mpan ORDER BY mpan"
+)
+
+_INSERT_MDR = sa.insert(dcc_mdr_notice)
+_INSERT_SUPPLY = sa.insert(dcc_supply_notice)
+_MDR_COLUMNS = (dcc_mdr_notice.c.mpan, dcc_mdr_notice.c.mdr, dcc_mdr_notice.c.valid_from)
+_SUPPLY_COLUMNS = (
+    dcc_supply_notice.c.mpan,
+    dcc_supply_notice.c.supplier,
+    dcc_supply_notice.c.energy_direction,
+    dcc_supply_notice.c.valid_from,
+)
+
+
+class DccRepository:
+    """The DCC's records, inside the caller's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def record_mdr(
+        self,
+        *,
+        core: str,
+        mdr: str,
+        mdr_mpid: str,
+        valid_from: date,
+        supplier: str,
+        at: datetime,
+        transaction_id: str,
+    ) -> None:
+        self.connection.execute(
+            _INSERT_MDR,
+            {
+                "mpan": core,
+                "mdr": mdr,
+                "mdr_mpid": mdr_mpid,
+                "valid_from": valid_from,
+                "supplier": supplier,
+                "received_at": at,
+                "transaction_id": transaction_id,
+            },
+        )
+
+    def record_supply(
+        self,
+        *,
+        core: str,
+        supplier: str,
+        energy_direction: str,
+        valid_from: date,
+        at: datetime,
+        transaction_id: str,
+    ) -> None:
+        self.connection.execute(
+            _INSERT_SUPPLY,
+            {
+                "mpan": core,
+                "supplier": supplier,
+                "energy_direction": energy_direction,
+                "valid_from": valid_from,
+                "received_at": at,
+                "transaction_id": transaction_id,
+            },
+        )
+
+    def records(self, core: str) -> DccRecords:
+        """One MPAN's records."""
+        mdrs = self.connection.execute(
+            sa.select(*_MDR_COLUMNS).where(dcc_mdr_notice.c.mpan == core).order_by(dcc_mdr_notice.c.id)
+        )
+        supplies = self.connection.execute(
+            sa.select(*_SUPPLY_COLUMNS)
+            .where(dcc_supply_notice.c.mpan == core)
+            .order_by(dcc_supply_notice.c.id)
+        )
+        return DccRecords.received((MdrNotice(*r) for r in mdrs), (SupplyNotice(*r) for r in supplies))
+
+    def mdrs_in_force(self, day: date, *, batch: int = 50_000) -> Iterator[list[tuple[str, str]]]:
+        """(MPAN, MDR DIP ID) of the [DCC-MDROutcome] in force on ``day`` for every MPAN that has
+        one, in MPAN order, in batches, through the driver's own cursor (a server-side one on
+        PostgreSQL): for 32 million MPANs, row objects would cost more than the database's work."""
+        raw: Any = self.connection.connection.dbapi_connection
+        if self.connection.dialect.name == "postgresql":
+            cursor = raw.cursor(name="openmhhs_dcc_in_force")
+            cursor.itersize = batch
+            cursor.execute(_IN_FORCE_POSTGRESQL, (day,))
+        else:
+            cursor = raw.cursor()
+            cursor.execute(_IN_FORCE_SQLITE, (day.isoformat(),))
+        try:
+            while rows := cursor.fetchmany(batch):
+                yield [(r[0], r[1]) for r in rows]
+        finally:
+            cursor.close()
+
+    def all_records(self) -> dict[str, DccRecords]:
+        """Every MPAN's records."""
+        return dict(self.iter_records())
+
+    def iter_records(self) -> Iterator[tuple[str, DccRecords]]:
+        """(MPAN, records) for every MPAN the DCC has heard of, in MPAN order, streamed."""
+        mdrs = self._stream(
+            sa.select(*_MDR_COLUMNS).order_by(dcc_mdr_notice.c.mpan, dcc_mdr_notice.c.id), MdrNotice
+        )
+        supplies = self._stream(
+            sa.select(*_SUPPLY_COLUMNS).order_by(dcc_supply_notice.c.mpan, dcc_supply_notice.c.id),
+            SupplyNotice,
+        )
+        next_mdr = next(mdrs, None)
+        next_supply = next(supplies, None)
+        while next_mdr is not None or next_supply is not None:
+            core = min(x[0] for x in (next_mdr, next_supply) if x is not None)
+            got_mdrs: list[Any] = []
+            got_supplies: list[Any] = []
+            if next_mdr is not None and next_mdr[0] == core:
+                got_mdrs = next_mdr[1]
+                next_mdr = next(mdrs, None)
+            if next_supply is not None and next_supply[0] == core:
+                got_supplies = next_supply[1]
+                next_supply = next(supplies, None)
+            yield core, DccRecords.received(got_mdrs, got_supplies)
+
+    def _stream(self, query: Any, kind: Any) -> Iterator[tuple[str, list[Any]]]:
+        rows = self.connection.execute(query.execution_options(yield_per=20_000))
+        for core, group in groupby(rows, key=lambda r: r[0]):
+            yield core, [kind(*r) for r in group]
