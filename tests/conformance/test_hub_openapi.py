@@ -271,7 +271,7 @@ def test_every_documented_status_the_hub_can_give_is_reached_and_valid(
             (channel, "POST", lambda: aurora.send("POST", "/dip-channel/IF-031", mixed)),
             (channel, "POST", lambda: aurora.send("POST", "/dip-channel/IF-031", good[0])),
             (channel, "POST", lambda: aurora.send("POST", "/dip-channel/IF-031", good[2], key="")),
-            (channel, "POST", lambda: aurora.send("POST", "/dip-channel/IF-001", good[2])),
+            (channel, "POST", lambda: aurora.send("POST", "/dip-channel/IF-002", good[2])),
             (channel, "POST", lambda: aurora.send("POST", "/dip-channel/IF-031", too_big)),
             (channel, "POST", lambda: operator.send("POST", "/dip-channel/IF-031", good[2])),
             (pubconfig, "POST", lambda: rs.send("POST", f"/dip-channel/IF-031/pubconfig/{RS}", hook)),

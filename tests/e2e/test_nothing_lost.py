@@ -3,6 +3,7 @@ its ``--out`` folder; writing commands say which database they used; ``info`` sh
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import orjson
@@ -25,6 +26,10 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliHarness:
 
 
 def _contract(cli: CliHarness) -> None:
+    """A contract the user made by hand: its parties must hold their roles in the ISD (issue 11),
+    so the user imports the sample ISD first."""
+    isd = files("openmhhs.data") / "isd_sample.json"
+    cli("isd", "import", str(isd), "--mode", "merge", ok=True)
     cli(
         "contract", "add", "--sds", "2222222222", "--supplier", "1111111111", "--ref", "MINE", "--mdr",
         "3333333333", "--default-mdr", "3333333333", ok=True,
@@ -51,6 +56,7 @@ def test_fresh_refuses_a_database_it_did_not_make(
     harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mine = tmp_path / "out" / "mine.db"  # under --out, but not made by the demo
+    mine.parent.mkdir()  # a database's folder must exist (OMH0404 otherwise)
     monkeypatch.setenv("OPENMHHS_DB", f"sqlite:///{mine}")
     _contract(harness)
     result = harness(*DEMO, "--fresh", "--out", str(tmp_path / "out"), "--json")

@@ -47,6 +47,7 @@ def demo_database(out: Path, *, fresh: bool) -> Database:
     if not fresh:
         return Database()
     configured = os.environ.get(ENV_VAR, "").strip()
+    out.mkdir(parents=True, exist_ok=True)  # the demo writes its report there in any case
     db = Database(configured or f"sqlite:///{(out / DEMO_DATABASE).resolve()}")
     path = _sqlite_path(db)
     if path is None:
