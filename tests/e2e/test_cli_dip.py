@@ -134,3 +134,14 @@ def test_certs_with_password_from_environment(
         "NO_SUCH_VAR",
     )
     assert missing.exit_code == 1
+
+
+@pytest.mark.parametrize("command", ["validate", "submit"])
+def test_deep_json_gets_a_coded_one_line_error(cli: CliHarness, tmp_path: Path, command: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 5_000 + b"]" * 5_000)
+    result = cli(command, str(path), "--json")
+    assert result.exit_code == 1
+    assert orjson.loads(result.stdout)["error"]["code"] == "MSG1001"
+    plain = cli(command, str(path))
+    assert plain.exit_code == 1 and "MSG1001" in plain.output and "Traceback" not in plain.output

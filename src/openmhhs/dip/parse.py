@@ -28,6 +28,7 @@ from openmhhs.dip.schema import DipMessageStruct
 
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
+    "MAX_DEPTH",
     "MessageRejected",
     "Parsed",
     "Perspective",
@@ -41,6 +42,9 @@ __all__ = [
 
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 """How far ahead of our clock a sender's timestamp may be before it is "in the future"."""
+
+MAX_DEPTH = 64
+"""The deepest JSON nesting accepted (a batch of wrapped DIP messages nests about 8 deep)."""
 
 
 class Perspective(StrEnum):
@@ -64,6 +68,13 @@ class MessageRejected(CodedError):
 
 class SchemaFailure(MessageRejected):
     rule = "dip.message.schema"
+
+
+class NestedTooDeep(SchemaFailure):
+    """JSON nested deeper than any DIP message is refused before it is decoded, so that no
+    input can exhaust the decoder's recursion (a RecursionError has no code)."""
+
+    rule = "dip.message.depth"
 
 
 class InterfaceInvalid(MessageRejected):
@@ -253,6 +264,34 @@ def _from_validation(exc: msgspec.MsgspecError, perspective: Perspective) -> Mes
     return _rule_for(path)(message, path=path, perspective=perspective)
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def check_depth(data: bytes, *, perspective: Perspective = Perspective.DIP) -> None:
+    """Refuse JSON nested deeper than ``MAX_DEPTH`` (MSG1001/RCP1001).
+
+    Strings are blanked and every other byte but brackets dropped; each pass then removes
+    the innermost empty pairs, so after ``MAX_DEPTH`` passes only deeper nesting remains.
+    All of it runs in C: a deep or huge body costs a few scans, never a recursion.
+    """
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_DEPTH):
+        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == brackets:
+            break
+        brackets = reduced
+    if len(brackets) > MAX_DEPTH or (
+        brackets and brackets.replace(b"[]", b"").replace(b"{}", b"") != brackets
+    ):
+        raise NestedTooDeep(
+            f"JSON nested more than {MAX_DEPTH} levels deep (or its brackets do not balance); "
+            "no DIP message nests so deep",
+            path="$",
+            perspective=perspective,
+        )
+
+
 # --- results -----------------------------------------------------------------------------
 
 
@@ -283,7 +322,7 @@ def unwrap(raw: bytes) -> bytes:
     """The inner message of ``{"payload": …}``; other input unchanged."""
     try:
         head = _HEAD.decode(raw)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return raw
     if len(head.payload) and head.CommonBlock is None:
         return bytes(head.payload)
@@ -400,6 +439,7 @@ def parse(
     ``now`` is the validating party's clock, for the sender-timestamp check; ``None`` skips
     that check (e.g. re-reading a stored message).
     """
+    check_depth(raw, perspective=perspective)
     raw, spec = _header(raw, perspective)
     try:
         message: DipMessageStruct = _DECODERS[spec.message_type].decode(raw)
@@ -426,7 +466,7 @@ def sender_reference_of(raw: bytes) -> str | None:
     """Best-effort sender unique reference of a message that may be invalid."""
     try:
         found = _REFERENCE.decode(unwrap(raw))
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return None
     if found.CommonBlock is None or found.CommonBlock.S1 is None:
         return None
@@ -436,6 +476,7 @@ def sender_reference_of(raw: bytes) -> str | None:
 
 def decode_batch(data: bytes) -> list[bytes]:
     """Split a JSON array of messages (or one message) into each message's raw bytes."""
+    check_depth(data)
     stripped = data.lstrip()
     if stripped[:1] == b"[":
         try:
