@@ -22,6 +22,7 @@ from openmhhs.codes import ResponseCode
 from openmhhs.dataservice.service import SmartDataService
 from openmhhs.days import LONDON
 from openmhhs.dcc.service import Dcc
+from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible
 from openmhhs.dip.build import new_transaction_id
 from openmhhs.dip.parse import (
     DuplicateSenderReference,
@@ -32,7 +33,7 @@ from openmhhs.dip.parse import (
     parse,
     parse_batch,
 )
-from openmhhs.dip.participant import Context, Delivered, Participant
+from openmhhs.dip.participant import Context, Delivered, Participant, Refusing
 from openmhhs.dip.routing import check_routing
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.isd import IsdTable
@@ -341,6 +342,17 @@ class Market:
             receivers = [
                 p for p in self.participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients
             ]
+            try:
+                check_admissible(parsed.message)
+            except ValueNotAdmissible as exc:
+                refusals = self._prepare(_refusals(receivers, delivered, ctx, exc.code, exc.detail), stats)
+                if isolate:
+                    store.log_messages(refusals)
+                else:
+                    produced += refusals
+                finished.append((pending.id, "refused", exc.code.value, exc.detail[:2000]))
+                stats.delivered += 1
+                continue
             savepoint = store.connection.begin_nested() if isolate else None
             try:
                 out: list[DipMessageStruct] = []
@@ -363,9 +375,12 @@ class Market:
                 if savepoint is None:
                     raise _ParticipantFailed from exc
                 savepoint.rollback()
-                finished.append(
-                    (pending.id, "failed", ResponseCode.MSG1000.value, f"{type(exc).__name__}: {exc}")
-                )
+                # Parked, never retried in a loop and never in the way of what follows: the
+                # sender is told (RCP1000, and its rejection message where the DIP has one).
+                reason = f"{type(exc).__name__}: {exc}"[:2000]
+                code = ResponseCode.RCP1000
+                store.log_messages(self._prepare(_refusals(receivers, delivered, ctx, code, reason), stats))
+                finished.append((pending.id, "failed", code.value, reason))
                 stats.failed += 1
             stats.delivered += 1
         store.log_messages(produced)
@@ -416,6 +431,25 @@ class _StoreProxy(MarketStore):
         if connection is None:
             raise RuntimeError("participants may only touch storage while the market delivers")
         return connection
+
+
+def _refusals(
+    receivers: Sequence[Participant],
+    delivered: Delivered,
+    ctx: Context,
+    code: ResponseCode,
+    detail: str,
+) -> list[DipMessageStruct]:
+    """The rejection messages of the receivers that have one; none if building it fails
+    (the delivery's own code still tells the sender)."""
+    out: list[DipMessageStruct] = []
+    for participant in receivers:
+        if isinstance(participant, Refusing):
+            try:
+                out += participant.refusal(delivered, ctx, code=code, detail=detail)
+            except Exception:  # a refusal must never stop the queue
+                continue
+    return out
 
 
 def roles_on(isd: IsdTable, day: date) -> dict[str, set[str]]:
