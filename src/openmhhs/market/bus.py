@@ -54,6 +54,7 @@ __all__ = [
     "RunStats",
     "SubmitResult",
     "participants_for",
+    "refusals",
     "roles_on",
     "unique_ids",
 ]
@@ -345,11 +346,11 @@ class Market:
             try:
                 check_admissible(parsed.message)
             except ValueNotAdmissible as exc:
-                refusals = self._prepare(_refusals(receivers, delivered, ctx, exc.code, exc.detail), stats)
+                answers = self._prepare(refusals(receivers, delivered, ctx, exc.code, exc.detail), stats)
                 if isolate:
-                    store.log_messages(refusals)
+                    store.log_messages(answers)
                 else:
-                    produced += refusals
+                    produced += answers
                 finished.append((pending.id, "refused", exc.code.value, exc.detail[:2000]))
                 stats.delivered += 1
                 continue
@@ -379,7 +380,7 @@ class Market:
                 # sender is told (RCP1000, and its rejection message where the DIP has one).
                 reason = f"{type(exc).__name__}: {exc}"[:2000]
                 code = ResponseCode.RCP1000
-                store.log_messages(self._prepare(_refusals(receivers, delivered, ctx, code, reason), stats))
+                store.log_messages(self._prepare(refusals(receivers, delivered, ctx, code, reason), stats))
                 finished.append((pending.id, "failed", code.value, reason))
                 stats.failed += 1
             stats.delivered += 1
@@ -433,7 +434,7 @@ class _StoreProxy(MarketStore):
         return connection
 
 
-def _refusals(
+def refusals(
     receivers: Sequence[Participant],
     delivered: Delivered,
     ctx: Context,
