@@ -12,6 +12,7 @@ as the market clock reaches it.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -62,6 +63,8 @@ __all__ = [
 SIMULATED = "simulated"
 EXTERNAL = "external"
 CLOCK_KEY = "market_day"
+HELD_ELSEWHERE_WAIT = 0.05
+"""Seconds to wait when every pending delivery is held by another market (PostgreSQL)."""
 
 
 class MarketIncomplete(Exception):
@@ -272,6 +275,7 @@ class Market:
             self._daily(day, stats)
             self._drain(stats, day, max_deliveries)
             with self._transaction() as store:
+                store.serialise(CLOCK_KEY)
                 store.set_state(CLOCK_KEY, day.isoformat())
         # activations for appointments accepted while delivering today
         while self._daily(self.today, stats):
@@ -293,6 +297,7 @@ class Market:
     def _daily(self, day: date, stats: RunStats) -> int:
         produced: list[DipMessageStruct] = []
         with self._transaction() as store:
+            store.serialise("daily")  # two markets never do one day's work twice
             ctx = self.context(day)
             for group in self.participants.values():
                 for participant in group:
@@ -306,17 +311,20 @@ class Market:
         set aside (state 'failed'), never lost."""
         ctx = self.context(day)
         while limit is None or stats.delivered < limit:
+            outcome = RunStats()
             with self._transaction() as store:
                 batch = store.pending_deliveries(self.batch_size)
-                if not batch:
+                if not batch and not store.has_pending():
                     return
-                outcome = RunStats()
-                try:
-                    with store.connection.begin_nested():
-                        self._deliver_batch(store, batch, ctx, outcome, isolate=False)
-                except _ParticipantFailed:
-                    outcome = RunStats()
-                    self._deliver_batch(store, batch, ctx, outcome, isolate=True)
+                if batch:
+                    try:
+                        with store.connection.begin_nested():
+                            self._deliver_batch(store, batch, ctx, outcome, isolate=False)
+                    except _ParticipantFailed:
+                        outcome = RunStats()
+                        self._deliver_batch(store, batch, ctx, outcome, isolate=True)
+            if not batch:  # all pending ones are being delivered by another market: wait
+                time.sleep(HELD_ELSEWHERE_WAIT)
             stats.delivered += outcome.delivered
             stats.produced += outcome.produced
             stats.failed += outcome.failed
