@@ -232,6 +232,8 @@ class ResponseCode(StrEnum):
     OMH0703 = "OMH0703"
     OMH0704 = "OMH0704"
     OMH0705 = "OMH0705"
+    OMH0800 = "OMH0800"
+    OMH0801 = "OMH0801"
 
     @property
     def wording(self) -> str:
@@ -466,6 +468,8 @@ _WORDING: dict[str, str] = {
     "OMH0703": "Another MDR is authorised for the MPAN on that day",
     "OMH0704": "Not the MPAN's supplier on that day",
     "OMH0705": "The MDR has no instruction from the MPAN's SDS for that day",
+    "OMH0800": "A file to be written already exists or is a link",
+    "OMH0801": "The database cannot be written (read-only, full or unreachable)",
 }
 
 _LOCAL: frozenset[str] = frozenset(
@@ -493,6 +497,8 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0703",
         "OMH0704",
         "OMH0705",
+        "OMH0800",
+        "OMH0801",
     ]
 )
 

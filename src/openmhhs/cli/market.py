@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -17,6 +17,8 @@ from openmhhs.cli.common import (
     coded,
     console,
     emit_json,
+    err_console,
+    error_json,
     now,
     open_database,
     parse_day,
@@ -29,13 +31,14 @@ from openmhhs.dataservice.decisions import MdrChangeRefused
 from openmhhs.dataservice.service import SmartDataService
 from openmhhs.dip.build import Site
 from openmhhs.ids import DipId, MpanCore
-from openmhhs.market.bus import EXTERNAL, SIMULATED, Market, MarketIncomplete, RunStats
+from openmhhs.market.bus import EXTERNAL, SIMULATED, Market, MarketIncomplete, RunStats, SubmitResult
 from openmhhs.market.outcomes import as_sent, outcome_of
 from openmhhs.periods import Period
 from openmhhs.registration.model import Service
 from openmhhs.registration.mpan_format import MPAN_COLUMNS, read_mpans, record_from
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.timeline import as_of
+from openmhhs.store.database import DatabaseUnavailable
 from openmhhs.store.market_repo import MarketStore
 
 mpan_app_commands: list[Any] = []
@@ -342,7 +345,10 @@ def submit_command(
     with market.db.begin() as connection:
         before = MarketStore(connection).last_message_id()
     results = market.submit(read_input(file))
-    stats = market.run()
+    try:
+        stats = market.run()
+    except DatabaseUnavailable as exc:
+        _undelivered(results, exc, as_json=as_json)
     rows: list[dict[str, Any]] = []
     with market.db.begin() as connection:
         store = MarketStore(connection)
@@ -381,6 +387,28 @@ def submit_command(
         table.add_row(str(index), row["code"], row["message"], row["senderUniqueReference"] or "")
     console.print(table)
     console.print(f"{len(produced)} messages produced; {stats.delivered} deliveries, {stats.failed} failed.")
+
+
+def _undelivered(results: list[SubmitResult], exc: DatabaseUnavailable, *, as_json: bool) -> NoReturn:
+    """The database failed after the messages were accepted: each sender still gets the DIP's
+    answer (accepted ones are kept and delivered by the next ``market run``), then OMH0801."""
+    rows = [
+        {
+            "senderUniqueReference": r.sender_unique_reference,
+            "code": r.code.value,
+            "message": r.message if not r.accepted else "accepted; delivery pending (next market run)",
+            "dipCode": r.code.value,
+            "path": r.path,
+        }
+        for r in results
+    ]
+    if as_json:
+        emit_json({"results": rows, "produced": [], "error": error_json(exc)})
+    else:
+        for index, row in enumerate(rows, start=1):
+            console.print(f"{index} {row['code']} {row['message']} {row['senderUniqueReference'] or ''}")
+        err_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True)
+    raise typer.Exit(1)
 
 
 @market_app.command("run")
