@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from openmhhs.dip import schema as s
+from openmhhs.registration.service import RegistrationService
 from tests.conftest import CliHarness
 from tests.market_harness import TODAY, Market
 
@@ -49,3 +50,27 @@ def test_unholdable_values_are_refused_with_a_code_and_the_rest_are_delivered(ma
     assert [row["service"] for row in market.timeline(cores[2])] == ["DS"]
     again = market.submit(market.dsapp(cores[0]))  # a sound request for the same MPAN still goes
     assert again["results"][0]["code"] == "SP000"
+
+
+def test_failed_delivery_is_visible_and_requeued_after_a_fix(
+    market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    market.contract()
+    cores = [market.mpan() for _ in range(3)]
+    real = RegistrationService.receive
+
+    def broken(self: RegistrationService, delivered: Any, ctx: Any) -> Any:
+        if delivered.message.common_block.m0.mpan_core == cores[0]:
+            raise ValueError("a bug in the handler")
+        return real(self, delivered, ctx)
+
+    monkeypatch.setattr(RegistrationService, "receive", broken)
+    outcome = market.submit(*[market.dsapp(core) for core in cores])
+    assert [r["code"] for r in outcome["results"]] == ["RCP1000", "SP000", "SP000"]
+    (parked,) = market.cli.json("market", "deliveries")
+    assert (parked["state"], parked["code"], parked["mpan"]) == ("failed", "RCP1000", cores[0])
+    assert "a bug in the handler" in parked["reason"]
+    monkeypatch.setattr(RegistrationService, "receive", real)  # the fix
+    assert market.cli.json("market", "requeue", str(parked["delivery"]))["requeued"] == 1
+    assert market.cli.json("market", "deliveries") == []
+    assert [row["service"] for row in market.timeline(cores[0])] == ["DS"]

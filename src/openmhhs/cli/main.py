@@ -6,6 +6,7 @@ import typer
 
 from openmhhs import __version__
 from openmhhs.cli import data, dip, isd, market, model, mpan, participants, scale, serve
+from openmhhs.codes import CodedError
 
 app = typer.Typer(
     name="openmhhs",
@@ -61,4 +62,8 @@ def main(
 
 
 def run() -> None:
-    app()
+    try:
+        app()
+    except CodedError as exc:  # a command without its own @coded: still one coded line
+        typer.echo(f"{exc.code.value} {exc.detail}", err=True)
+        raise SystemExit(1) from None

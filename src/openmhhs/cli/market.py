@@ -425,6 +425,67 @@ def market_run_command(as_json: bool = JsonOption) -> None:
         )
 
 
+@market_app.command("deliveries")
+@coded
+def deliveries_command(
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 1000,
+    as_json: bool = JsonOption,
+) -> None:
+    """Deliveries set aside (failed or refused), with their code and reason. They never hold
+    up other messages; `market requeue` delivers them again after a fix."""
+    with open_database().read() as connection:
+        parked = MarketStore(connection).parked_deliveries(limit=limit)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "delivery": p.id,
+                    "message": p.message_id,
+                    "recipient": p.recipient,
+                    "state": p.state,
+                    "code": p.code,
+                    "reason": p.reason,
+                    "interfaceID": p.interface_id,
+                    "eventCode": p.event_code,
+                    "mpan": p.mpan,
+                    "senderUniqueReference": p.sender_unique_reference,
+                }
+                for p in parked
+            ]
+        )
+        return
+    table = Table(title=f"Parked deliveries ({len(parked)})", title_justify="left")
+    for column in ("delivery", "state", "code", "to", "message", "MPAN", "reason"):
+        table.add_column(column)
+    for p in parked:
+        table.add_row(
+            str(p.id),
+            p.state,
+            p.code or "",
+            p.recipient,
+            f"{p.interface_id} {p.event_code}",
+            p.mpan or "",
+            (p.reason or "")[:120],
+        )
+    console.print(table)
+
+
+@market_app.command("requeue")
+@coded
+def requeue_command(
+    delivery: Annotated[list[int], typer.Argument(help="Parked delivery ids (see market deliveries).")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Make parked deliveries pending again and run the market, e.g. after a fix."""
+    with open_database().begin() as connection:
+        requeued = MarketStore(connection).requeue_deliveries(delivery)
+    stats = open_market().run()
+    if as_json:
+        emit_json({"requeued": requeued, "run": _stats_json(stats)})
+    else:
+        console.print(f"Requeued {requeued}; {stats.delivered} deliveries, {stats.failed} failed.")
+
+
 def mode_command(
     dip_id: Annotated[str, typer.Argument(help="Participant DIP ID.")],
     mode: Annotated[str, typer.Argument(help="simulated (in-process) or external (mailbox).")],

@@ -45,7 +45,7 @@ from openmhhs.ids import DipId
 from openmhhs.market.bus import unique_ids
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_isd
-from openmhhs.store.market_repo import DuplicateMessage, MarketStore, StoredMessage
+from openmhhs.store.market_repo import PARKED_STATES, DuplicateMessage, MarketStore, StoredMessage
 from openmhhs.store.tables import delivery, delivery_attempt, message, webhook
 
 __all__ = ["Accepted", "DueBatch", "Hub"]
@@ -57,7 +57,7 @@ ISOLATE_AFTER = 3
 """After this many failed attempts a delivery is published on its own."""
 PARK_AFTER = 8
 """A delivery the recipient answers with a server error this many times running is parked."""
-PARKED = ("failed", "refused")
+PARKED = PARKED_STATES
 _CODE = re.compile(r"[A-Z]{3}[0-9]{4}\Z")
 ACCEPTED_ANSWERS = frozenset({"RCP0000", "OMH0503"})
 """A recipient's item codes meaning it took the publication (OMH0503: not simulated there)."""

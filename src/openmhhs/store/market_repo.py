@@ -46,10 +46,12 @@ from openmhhs.store.tables import (
 )
 
 __all__ = [
+    "PARKED_STATES",
     "DeliveryTaken",
     "DuplicateMessage",
     "MarketStore",
     "NewMessage",
+    "ParkedDelivery",
     "PendingDelivery",
     "StoredMessage",
 ]
@@ -226,6 +228,24 @@ class PendingDelivery:
     id: int
     recipient: str
     message: StoredMessage
+
+
+PARKED_STATES = ("failed", "refused")
+"""Deliveries set aside with a code and reason; never in the way of the others."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedDelivery:
+    id: int
+    message_id: int
+    recipient: str
+    state: str
+    code: str | None
+    reason: str | None
+    interface_id: str
+    event_code: str
+    mpan: str | None
+    sender_unique_reference: str
 
 
 def _pending(row: Any) -> PendingDelivery:
@@ -954,6 +974,51 @@ class MarketStore:
             raise DeliveryTaken(
                 f"{len(rows) - result.rowcount} of {len(rows)} deliveries were finished elsewhere"
             )
+
+    def parked_deliveries(self, *, limit: int = 1000) -> list[ParkedDelivery]:
+        """Deliveries set aside (failed or refused), oldest first, with code and reason."""
+        rows = self.connection.execute(
+            sa.select(
+                delivery.c.id,
+                delivery.c.message_id,
+                delivery.c.recipient,
+                delivery.c.state,
+                delivery.c.outcome_code,
+                delivery.c.outcome_detail,
+                message.c.interface_id,
+                message.c.event_code,
+                message.c.mpan,
+                message.c.sender_unique_reference,
+            )
+            .join(message, message.c.id == delivery.c.message_id)
+            .where(delivery.c.state.in_(PARKED_STATES))
+            .order_by(delivery.c.id)
+            .limit(limit)
+        ).all()
+        return [
+            ParkedDelivery(
+                id=r.id,
+                message_id=r.message_id,
+                recipient=r.recipient,
+                state=r.state,
+                code=r.outcome_code,
+                reason=r.outcome_detail,
+                interface_id=r.interface_id,
+                event_code=r.event_code,
+                mpan=r.mpan,
+                sender_unique_reference=r.sender_unique_reference,
+            )
+            for r in rows
+        ]
+
+    def requeue_deliveries(self, ids: Sequence[int]) -> int:
+        """Make parked deliveries pending again (after a fix); returns how many."""
+        done = self.connection.execute(
+            sa.update(delivery)
+            .where(delivery.c.id.in_(list(ids)), delivery.c.state.in_(PARKED_STATES))
+            .values(state="pending", processed_at=None, outcome_code=None, outcome_detail=None)
+        )
+        return int(done.rowcount)
 
     def log_messages(self, messages: Sequence[NewMessage]) -> list[int]:
         """Log messages known to be new (the market's own, with unique references) at once,
