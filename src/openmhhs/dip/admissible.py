@@ -14,7 +14,7 @@ structs (``DipIdText``, ``DateTime25``), so a new interface is covered without a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
@@ -23,11 +23,19 @@ import msgspec
 import msgspec.inspect as mi
 
 from openmhhs.codes import ResponseCode
-from openmhhs.dip.parse import MessageRejected, Perspective
+from openmhhs.dip.catalogue import EventSpec
+from openmhhs.dip.parse import CorrelationIdInvalid, MessageRejected, Perspective
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.ids import DipId, InvalidDipId
 
-__all__ = ["EARLIEST", "LATEST", "ValueNotAdmissible", "check_admissible"]
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "OPENS_EXCHANGE",
+    "ValueNotAdmissible",
+    "check_admissible",
+    "check_new_exchange",
+]
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 """No MPAN, appointment or reading of the GB market is dated before this."""
@@ -50,6 +58,31 @@ def check_admissible(message: DipMessageStruct, *, perspective: Perspective = Pe
         if problem is not None:
             name = path.rsplit(".", 1)[-1]
             raise ValueNotAdmissible(f"{name} {problem}", path=path, perspective=perspective)
+
+
+OPENS_EXCHANGE = frozenset({("IF-031", "[DSApp]"), ("IF-031", "[MSApp]")})
+"""Events that open an exchange: the RS keys the request by its correlation ID."""
+
+
+def check_new_exchange(
+    message: DipMessageStruct,
+    spec: EventSpec,
+    *,
+    seen: Callable[[str], bool],
+    perspective: Perspective = Perspective.DIP,
+) -> None:
+    """An exchange's first message must not reuse a sender correlation ID already in the
+    message log (MSG1012): answers to the earlier exchange would be mistaken for its own."""
+    if spec.key not in OPENS_EXCHANGE:
+        return
+    correlation = message.common_block.s1.sender_correlation_id  # type: ignore[attr-defined]
+    if correlation is not None and seen(correlation):
+        raise CorrelationIdInvalid(
+            f"sender correlation ID {correlation} already names an earlier exchange; "
+            f"a new {spec.interface_id} {spec.event_code} opens a new one",
+            path="$.CommonBlock.S1.senderCorrelationID",
+            perspective=perspective,
+        )
 
 
 def _dip_id_problem(value: str) -> str | None:

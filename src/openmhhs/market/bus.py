@@ -23,7 +23,7 @@ from openmhhs.codes import ResponseCode
 from openmhhs.dataservice.service import SmartDataService
 from openmhhs.days import LONDON
 from openmhhs.dcc.service import Dcc
-from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible
+from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible, check_new_exchange
 from openmhhs.dip.build import new_transaction_id
 from openmhhs.dip.parse import (
     DuplicateSenderReference,
@@ -208,6 +208,7 @@ class Market:
         reference = s1.sender_unique_reference
         try:
             check_routing(item.message, item.spec, directory=self.directory, at=self.now, submitted=True)
+            check_new_exchange(item.message, item.spec, seen=store.correlation_seen)
         except MessageRejected as exc:
             return SubmitResult(reference, exc.code, exc.detail, path=exc.path)
         try:

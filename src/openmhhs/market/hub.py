@@ -26,6 +26,7 @@ import msgspec
 import sqlalchemy as sa
 
 from openmhhs.codes import ResponseCode
+from openmhhs.dip.admissible import check_new_exchange
 from openmhhs.dip.build import fill_d0, interface_number, new_transaction_id
 from openmhhs.dip.catalogue import INTERFACES
 from openmhhs.dip.parse import (
@@ -41,7 +42,7 @@ from openmhhs.dip.parse import (
 from openmhhs.dip.routing import check_routing
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
-from openmhhs.ids import DipId
+from openmhhs.ids import DipId, InvalidDipId
 from openmhhs.market.bus import unique_ids
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_isd
@@ -118,7 +119,7 @@ class _Directory:
 def _is_dip_id(value: str) -> bool:
     try:
         DipId(value)
-    except ValueError:
+    except InvalidDipId:
         return False
     return True
 
@@ -189,6 +190,7 @@ class Hub:
                     path="$.CommonBlock.S1.senderDIPID",
                 )
             check_routing(item.message, item.spec, directory=self.directory, at=at, submitted=True)
+            check_new_exchange(item.message, item.spec, seen=store.correlation_seen)
         except MessageRejected as exc:
             return Accepted(exc.code, exc.detail, reference, correlation, None, s1.sender_dip_id, exc.path)
         transaction = new_transaction_id(item.spec.interface_id, s1.sender_dip_id, s1.sender_role_id, at)

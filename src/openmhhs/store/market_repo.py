@@ -150,6 +150,7 @@ _PENDING = (
     .order_by(delivery.c.id)
     .limit(_B("batch"))
 )
+_CORRELATION_SEEN = sa.select(message.c.id).where(message.c.correlation_id == _B("correlation")).limit(1)
 _ANY_PENDING = sa.select(delivery.c.id).where(delivery.c.state == "pending").limit(1)
 _PENDING_CLAIM = _PENDING.with_for_update(of=delivery, skip_locked=True)
 """On PostgreSQL, concurrent markets each claim different deliveries (row locks)."""
@@ -899,6 +900,10 @@ class MarketStore:
                 return int(result.scalar_one())
         except IntegrityError:
             raise DuplicateMessage(reference) from None
+
+    def correlation_seen(self, correlation_id: str) -> bool:
+        """Whether any logged message carries this correlation ID."""
+        return self.connection.execute(_CORRELATION_SEEN, {"correlation": correlation_id}).first() is not None
 
     def reference_seen(self, reference: str) -> bool:
         row = self.connection.execute(
