@@ -68,15 +68,18 @@ def check_new_exchange(
     message: DipMessageStruct,
     spec: EventSpec,
     *,
-    seen: Callable[[str], bool],
+    seen: Callable[..., bool],
     perspective: Perspective = Perspective.DIP,
 ) -> None:
     """An exchange's first message must not reuse a sender correlation ID already in the
-    message log (MSG1012): answers to the earlier exchange would be mistaken for its own."""
+    message log (MSG1012): answers to the earlier exchange would be mistaken for its own.
+    ``seen(correlation, other_than=reference)`` asks the log, leaving out the message itself
+    (sent again, it is a duplicate: MSG1006)."""
     if spec.key not in OPENS_EXCHANGE:
         return
     correlation = message.common_block.s1.sender_correlation_id  # type: ignore[attr-defined]
-    if correlation is not None and seen(correlation):
+    reference = message.common_block.s1.sender_unique_reference  # type: ignore[attr-defined]
+    if correlation is not None and seen(correlation, other_than=reference):
         raise CorrelationIdInvalid(
             f"sender correlation ID {correlation} already names an earlier exchange; "
             f"a new {spec.interface_id} {spec.event_code} opens a new one",
