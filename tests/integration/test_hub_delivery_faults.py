@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from openmhhs.api.hub_app import DIP_PARTICIPANT_ID, response_item
 from openmhhs.dip.parse import encode
-from openmhhs.market.hub import PARK_AFTER, Hub
+from openmhhs.market.hub import MAX_BACKOFF, PARK_AFTER, Hub
 from openmhhs.market.node import Node
 from openmhhs.registration.service import RegistrationService
 from openmhhs.store.database import Database
@@ -161,3 +161,37 @@ def test_a_recipient_that_is_down_is_never_parked(hub: Hub, market: Market) -> N
         hub.retry_later(ids, now=now, error="ConnectError: connection refused")
         now = now.replace(year=now.year + 1)
     assert hub.parked() == [] and hub.backlog()["pending"] == 1
+
+
+def test_thousands_queued_through_an_outage_arrive_once_in_order_per_mpan(hub: Hub, market: Market) -> None:
+    cores = [market.mpan() for _ in range(50)]
+    per_core = 40  # 2,000 publications
+    for _ in range(per_core):
+        submit(hub, market, [market.dsapp(core) for core in cores])
+    received: list[tuple[str | None, int]] = []
+    now, calls, outage_calls = market.now, 0, 25
+    while True:
+        batches = hub.due(now=now)
+        if not batches:
+            if hub.backlog().get("pending", 0) == 0:
+                break
+            now += MAX_BACKOFF  # wait out the back-off
+            continue
+        for batch in batches:
+            calls += 1
+            ids = [i.delivery_id for i in batch.items]
+            if calls <= outage_calls:  # the recipient is down: nothing reaches it
+                hub.retry_later(ids, now=now, error="ConnectError: [Errno 111] Connection refused")
+                continue
+            body = orjson.loads(hub.egress(batch, now=now))
+            received += [
+                (item["payload"]["CommonBlock"]["M0"]["MPANCore"], i)
+                for i, item in zip(ids, body, strict=True)
+            ]
+            hub.settle(batch, b"", now=now)
+    assert calls > outage_calls
+    assert len(received) == len({i for _, i in received}) == len(cores) * per_core  # all, once
+    for core in cores:
+        order = [i for c, i in received if c == core]
+        assert order == sorted(order) and len(order) == per_core  # in order per MPAN
+    assert hub.parked() == []

@@ -124,6 +124,11 @@ def _is_dip_id(value: str) -> bool:
     return True
 
 
+def _answered_with_error(error: str | None) -> bool:
+    """The recipient was reached and answered a server error (not: could not be reached)."""
+    return (error or "").startswith("HTTP 5")
+
+
 def publication_id(interface_id: str) -> str:
     """DI-986: e.g. ``PUB-031``."""
     return f"PUB-{interface_number(interface_id)}"
@@ -302,8 +307,9 @@ class Hub:
 
         Order is kept per MPAN, not for the recipient's whole queue: while a delivery backs
         off, later ones for the same MPAN wait, and every other MPAN's go on. A delivery that
-        has failed ``ISOLATE_AFTER`` times goes alone, so that one message the recipient
-        cannot take never holds a batch of others.
+        the recipient answered with a server error ``ISOLATE_AFTER`` times goes alone, so
+        that one message it cannot take never holds a batch of others (after an outage, when
+        it could not be reached at all, batches stay full).
         """
         batches: list[DueBatch] = []
         orphaned: list[int] = []
@@ -332,6 +338,7 @@ class Hub:
                         message.c.interface_id,
                         delivery_attempt.c.attempts,
                         delivery_attempt.c.next_attempt_at,
+                        delivery_attempt.c.last_error,
                     )
                     .join(message, message.c.id == delivery.c.message_id)
                     .outerjoin(delivery_attempt, delivery_attempt.c.delivery_id == delivery.c.id)
@@ -380,7 +387,7 @@ class Hub:
             if backing_off or other_channel:
                 held.add(row.mpan)
                 continue
-            if (row.attempts or 0) >= ISOLATE_AFTER and row.next_attempt_at != HELD_SINCE:
+            if (row.attempts or 0) >= ISOLATE_AFTER and _answered_with_error(row.last_error):
                 if not chosen:  # a delivery that keeps failing goes on its own
                     return [row], row.interface_id, hook[0]
                 held.add(row.mpan)
@@ -478,7 +485,7 @@ class Hub:
                     )
                 else:
                     connection.execute(sa.insert(delivery_attempt), {"delivery_id": delivery_id, **values})
-                if len(delivery_ids) == 1 and attempts >= PARK_AFTER and error.startswith("HTTP 5"):
+                if len(delivery_ids) == 1 and attempts >= PARK_AFTER and _answered_with_error(error):
                     connection.execute(
                         sa.update(delivery)
                         .where(delivery.c.id == delivery_id, delivery.c.state == "pending")
