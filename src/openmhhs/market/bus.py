@@ -37,6 +37,7 @@ from openmhhs.dip.parse import (
 from openmhhs.dip.participant import Context, Delivered, Participant, Refusing
 from openmhhs.dip.routing import check_routing
 from openmhhs.dip.schema import DipMessageStruct
+from openmhhs.failpoints import failpoint
 from openmhhs.identity.isd import IsdTable
 from openmhhs.ids import DipId
 from openmhhs.mdr.service import MeterDataRetriever
@@ -324,6 +325,7 @@ class Market:
                     except _ParticipantFailed:
                         outcome = RunStats()
                         self._deliver_batch(store, batch, ctx, outcome, isolate=True)
+                    failpoint("bus.drain.before-commit")  # dies holding its claims
             if not batch:  # all pending ones are being delivered by another market: wait
                 time.sleep(HELD_ELSEWHERE_WAIT)
             stats.delivered += outcome.delivered
