@@ -316,6 +316,7 @@ class Target:
             return set(connection.execute(sa.select(appointment_request.c.correlation_id)).scalars())
 
     def logged(self, references: list[str]) -> set[str]:
+        references = [r for r in references if "\x00" not in r]  # no text column holds NUL
         with self.db.read() as connection:
             return set(
                 connection.execute(

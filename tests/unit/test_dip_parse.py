@@ -294,3 +294,13 @@ def test_nesting_up_to_the_limit_and_brackets_in_strings_are_fine() -> None:
     shallow = b"[" + b'{"a":' * 62 + b"1" + b"}" * 62 + b"]"
     (rejected,) = parse_batch(shallow, now=NOW)
     assert isinstance(rejected, Rejection) and rejected.error.rule == "dip.message.schema"
+
+
+def test_a_nul_character_in_any_string_is_refused_msg1001() -> None:
+    message = orjson.loads(dsapp())
+    message["CommonBlock"]["S1"]["senderCorrelationID"] = "C-\x00"
+    with pytest.raises(MessageRejected) as refused:
+        parse(orjson.dumps(message), now=NOW)
+    assert refused.value.code is ResponseCode.MSG1001 and "U+0000" in refused.value.detail
+    message["CommonBlock"]["S1"]["senderCorrelationID"] = "C-\\u0000"  # a backslash, then "u0000"
+    assert isinstance(parse(orjson.dumps(message), now=NOW), Parsed)

@@ -70,6 +70,10 @@ class SchemaFailure(MessageRejected):
     rule = "dip.message.schema"
 
 
+class NulCharacter(SchemaFailure):
+    rule = "dip.message.no_nul"
+
+
 class NestedTooDeep(SchemaFailure):
     """JSON nested deeper than any DIP message is refused before it is decoded, so that no
     input can exhaust the decoder's recursion (a RecursionError has no code)."""
@@ -268,6 +272,21 @@ _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""A JSON-escaped NUL character, not preceded by an escaping backslash of its own."""
+
+
+def check_no_nul(raw: bytes, *, perspective: Perspective = Perspective.DIP) -> None:
+    """Refuse a message carrying U+0000 in any string (MSG1001/RCP1001): the schema allows
+    it, but no database text column can hold it (PostgreSQL refuses it outright)."""
+    if b"\\u0000" in raw and _NUL.search(raw):
+        raise NulCharacter(
+            "a string contains the NUL character (U+0000), which no participant can store",
+            path="$",
+            perspective=perspective,
+        )
+
+
 def check_depth(data: bytes, *, perspective: Perspective = Perspective.DIP) -> None:
     """Refuse JSON nested deeper than ``MAX_DEPTH`` (MSG1001/RCP1001).
 
@@ -441,6 +460,7 @@ def parse(
     """
     check_depth(raw, perspective=perspective)
     raw, spec = _header(raw, perspective)
+    check_no_nul(raw, perspective=perspective)
     try:
         message: DipMessageStruct = _DECODERS[spec.message_type].decode(raw)
     except msgspec.MsgspecError as exc:
