@@ -195,3 +195,12 @@ def test_thousands_queued_through_an_outage_arrive_once_in_order_per_mpan(hub: H
         order = [i for c, i in received if c == core]
         assert order == sorted(order) and len(order) == per_core  # in order per MPAN
     assert hub.parked() == []
+
+
+def test_deep_json_gets_a_coded_answer_from_hub_and_node(hub: Hub, market: Market) -> None:
+    deep = b"[" * 10_000 + b"]" * 10_000
+    (answer,) = hub.accept(deep, channel="IF-031", signer=None, at=market.now)
+    assert answer.code.value == "MSG1001" and "nested" in answer.detail
+    node = Node(hub.db, dip_id=RS)  # type: ignore[arg-type]
+    (received,) = node.receive(deep, today=market.today, now=market.now, signed_by=DIP_PARTICIPANT_ID)
+    assert received.code.value == "RCP1001" and not received.applied

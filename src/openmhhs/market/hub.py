@@ -147,10 +147,14 @@ class Hub:
         """Check and queue a batch submitted on ``channel`` by the holder of ``signer``'s
         certificate. One transaction for the whole batch."""
         answers: list[Accepted] = []
+        try:
+            items = parse_batch(data, now=at, perspective=Perspective.DIP)
+        except MessageRejected as exc:  # not an array of messages at all (e.g. nested too deep)
+            return [Accepted(exc.code, exc.detail, None, None, None, None, exc.path)]
         with self.db.begin() as connection:
             store = MarketStore(connection)
             hooks = self._webhooks(connection)
-            for item in parse_batch(data, now=at, perspective=Perspective.DIP):
+            for item in items:
                 if not isinstance(item, Parsed):
                     answers.append(
                         Accepted(

@@ -105,7 +105,11 @@ class Node:
         results: list[Received] = []
         participants = self.participants(today)
         ctx = self.context(today, now)
-        for raw in decode_batch(data):
+        try:
+            raws = decode_batch(data)
+        except MessageRejected as exc:  # not an array of publications at all
+            return [Received(None, None, exc.recipient_code, exc.detail, False)]
+        for raw in raws:
             results.append(self._receive_one(unwrap(raw), participants, ctx, signed_by))
         return results
 
