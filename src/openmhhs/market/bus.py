@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from openmhhs.codes import ResponseCode
 from openmhhs.dataservice.service import SmartDataService
@@ -44,12 +45,13 @@ from openmhhs.mdr.service import MeterDataRetriever
 from openmhhs.metering.service import MeteringService
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.service import NoRequestAwaits, RegistrationService
-from openmhhs.store.database import Database
+from openmhhs.store.database import Database, DatabaseUnavailable
 from openmhhs.store.identity_repo import load_isd
 from openmhhs.store.market_repo import DuplicateMessage, MarketStore, NewMessage, PendingDelivery
 from openmhhs.supplier.service import Supplier
 
 __all__ = [
+    "INFRASTRUCTURE",
     "ConnectionHolder",
     "Market",
     "MarketIncomplete",
@@ -64,6 +66,8 @@ __all__ = [
 SIMULATED = "simulated"
 EXTERNAL = "external"
 CLOCK_KEY = "market_day"
+INFRASTRUCTURE = (OperationalError, DatabaseUnavailable)
+"""Failures of the database rather than of a message (full, read-only, gone)."""
 HELD_ELSEWHERE_WAIT = 0.05
 """Seconds to wait when every pending delivery is held by another market (PostgreSQL)."""
 
@@ -383,6 +387,8 @@ class Market:
                 if savepoint is not None:
                     savepoint.rollback()
                 finished.append((pending.id, "done", exc.code.value, str(exc)))
+            except INFRASTRUCTURE:
+                raise  # the database, not the message: nothing is parked, the batch rolls back
             except Exception as exc:
                 if savepoint is None:
                     raise _ParticipantFailed from exc

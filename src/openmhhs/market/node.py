@@ -25,7 +25,14 @@ from openmhhs.dip.parse import MessageRejected, Parsed, Perspective, encode, par
 from openmhhs.dip.participant import Context, Delivered, Participant
 from openmhhs.dip.schema import D0, DipMessageStruct
 from openmhhs.ids import DipId
-from openmhhs.market.bus import ConnectionHolder, _StoreProxy, participants_for, refusals, roles_on
+from openmhhs.market.bus import (
+    INFRASTRUCTURE,
+    ConnectionHolder,
+    _StoreProxy,
+    participants_for,
+    refusals,
+    roles_on,
+)
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.service import NoRequestAwaits
 from openmhhs.store.database import Database
@@ -139,6 +146,8 @@ class Node:
             )
         try:
             return self._apply(raw, parsed, receivers, delivered, ctx, signed_by)
+        except INFRASTRUCTURE:
+            raise  # the database, not the message: the hub retries later
         except Exception as exc:
             # Nothing of the handler's work is kept (its transaction rolled back) and the
             # publication is not marked received, so a replay after a fix applies it.
