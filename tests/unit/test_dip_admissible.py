@@ -86,3 +86,10 @@ def test_msg1012_for_an_if031_reusing_a_correlation_id() -> None:
         check_new_exchange(message, DSAPP, seen=lambda correlation, other_than: True)
     assert refused.value.code is ResponseCode.MSG1012
     check_new_exchange(_message(spec=MDR_UPDATE), MDR_UPDATE, seen=lambda correlation, other_than: True)
+
+
+def test_msg1012_for_an_if031_without_a_correlation_id() -> None:
+    message = _message(lambda m: m["CommonBlock"]["S1"].__setitem__("senderCorrelationID", None))
+    with pytest.raises(MessageRejected) as refused:
+        check_new_exchange(message, DSAPP, seen=lambda correlation, other_than: False)
+    assert refused.value.code is ResponseCode.MSG1012 and "must carry" in refused.value.detail

@@ -71,15 +71,22 @@ def check_new_exchange(
     seen: Callable[..., bool],
     perspective: Perspective = Perspective.DIP,
 ) -> None:
-    """An exchange's first message must not reuse a sender correlation ID already in the
+    """An exchange's first message must carry a sender correlation ID not already in the
     message log (MSG1012): answers to the earlier exchange would be mistaken for its own.
     ``seen(correlation, other_than=reference)`` asks the log, leaving out the message itself
     (sent again, it is a duplicate: MSG1006)."""
     if spec.key not in OPENS_EXCHANGE:
         return
     correlation = message.common_block.s1.sender_correlation_id  # type: ignore[attr-defined]
+    if not correlation:
+        raise CorrelationIdInvalid(
+            f"a {spec.interface_id} {spec.event_code} opens an exchange and must carry a sender "
+            "correlation ID, by which the answers are matched to it",
+            path="$.CommonBlock.S1.senderCorrelationID",
+            perspective=perspective,
+        )
     reference = message.common_block.s1.sender_unique_reference  # type: ignore[attr-defined]
-    if correlation is not None and seen(correlation, other_than=reference):
+    if seen(correlation, other_than=reference):
         raise CorrelationIdInvalid(
             f"sender correlation ID {correlation} already names an earlier exchange; "
             f"a new {spec.interface_id} {spec.event_code} opens a new one",
