@@ -150,13 +150,7 @@ _PENDING = (
     .order_by(delivery.c.id)
     .limit(_B("batch"))
 )
-_CORRELATION_SEEN = (
-    sa.select(message.c.id)
-    .where(
-        message.c.correlation_id == _B("correlation"), message.c.sender_unique_reference != _B("reference")
-    )
-    .limit(1)
-)
+_CORRELATION_SEEN = sa.select(message.c.id).where(message.c.correlation_id == _B("correlation")).limit(1)
 _ANY_PENDING = sa.select(delivery.c.id).where(delivery.c.state == "pending").limit(1)
 _PENDING_CLAIM = _PENDING.with_for_update(of=delivery, skip_locked=True)
 """On PostgreSQL, concurrent markets each claim different deliveries (row locks)."""
@@ -908,12 +902,12 @@ class MarketStore:
             raise DuplicateMessage(reference) from None
 
     def correlation_seen(self, correlation_id: str, *, other_than: str) -> bool:
-        """Whether a logged message other than the one with reference ``other_than`` (a
-        message sent again, answered MSG1006) carries this correlation ID."""
-        found = self.connection.execute(
-            _CORRELATION_SEEN, {"correlation": correlation_id, "reference": other_than}
-        ).first()
-        return found is not None
+        """Whether a logged message carries this correlation ID, unless the message with
+        reference ``other_than`` is itself logged: sent again, it is a duplicate (MSG1006)
+        and its exchange's answers carry the correlation ID."""
+        if self.reference_seen(other_than):
+            return False
+        return self.connection.execute(_CORRELATION_SEEN, {"correlation": correlation_id}).first() is not None
 
     def reference_seen(self, reference: str) -> bool:
         row = self.connection.execute(
