@@ -294,6 +294,8 @@ def check_depth(data: bytes, *, perspective: Perspective = Perspective.DIP) -> N
     the innermost empty pairs, so after ``MAX_DEPTH`` passes only deeper nesting remains.
     All of it runs in C: a deep or huge body costs a few scans, never a recursion.
     """
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return  # cannot nest deeper than it has brackets: the common case, in microseconds
     brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
     for _ in range(MAX_DEPTH):
         reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
@@ -495,14 +497,17 @@ def sender_reference_of(raw: bytes) -> str | None:
 
 
 def decode_batch(data: bytes) -> list[bytes]:
-    """Split a JSON array of messages (or one message) into each message's raw bytes."""
-    check_depth(data)
+    """Split a JSON array of messages (or one message) into each message's raw bytes. Each
+    message's depth is checked when it is parsed; an array too deep to split is refused."""
     stripped = data.lstrip()
     if stripped[:1] == b"[":
         try:
             return [bytes(item) for item in _RAW_LIST.decode(data)]
         except msgspec.MsgspecError as exc:
             raise SchemaFailure(f"not a JSON array of messages: {exc}", path="$") from None
+        except RecursionError:
+            check_depth(data)  # names the limit
+            raise NestedTooDeep(f"JSON nested more than {MAX_DEPTH} levels deep", path="$") from None
     return [data]
 
 
