@@ -66,6 +66,8 @@ __all__ = [
 SIMULATED = "simulated"
 EXTERNAL = "external"
 CLOCK_KEY = "market_day"
+PRODUCED = "participant"
+"""The origin of a message a simulated participant produced in process."""
 INFRASTRUCTURE = (OperationalError, DatabaseUnavailable)
 """Failures of the database rather than of a message (full, read-only, gone)."""
 HELD_ELSEWHERE_WAIT = 0.05
@@ -202,9 +204,7 @@ class Market:
                 results.append(self._accept(store, item, origin))
         return results
 
-    def send(
-        self, messages: Sequence[DipMessageStruct], *, origin: str = "participant"
-    ) -> list[SubmitResult]:
+    def send(self, messages: Sequence[DipMessageStruct], *, origin: str = PRODUCED) -> list[SubmitResult]:
         """A simulated participant's own messages (e.g. a supplier's IF-031), via the DIP."""
         return self.submit(encode(list(messages)), origin=origin)
 
@@ -359,7 +359,8 @@ class Market:
                 p for p in self.participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients
             ]
             try:
-                check_admissible(parsed.message)
+                if stored.origin != PRODUCED:  # ours are built from values the market holds
+                    check_admissible(parsed.message)
             except ValueNotAdmissible as exc:
                 answers = self._prepare(refusals(receivers, delivered, ctx, exc.code, exc.detail), stats)
                 if isolate:
@@ -410,7 +411,7 @@ class Market:
             raw = encode(message)
             if self.validate_produced:
                 parse(raw, now=None)  # every produced message must be schema-valid
-            prepared.append(self._new_message(message, raw, "participant"))
+            prepared.append(self._new_message(message, raw, PRODUCED))
             stats.produced += 1
         return prepared
 
