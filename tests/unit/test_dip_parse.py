@@ -304,3 +304,10 @@ def test_a_nul_character_in_any_string_is_refused_msg1001() -> None:
     assert refused.value.code is ResponseCode.MSG1001 and "U+0000" in refused.value.detail
     message["CommonBlock"]["S1"]["senderCorrelationID"] = "C-\\u0000"  # a backslash, then "u0000"
     assert isinstance(parse(orjson.dumps(message), now=NOW), Parsed)
+
+
+def test_nesting_hidden_behind_brackets_in_strings_is_still_refused() -> None:
+    hidden = b'{"CommonBlock":' + b'["]",' * 50_000 + b"1" + b"]" * 50_000 + b"}"
+    with pytest.raises(MessageRejected) as refused:
+        parse(hidden, now=NOW)
+    assert refused.value.code is ResponseCode.MSG1001

@@ -287,6 +287,17 @@ def check_no_nul(raw: bytes, *, perspective: Perspective = Perspective.DIP) -> N
         )
 
 
+def _shallow(brackets: bytes) -> bool:
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            return True
+        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == brackets:
+            return False
+        brackets = reduced
+    return not brackets
+
+
 def check_depth(data: bytes, *, perspective: Perspective = Perspective.DIP) -> None:
     """Refuse JSON nested deeper than ``MAX_DEPTH`` (MSG1001/RCP1001).
 
@@ -296,6 +307,9 @@ def check_depth(data: bytes, *, perspective: Perspective = Perspective.DIP) -> N
     """
     if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
         return  # cannot nest deeper than it has brackets: the common case, in microseconds
+    if _shallow(data.translate(None, _NOT_BRACKETS)):
+        return  # balanced within the limit counting brackets in strings too (a message with
+        # many periods); nesting hidden by brackets in strings is caught as RecursionError
     brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
     for _ in range(MAX_DEPTH):
         reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
@@ -305,12 +319,16 @@ def check_depth(data: bytes, *, perspective: Perspective = Perspective.DIP) -> N
     if len(brackets) > MAX_DEPTH or (
         brackets and brackets.replace(b"[]", b"").replace(b"{}", b"") != brackets
     ):
-        raise NestedTooDeep(
-            f"JSON nested more than {MAX_DEPTH} levels deep (or its brackets do not balance); "
-            "no DIP message nests so deep",
-            path="$",
-            perspective=perspective,
-        )
+        raise _too_deep(perspective)
+
+
+def _too_deep(perspective: Perspective) -> NestedTooDeep:
+    return NestedTooDeep(
+        f"JSON nested more than {MAX_DEPTH} levels deep (or its brackets do not balance); "
+        "no DIP message nests so deep",
+        path="$",
+        perspective=perspective,
+    )
 
 
 # --- results -----------------------------------------------------------------------------
@@ -355,12 +373,16 @@ def _header(raw: bytes, perspective: Perspective) -> tuple[bytes, EventSpec]:
         head = _HEAD.decode(raw)
     except msgspec.MsgspecError as exc:
         raise _from_validation(exc, perspective) from None
+    except RecursionError:
+        raise _too_deep(perspective) from None
     if len(head.payload) and head.CommonBlock is None:
         raw = bytes(head.payload)
         try:
             head = _HEAD.decode(raw)
         except msgspec.MsgspecError as exc:
             raise _from_validation(exc, perspective) from None
+        except RecursionError:
+            raise _too_deep(perspective) from None
     if head.CommonBlock is None:
         raise SchemaFailure(
             "Object missing required field `CommonBlock`",
@@ -467,6 +489,8 @@ def parse(
         message: DipMessageStruct = _DECODERS[spec.message_type].decode(raw)
     except msgspec.MsgspecError as exc:
         raise _from_validation(exc, perspective) from None
+    except RecursionError:
+        raise _too_deep(perspective) from None
     _semantic_checks(message, spec, now, skew, perspective)
     return Parsed(message=message, spec=spec, raw=raw)
 
@@ -506,8 +530,7 @@ def decode_batch(data: bytes) -> list[bytes]:
         except msgspec.MsgspecError as exc:
             raise SchemaFailure(f"not a JSON array of messages: {exc}", path="$") from None
         except RecursionError:
-            check_depth(data)  # names the limit
-            raise NestedTooDeep(f"JSON nested more than {MAX_DEPTH} levels deep", path="$") from None
+            raise _too_deep(Perspective.DIP) from None
     return [data]
 
 
