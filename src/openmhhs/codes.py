@@ -241,6 +241,8 @@ class ResponseCode(StrEnum):
     OMH0707 = "OMH0707"
     OMH0708 = "OMH0708"
     OMH0709 = "OMH0709"
+    OMH0800 = "OMH0800"
+    OMH0801 = "OMH0801"
     OMH0820 = "OMH0820"
     OMH0821 = "OMH0821"
     OMH0822 = "OMH0822"
@@ -493,6 +495,8 @@ _WORDING: dict[str, str] = {
     "OMH0707": "The id presented is not the MDR's 4-character id on that day",
     "OMH0708": "The DCC user role used does not match the MPAN's energy direction",
     "OMH0709": "No DCC user role the MDR holds can read the MPAN's energy direction",
+    "OMH0800": "A file to be written already exists or is a link",
+    "OMH0801": "The database cannot be written (read-only, full or unreachable)",
     "OMH0820": "X-API-Key missing",
     "OMH0821": "X-API-Key not recognised",
     "OMH0822": "The client certificate, the API key and the signature name different participants",
@@ -538,6 +542,8 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0707",
         "OMH0708",
         "OMH0709",
+        "OMH0800",
+        "OMH0801",
         "OMH0820",
         "OMH0821",
         "OMH0822",

@@ -134,3 +134,40 @@ def test_certs_with_password_from_environment(
         "NO_SUCH_VAR",
     )
     assert missing.exit_code == 1
+
+
+@pytest.mark.parametrize("command", ["validate", "submit"])
+def test_deep_json_gets_a_coded_one_line_error(cli: CliHarness, tmp_path: Path, command: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 5_000 + b"]" * 5_000)
+    result = cli(command, str(path), "--json")
+    assert result.exit_code == 1
+    assert orjson.loads(result.stdout)["error"]["code"] == "MSG1001"
+    plain = cli(command, str(path))
+    assert plain.exit_code == 1 and "MSG1001" in plain.output and "Traceback" not in plain.output
+
+
+def test_certs_init_never_writes_through_a_planted_link(cli: CliHarness, tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    (certs / "1111111111.key").symlink_to(victim)
+    (certs / "hub.pem").symlink_to(tmp_path / "dangling")
+    cli("certs", "init", "--dir", str(certs), "--participant", "1111111111", ok=True)
+    assert victim.read_bytes() == b"precious" and not (tmp_path / "dangling").exists()
+    key = certs / "1111111111.key"
+    assert not key.is_symlink() and b"PRIVATE KEY" in key.read_bytes()
+    assert all((certs / name).stat().st_mode & 0o077 == 0 for name in ("ca.key", "hub.key", "1111111111.key"))
+    assert not list(certs.glob(".*.tmp"))
+
+
+def test_certs_init_keeps_an_existing_ca_unless_forced(cli: CliHarness, tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    cli("certs", "init", "--dir", str(certs), "--participant", "1111111111", ok=True)
+    ca = (certs / "ca.key").read_bytes()
+    again = cli("certs", "init", "--dir", str(certs), "--participant", "1111111111", "--json")
+    assert again.exit_code == 1 and orjson.loads(again.stdout)["error"]["code"] == "OMH0800"
+    assert (certs / "ca.key").read_bytes() == ca
+    cli("certs", "init", "--dir", str(certs), "--participant", "1111111111", "--force", ok=True)
+    assert (certs / "ca.key").read_bytes() != ca

@@ -168,6 +168,35 @@ def test_hung_webhook_gets_everything_exactly_once_in_order(served: Served) -> N
     assert ds_requests == dict.fromkeys(mpans, 1)
 
 
+def test_a_message_the_rs_cannot_hold_never_blocks_the_ones_behind_it(served: Served) -> None:
+    """Issue 12, finding 1: an IF-031 the DIP accepts but whose effective date the RS cannot
+    hold is refused by the RS (RCP1022, IF-032 R to the supplier) and the ten behind it are
+    delivered and applied."""
+    sites = served.fresh_mpans(11)
+    poison = served.dsapp(sites[0])
+    b071 = msgspec.structs.replace(
+        poison.custom_block.b071,  # type: ignore[attr-defined]
+        proposed_data_service_dip_effective_from_date="9999-12-31T23:59:59-23:59",
+    )
+    poison = msgspec.structs.replace(poison, custom_block=type(poison.custom_block)(b071=b071))  # type: ignore[attr-defined]
+    response = served.submit([poison] + [served.dsapp(s) for s in sites[1:]])
+    assert response.status_code == 201 and set(_codes(response)) == {"MSG0000"}, response.text
+    mpans = [s.row["mpan"] for s in sites[1:]]
+    wait_for(lambda: all(_appointed(served, m) for m in mpans), timeout=120, what="the ten appointed")
+
+    def refused() -> list[dict[str, object]]:
+        return [
+            m
+            for m in served.inbox(AURORA)
+            if m["mpan"] == sites[0].row["mpan"] and m["interfaceID"] == "IF-032"
+        ]
+
+    (answer,) = wait_for(refused, timeout=60, what="IF-032 R for the refused request")
+    r0 = answer["message"]["CommonBlock"]["R0"]  # type: ignore[index]
+    assert r0["responseCode"] == "R" and r0["responseMessages"][0].startswith("RCP1022")
+    assert not _appointed(served, sites[0].row["mpan"])
+
+
 # -- the hub killed ---------------------------------------------------------------------------------------
 def _send(served: Served, body: bytes) -> httpx.Response | None:
     try:

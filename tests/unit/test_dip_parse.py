@@ -258,3 +258,56 @@ def test_batch_keeps_order_and_isolates_failures() -> None:
 def test_every_event_has_a_validation_endpoint_path() -> None:
     assert event_spec("IF-034", "[SDS-MDRUpdate]").validate_path == "/validate/IF-034/SDS-MDRUpdate"
     assert len(EVENTS) == 36  # IF-001 [InitialRegistration] and [ChangeOfSupplier] added
+
+
+# --- nesting depth (issue 12, finding 4) --------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deep_json_is_refused_with_msg1001_not_a_recursion_error(depth: int) -> None:
+    deep = b"[" * depth + b"]" * depth
+    with pytest.raises(MessageRejected) as refused:
+        parse_batch(deep, now=NOW)
+    assert refused.value.code is ResponseCode.MSG1001
+    assert "nested more than 64" in refused.value.detail
+
+
+def test_deep_payload_inside_a_message_is_refused_per_perspective() -> None:
+    inner = b'{"CommonBlock":' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    for perspective, code in ((Perspective.DIP, "MSG1001"), (Perspective.RECIPIENT, "RCP1001")):
+        with pytest.raises(MessageRejected) as refused:
+            parse(b'{"payload":' + inner + b"}", now=NOW, perspective=perspective)
+        assert refused.value.code.value == code
+
+
+def test_unbalanced_deep_brackets_are_refused_too() -> None:
+    with pytest.raises(MessageRejected) as refused:
+        parse_batch(b"[" * 10_000, now=NOW)
+    assert refused.value.code is ResponseCode.MSG1001
+
+
+def test_nesting_up_to_the_limit_and_brackets_in_strings_are_fine() -> None:
+    message = orjson.loads(dsapp())
+    message["CommonBlock"]["S1"]["subText"] = "[[[[{{{{" * 40  # brackets inside a string
+    (result,) = parse_batch(orjson.dumps([message]), now=NOW)
+    assert isinstance(result, Parsed)
+    shallow = b"[" + b'{"a":' * 62 + b"1" + b"}" * 62 + b"]"
+    (rejected,) = parse_batch(shallow, now=NOW)
+    assert isinstance(rejected, Rejection) and rejected.error.rule == "dip.message.schema"
+
+
+def test_a_nul_character_in_any_string_is_refused_msg1001() -> None:
+    message = orjson.loads(dsapp())
+    message["CommonBlock"]["S1"]["senderCorrelationID"] = "C-\x00"
+    with pytest.raises(MessageRejected) as refused:
+        parse(orjson.dumps(message), now=NOW)
+    assert refused.value.code is ResponseCode.MSG1001 and "U+0000" in refused.value.detail
+    message["CommonBlock"]["S1"]["senderCorrelationID"] = "C-\\u0000"  # a backslash, then "u0000"
+    assert isinstance(parse(orjson.dumps(message), now=NOW), Parsed)
+
+
+def test_nesting_hidden_behind_brackets_in_strings_is_still_refused() -> None:
+    hidden = b'{"CommonBlock":' + b'["]",' * 50_000 + b"1" + b"]" * 50_000 + b"}"
+    with pytest.raises(MessageRejected) as refused:
+        parse(hidden, now=NOW)
+    assert refused.value.code is ResponseCode.MSG1001

@@ -488,7 +488,7 @@ async def _publish(client: httpx.AsyncClient, hub: Hub, signer: Any, batch: DueB
     status = response.status_code
     failpoint("hub.publish.before-recorded")
     if status in (200, 201, 207):
-        await asyncio.to_thread(hub.delivered, ids, now=now)
+        await asyncio.to_thread(hub.settle, batch, response.content, now=now)
     elif status in (408, 429) or status >= 500:
         await asyncio.to_thread(hub.retry_later, ids, now=now, error=f"HTTP {status}")
     else:

@@ -23,7 +23,7 @@ from openmhhs.cli.common import (
     read_input,
 )
 from openmhhs.codes import ResponseCode
-from openmhhs.dip.certs import issue_participant, make_authority, write_key
+from openmhhs.dip.certs import issue_participant, make_authority, refuse_to_replace, write_file, write_key
 from openmhhs.dip.parse import MessageRejected, Parsed, Perspective, Rejection, parse_batch
 from openmhhs.dip.routing import check_routing
 from openmhhs.dip.signing import Signer, Verifier
@@ -207,9 +207,13 @@ def certs_init_command(
         str | None,
         typer.Option("--password-env", help="Encrypt keys with the password in this variable."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing CA (and every key) in the folder.")
+    ] = False,
     as_json: bool = JsonOption,
 ) -> None:
-    """Create a test CA, and a key and certificate for the hub and each participant."""
+    """Create a test CA, and a key and certificate for the hub and each participant. Keys are
+    written 0600 and never through a link; an existing CA is kept unless --force (OMH0800)."""
     password = _password(password_env)
     moment = now()
     names: dict[str, str] = {}
@@ -224,14 +228,16 @@ def certs_init_command(
                 names.setdefault(str(entry.dip_id), entry.company_name or str(entry.dip_id))
         if not names:
             raise InputInvalid("no --participant given and the stored ISD is empty")
+    if not force:
+        refuse_to_replace(directory / "ca.pem", directory / "ca.key")
     directory.mkdir(parents=True, exist_ok=True)
     authority = make_authority(name="openmhhs test DIP CA", now=moment)
-    (directory / "ca.pem").write_bytes(authority.certificate_pem)
+    write_file(directory / "ca.pem", authority.certificate_pem)
     write_key(directory / "ca.key", authority.key_pem(password))
     written = ["ca.pem"]
     for dip_id, organisation in {"hub": "openmhhs DIP hub", **names}.items():
         issued = issue_participant(authority, dip_id=dip_id, organisation=organisation, now=moment)
-        (directory / f"{dip_id}.pem").write_bytes(issued.certificate_pem)
+        write_file(directory / f"{dip_id}.pem", issued.certificate_pem)
         write_key(directory / f"{dip_id}.key", issued.key_pem(password))
         written.append(f"{dip_id}.pem")
     if as_json:

@@ -10,6 +10,7 @@ from openmhhs.cli.common import CodedGroup
 from openmhhs.cli.dashboard import dashboard_command
 from openmhhs.cli.info import info_command
 from openmhhs.cli.requests import request_app, sds_respond_command, send_command
+from openmhhs.codes import CodedError
 
 app = typer.Typer(
     name="openmhhs",
@@ -71,4 +72,8 @@ def main(
 
 
 def run() -> None:
-    app()
+    try:
+        app()
+    except CodedError as exc:  # a command without its own @coded: still one coded line
+        typer.echo(f"{exc.code.value} {exc.detail}", err=True)
+        raise SystemExit(1) from None

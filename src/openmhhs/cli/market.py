@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -17,6 +17,8 @@ from openmhhs.cli.common import (
     coded,
     console,
     emit_json,
+    err_console,
+    error_json,
     now,
     open_database,
     parse_day,
@@ -32,13 +34,14 @@ from openmhhs.dip.build import Site
 from openmhhs.identity.isd import IsdTable
 from openmhhs.identity.translation import require_role
 from openmhhs.ids import DipId, DipRole, MpanCore
-from openmhhs.market.bus import EXTERNAL, SIMULATED, Market, MarketIncomplete, RunStats
+from openmhhs.market.bus import EXTERNAL, SIMULATED, Market, MarketIncomplete, RunStats, SubmitResult
 from openmhhs.market.outcomes import as_sent, outcome_of
 from openmhhs.periods import Period
 from openmhhs.registration.model import Service
 from openmhhs.registration.mpan_format import MPAN_COLUMNS, read_mpans, record_from
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.timeline import as_of
+from openmhhs.store.database import DatabaseUnavailable
 from openmhhs.store.identity_repo import load_isd
 from openmhhs.store.market_repo import MarketStore
 
@@ -401,7 +404,10 @@ def submit_command(
     with market.db.begin() as connection:
         before = MarketStore(connection).last_message_id()
     results = market.submit(read_input(file))
-    stats = market.run()
+    try:
+        stats = market.run()
+    except DatabaseUnavailable as exc:
+        _undelivered(results, exc, as_json=as_json)
     rows: list[dict[str, Any]] = []
     with market.db.begin() as connection:
         store = MarketStore(connection)
@@ -446,6 +452,28 @@ def submit_command(
         raise typer.Exit(1)
 
 
+def _undelivered(results: list[SubmitResult], exc: DatabaseUnavailable, *, as_json: bool) -> NoReturn:
+    """The database failed after the messages were accepted: each sender still gets the DIP's
+    answer (accepted ones are kept and delivered by the next ``market run``), then OMH0801."""
+    rows = [
+        {
+            "senderUniqueReference": r.sender_unique_reference,
+            "code": r.code.value,
+            "message": r.message if not r.accepted else "accepted; delivery pending (next market run)",
+            "dipCode": r.code.value,
+            "path": r.path,
+        }
+        for r in results
+    ]
+    if as_json:
+        emit_json({"results": rows, "produced": [], "error": error_json(exc)})
+    else:
+        for index, row in enumerate(rows, start=1):
+            console.print(f"{index} {row['code']} {row['message']} {row['senderUniqueReference'] or ''}")
+        err_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True)
+    raise typer.Exit(1)
+
+
 @market_app.command("run")
 @coded
 def market_run_command(as_json: bool = JsonOption) -> None:
@@ -458,6 +486,67 @@ def market_run_command(as_json: bool = JsonOption) -> None:
             f"Ran {', '.join(d.isoformat() for d in stats.days)}: {stats.delivered} deliveries, "
             f"{stats.produced} messages produced, {stats.failed} failed."
         )
+
+
+@market_app.command("deliveries")
+@coded
+def deliveries_command(
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 1000,
+    as_json: bool = JsonOption,
+) -> None:
+    """Deliveries set aside (failed or refused), with their code and reason. They never hold
+    up other messages; `market requeue` delivers them again after a fix."""
+    with open_database().read() as connection:
+        parked = MarketStore(connection).parked_deliveries(limit=limit)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "delivery": p.id,
+                    "message": p.message_id,
+                    "recipient": p.recipient,
+                    "state": p.state,
+                    "code": p.code,
+                    "reason": p.reason,
+                    "interfaceID": p.interface_id,
+                    "eventCode": p.event_code,
+                    "mpan": p.mpan,
+                    "senderUniqueReference": p.sender_unique_reference,
+                }
+                for p in parked
+            ]
+        )
+        return
+    table = Table(title=f"Parked deliveries ({len(parked)})", title_justify="left")
+    for column in ("delivery", "state", "code", "to", "message", "MPAN", "reason"):
+        table.add_column(column)
+    for p in parked:
+        table.add_row(
+            str(p.id),
+            p.state,
+            p.code or "",
+            p.recipient,
+            f"{p.interface_id} {p.event_code}",
+            p.mpan or "",
+            (p.reason or "")[:120],
+        )
+    console.print(table)
+
+
+@market_app.command("requeue")
+@coded
+def requeue_command(
+    delivery: Annotated[list[int], typer.Argument(help="Parked delivery ids (see market deliveries).")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Make parked deliveries pending again and run the market, e.g. after a fix."""
+    with open_database().begin() as connection:
+        requeued = MarketStore(connection).requeue_deliveries(delivery)
+    stats = open_market().run()
+    if as_json:
+        emit_json({"requeued": requeued, "run": _stats_json(stats)})
+    else:
+        console.print(f"Requeued {requeued}; {stats.delivered} deliveries, {stats.failed} failed.")
 
 
 def mode_command(

@@ -4,13 +4,15 @@
 and a certificate usable for DIP request signing and for mutual TLS on loopback: the
 subject CN and a ``urn:openmhhs:dip-id:`` URI name the DIP ID; the SAN also lists
 ``localhost`` and ``127.0.0.1``. Keys are written with owner-only permissions, encrypted
-only when a password is supplied (never a built-in one).
+only when a password is supplied (never a built-in one); no file is ever written through a
+link planted in the folder, and an existing CA is only replaced when asked (``--force``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,9 +22,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.dip.signing import DIP_ID_URI_PREFIX
 
-__all__ = ["Issued", "issue_participant", "make_authority", "write_key"]
+__all__ = [
+    "FileExists",
+    "Issued",
+    "issue_participant",
+    "make_authority",
+    "refuse_to_replace",
+    "write_file",
+    "write_key",
+]
 
 KEY_BITS = 2048
 
@@ -128,10 +139,42 @@ def issue_participant(
     return Issued(key=key, certificate=certificate)
 
 
+class FileExists(CodedError):
+    code = ResponseCode.OMH0800
+    rule = "files.no_silent_replace"
+
+
 def write_key(path: Path, data: bytes) -> None:
-    """Write a private key readable by its owner only."""
+    """Write a private key readable by its owner only (0600), never through a link."""
+    write_file(path, data, mode=0o600)
+
+
+def write_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` without ever following a link planted there.
+
+    The bytes go to a new file in the same folder (``O_CREAT|O_EXCL|O_NOFOLLOW``, created
+    with ``mode``), which is then renamed over ``path``: a rename replaces a symbolic link
+    itself, never the file it points to, and the file appears whole or not at all.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    path.chmod(0o600)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(temporary, flags, mode)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # whatever the umask
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def refuse_to_replace(*paths: Path) -> None:
+    """Raise ``FileExists`` (OMH0800) if any path exists or is a (even dangling) link."""
+    for path in paths:
+        if path.is_symlink() or path.exists():
+            kind = "a link" if path.is_symlink() else "a file"
+            raise FileExists(f"{path} is already {kind}; pass --force to replace it")

@@ -31,6 +31,7 @@ from openmhhs.dip.schema import DipMessageStruct
 
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
+    "MAX_DEPTH",
     "MessageRejected",
     "Parsed",
     "Perspective",
@@ -44,6 +45,9 @@ __all__ = [
 
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 """How far ahead of our clock a sender's timestamp may be before it is "in the future"."""
+
+MAX_DEPTH = 64
+"""The deepest JSON nesting accepted (a batch of wrapped DIP messages nests about 8 deep)."""
 
 
 class Perspective(StrEnum):
@@ -67,6 +71,17 @@ class MessageRejected(CodedError):
 
 class SchemaFailure(MessageRejected):
     rule = "dip.message.schema"
+
+
+class NulCharacter(SchemaFailure):
+    rule = "dip.message.no_nul"
+
+
+class NestedTooDeep(SchemaFailure):
+    """JSON nested deeper than any DIP message is refused before it is decoded, so that no
+    input can exhaust the decoder's recursion (a RecursionError has no code)."""
+
+    rule = "dip.message.depth"
 
 
 class InterfaceInvalid(MessageRejected):
@@ -256,6 +271,69 @@ def _from_validation(exc: msgspec.MsgspecError, perspective: Perspective) -> Mes
     return _rule_for(path)(message, path=path, perspective=perspective)
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""A JSON-escaped NUL character, not preceded by an escaping backslash of its own."""
+
+
+def check_no_nul(raw: bytes, *, perspective: Perspective = Perspective.DIP) -> None:
+    """Refuse a message carrying U+0000 in any string (MSG1001/RCP1001): the schema allows
+    it, but no database text column can hold it (PostgreSQL refuses it outright)."""
+    if b"\\u0000" in raw and _NUL.search(raw):
+        raise NulCharacter(
+            "a string contains the NUL character (U+0000), which no participant can store",
+            path="$",
+            perspective=perspective,
+        )
+
+
+def _shallow(brackets: bytes) -> bool:
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            return True
+        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == brackets:
+            return False
+        brackets = reduced
+    return not brackets
+
+
+def check_depth(data: bytes, *, perspective: Perspective = Perspective.DIP) -> None:
+    """Refuse JSON nested deeper than ``MAX_DEPTH`` (MSG1001/RCP1001).
+
+    Strings are blanked and every other byte but brackets dropped; each pass then removes
+    the innermost empty pairs, so after ``MAX_DEPTH`` passes only deeper nesting remains.
+    All of it runs in C: a deep or huge body costs a few scans, never a recursion.
+    """
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return  # cannot nest deeper than it has brackets: the common case, in microseconds
+    if _shallow(data.translate(None, _NOT_BRACKETS)):
+        return  # balanced within the limit counting brackets in strings too (a message with
+        # many periods); nesting hidden by brackets in strings is caught as RecursionError
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_DEPTH):
+        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == brackets:
+            break
+        brackets = reduced
+    if len(brackets) > MAX_DEPTH or (
+        brackets and brackets.replace(b"[]", b"").replace(b"{}", b"") != brackets
+    ):
+        raise _too_deep(perspective)
+
+
+def _too_deep(perspective: Perspective) -> NestedTooDeep:
+    return NestedTooDeep(
+        f"JSON nested more than {MAX_DEPTH} levels deep (or its brackets do not balance); "
+        "no DIP message nests so deep",
+        path="$",
+        perspective=perspective,
+    )
+
+
 # --- results -----------------------------------------------------------------------------
 
 
@@ -286,7 +364,7 @@ def unwrap(raw: bytes) -> bytes:
     """The inner message of ``{"payload": …}``; other input unchanged."""
     try:
         head = _HEAD.decode(raw)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return raw
     if len(head.payload) and head.CommonBlock is None:
         return bytes(head.payload)
@@ -298,12 +376,16 @@ def _header(raw: bytes, perspective: Perspective) -> tuple[bytes, EventSpec]:
         head = _HEAD.decode(raw)
     except msgspec.MsgspecError as exc:
         raise _from_validation(exc, perspective) from None
+    except RecursionError:
+        raise _too_deep(perspective) from None
     if len(head.payload) and head.CommonBlock is None:
         raw = bytes(head.payload)
         try:
             head = _HEAD.decode(raw)
         except msgspec.MsgspecError as exc:
             raise _from_validation(exc, perspective) from None
+        except RecursionError:
+            raise _too_deep(perspective) from None
     if head.CommonBlock is None:
         raise SchemaFailure(
             "Object missing required field `CommonBlock`",
@@ -403,11 +485,15 @@ def parse(
     ``now`` is the validating party's clock, for the sender-timestamp check; ``None`` skips
     that check (e.g. re-reading a stored message).
     """
+    check_depth(raw, perspective=perspective)
     raw, spec = _header(raw, perspective)
+    check_no_nul(raw, perspective=perspective)
     try:
         message: DipMessageStruct = _DECODERS[spec.message_type].decode(raw)
     except msgspec.MsgspecError as exc:
         raise _from_validation(exc, perspective) from None
+    except RecursionError:
+        raise _too_deep(perspective) from None
     _semantic_checks(message, spec, now, skew, perspective)
     return Parsed(message=message, spec=spec, raw=raw)
 
@@ -429,7 +515,7 @@ def sender_reference_of(raw: bytes) -> str | None:
     """Best-effort sender unique reference of a message that may be invalid."""
     try:
         found = _REFERENCE.decode(unwrap(raw))
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return None
     if found.CommonBlock is None or found.CommonBlock.S1 is None:
         return None
@@ -438,13 +524,16 @@ def sender_reference_of(raw: bytes) -> str | None:
 
 
 def decode_batch(data: bytes) -> list[bytes]:
-    """Split a JSON array of messages (or one message) into each message's raw bytes."""
+    """Split a JSON array of messages (or one message) into each message's raw bytes. Each
+    message's depth is checked when it is parsed; an array too deep to split is refused."""
     stripped = data.lstrip()
     if stripped[:1] == b"[":
         try:
             return [bytes(item) for item in _RAW_LIST.decode(data)]
         except msgspec.MsgspecError as exc:
             raise SchemaFailure(f"not a JSON array of messages: {exc}", path="$") from None
+        except RecursionError:
+            raise _too_deep(Perspective.DIP) from None
     return [data]
 
 

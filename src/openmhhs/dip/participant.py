@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from openmhhs.codes import ResponseCode
 from openmhhs.dip.catalogue import EventSpec
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.isd import IsdTable
 from openmhhs.identity.registry import Organisation
 from openmhhs.ids import CompanyNumber, DipId
 
-__all__ = ["Context", "Delivered", "Participant"]
+__all__ = ["Context", "Delivered", "Participant", "Refusing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +53,17 @@ class Participant(Protocol):
 
     def daily(self, ctx: Context) -> list[DipMessageStruct]:
         """Work due on ``ctx.today`` (lapses, activations…); idempotent."""
+        ...
+
+
+@runtime_checkable
+class Refusing(Protocol):
+    """A participant whose interface has a rejection message for what it could not handle
+    (the RS answers an IF-031 with IF-032 R)."""
+
+    def refusal(
+        self, delivered: Delivered, ctx: Context, *, code: ResponseCode, detail: str
+    ) -> list[DipMessageStruct]:
+        """The messages telling the sender its message was refused with ``code``; must not
+        touch storage (it runs after the handler's work was rolled back)."""
         ...

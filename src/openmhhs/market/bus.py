@@ -13,16 +13,19 @@ the market has been brought to today.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from openmhhs.codes import ResponseCode
 from openmhhs.dataservice.service import SmartDataService
 from openmhhs.days import LONDON
 from openmhhs.dcc.service import Dcc
+from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible, check_new_exchange
 from openmhhs.dip.build import new_transaction_id
 from openmhhs.dip.parse import (
     DuplicateSenderReference,
@@ -33,27 +36,30 @@ from openmhhs.dip.parse import (
     parse,
     parse_batch,
 )
-from openmhhs.dip.participant import Context, Delivered, Participant
+from openmhhs.dip.participant import Context, Delivered, Participant, Refusing
 from openmhhs.dip.routing import check_routing
 from openmhhs.dip.schema import DipMessageStruct
+from openmhhs.failpoints import failpoint
 from openmhhs.identity.isd import IsdTable
 from openmhhs.ids import DipId
 from openmhhs.mdr.service import MeterDataRetriever
 from openmhhs.metering.service import MeteringService
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.service import NoRequestAwaits, RegistrationService
-from openmhhs.store.database import Database
+from openmhhs.store.database import Database, DatabaseUnavailable
 from openmhhs.store.identity_repo import load_isd, load_organisations
 from openmhhs.store.market_repo import DuplicateMessage, MarketStore, NewMessage, PendingDelivery
 from openmhhs.supplier.service import Supplier
 
 __all__ = [
+    "INFRASTRUCTURE",
     "ConnectionHolder",
     "Market",
     "MarketIncomplete",
     "RunStats",
     "SubmitResult",
     "participants_for",
+    "refusals",
     "roles_on",
     "unique_ids",
 ]
@@ -61,6 +67,12 @@ __all__ = [
 SIMULATED = "simulated"
 EXTERNAL = "external"
 CLOCK_KEY = "market_day"
+PRODUCED = "participant"
+"""The origin of a message a simulated participant produced in process."""
+INFRASTRUCTURE = (OperationalError, DatabaseUnavailable)
+"""Failures of the database rather than of a message (full, read-only, gone)."""
+HELD_ELSEWHERE_WAIT = 0.05
+"""Seconds to wait when every pending delivery is held by another market (PostgreSQL)."""
 
 
 class MarketIncomplete(Exception):
@@ -198,9 +210,7 @@ class Market:
                 results.append(self._accept(store, item, origin))
         return results
 
-    def send(
-        self, messages: Sequence[DipMessageStruct], *, origin: str = "participant"
-    ) -> list[SubmitResult]:
+    def send(self, messages: Sequence[DipMessageStruct], *, origin: str = PRODUCED) -> list[SubmitResult]:
         """A simulated participant's own messages (e.g. a supplier's IF-031), via the DIP."""
         return self.submit(encode(list(messages)), origin=origin)
 
@@ -209,6 +219,7 @@ class Market:
         reference = s1.sender_unique_reference
         try:
             check_routing(item.message, item.spec, directory=self.directory, at=self.now, submitted=True)
+            check_new_exchange(item.message, item.spec, seen=store.correlation_seen)
         except MessageRejected as exc:
             return SubmitResult(reference, exc.code, exc.detail, path=exc.path)
         try:
@@ -315,6 +326,7 @@ class Market:
             self._daily(day, stats)
             self._drain(stats, day, max_deliveries)
             with self._transaction() as store:
+                store.serialise(CLOCK_KEY)
                 store.set_state(CLOCK_KEY, day.isoformat())
 
     def _days_to_run(self) -> list[date]:
@@ -332,6 +344,7 @@ class Market:
     def _daily(self, day: date, stats: RunStats) -> int:
         produced: list[DipMessageStruct] = []
         with self._transaction() as store:
+            store.serialise("daily")  # two markets never do one day's work twice
             ctx = self.context(day)
             for group in self.participants.values():
                 for participant in group:
@@ -345,17 +358,21 @@ class Market:
         set aside (state 'failed'), never lost."""
         ctx = self.context(day)
         while limit is None or stats.delivered < limit:
+            outcome = RunStats()
             with self._transaction() as store:
                 batch = store.pending_deliveries(self.batch_size)
-                if not batch:
+                if not batch and not store.has_pending():
                     return
-                outcome = RunStats()
-                try:
-                    with store.connection.begin_nested():
-                        self._deliver_batch(store, batch, ctx, outcome, isolate=False)
-                except _ParticipantFailed:
-                    outcome = RunStats()
-                    self._deliver_batch(store, batch, ctx, outcome, isolate=True)
+                if batch:
+                    try:
+                        with store.connection.begin_nested():
+                            self._deliver_batch(store, batch, ctx, outcome, isolate=False)
+                    except _ParticipantFailed:
+                        outcome = RunStats()
+                        self._deliver_batch(store, batch, ctx, outcome, isolate=True)
+                    failpoint("bus.drain.before-commit")  # dies holding its claims
+            if not batch:  # all pending ones are being delivered by another market: wait
+                time.sleep(HELD_ELSEWHERE_WAIT)
             stats.delivered += outcome.delivered
             stats.produced += outcome.produced
             stats.failed += outcome.failed
@@ -382,6 +399,18 @@ class Market:
             receivers = [
                 p for p in self.participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients
             ]
+            try:
+                if stored.origin != PRODUCED:  # ours are built from values the market holds
+                    check_admissible(parsed.message)
+            except ValueNotAdmissible as exc:
+                answers = self._prepare(refusals(receivers, delivered, ctx, exc.code, exc.detail), stats)
+                if isolate:
+                    store.log_messages(answers)
+                else:
+                    produced += answers
+                finished.append((pending.id, "refused", exc.code.value, exc.detail[:2000]))
+                stats.delivered += 1
+                continue
             savepoint = store.connection.begin_nested() if isolate else None
             try:
                 out: list[DipMessageStruct] = []
@@ -400,13 +429,18 @@ class Market:
                 if savepoint is not None:
                     savepoint.rollback()
                 finished.append((pending.id, "done", exc.code.value, str(exc)))
+            except INFRASTRUCTURE:
+                raise  # the database, not the message: nothing is parked, the batch rolls back
             except Exception as exc:
                 if savepoint is None:
                     raise _ParticipantFailed from exc
                 savepoint.rollback()
-                finished.append(
-                    (pending.id, "failed", ResponseCode.MSG1000.value, f"{type(exc).__name__}: {exc}")
-                )
+                # Parked, never retried in a loop and never in the way of what follows: the
+                # sender is told (RCP1000, and its rejection message where the DIP has one).
+                reason = f"{type(exc).__name__}: {exc}"[:2000]
+                code = ResponseCode.RCP1000
+                store.log_messages(self._prepare(refusals(receivers, delivered, ctx, code, reason), stats))
+                finished.append((pending.id, "failed", code.value, reason))
                 stats.failed += 1
             stats.delivered += 1
         store.log_messages(produced)
@@ -418,7 +452,7 @@ class Market:
             raw = encode(message)
             if self.validate_produced:
                 parse(raw, now=None)  # every produced message must be schema-valid
-            prepared.append(self._new_message(message, raw, "participant"))
+            prepared.append(self._new_message(message, raw, PRODUCED))
             stats.produced += 1
         return prepared
 
@@ -457,6 +491,25 @@ class _StoreProxy(MarketStore):
         if connection is None:
             raise RuntimeError("participants may only touch storage while the market delivers")
         return connection
+
+
+def refusals(
+    receivers: Sequence[Participant],
+    delivered: Delivered,
+    ctx: Context,
+    code: ResponseCode,
+    detail: str,
+) -> list[DipMessageStruct]:
+    """The rejection messages of the receivers that have one; none if building it fails
+    (the delivery's own code still tells the sender)."""
+    out: list[DipMessageStruct] = []
+    for participant in receivers:
+        if isinstance(participant, Refusing):
+            try:
+                out += participant.refusal(delivered, ctx, code=code, detail=detail)
+            except Exception:  # a refusal must never stop the queue
+                continue
+    return out
 
 
 def roles_on(isd: IsdTable, day: date) -> dict[str, set[str]]:

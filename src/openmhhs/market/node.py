@@ -20,11 +20,19 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from openmhhs.codes import ResponseCode
-from openmhhs.dip.parse import MessageRejected, Perspective, encode, parse, unwrap
+from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible
+from openmhhs.dip.parse import MessageRejected, Parsed, Perspective, encode, parse, unwrap
 from openmhhs.dip.participant import Context, Delivered, Participant
 from openmhhs.dip.schema import D0, DipMessageStruct
 from openmhhs.ids import DipId
-from openmhhs.market.bus import ConnectionHolder, _StoreProxy, participants_for, roles_on
+from openmhhs.market.bus import (
+    INFRASTRUCTURE,
+    ConnectionHolder,
+    _StoreProxy,
+    participants_for,
+    refusals,
+    roles_on,
+)
 from openmhhs.registration.rules import RsSettings
 from openmhhs.registration.service import NoRequestAwaits
 from openmhhs.store.database import Database
@@ -62,6 +70,8 @@ class Node:
         self.only = only
         self.duplicates = 0
         """Publications received again after being applied (since this object was made)."""
+        self.failures = 0
+        """Publications whose handling raised (answered RCP1000, not applied)."""
         self.settings = settings or RsSettings()
         self.holder = ConnectionHolder()
         self.store = _StoreProxy(self.holder)
@@ -102,7 +112,11 @@ class Node:
         results: list[Received] = []
         participants = self.participants(today)
         ctx = self.context(today, now)
-        for raw in decode_batch(data):
+        try:
+            raws = decode_batch(data)
+        except MessageRejected as exc:  # not an array of publications at all
+            return [Received(None, None, exc.recipient_code, exc.detail, False)]
+        for raw in raws:
             results.append(self._receive_one(unwrap(raw), participants, ctx, signed_by))
         return results
 
@@ -120,49 +134,108 @@ class Node:
             return Received(
                 None, reference, ResponseCode.RCP1043, "a publication carries D0 (DIP transaction id)", False
             )
+        delivered = Delivered(parsed.message, parsed.spec, d0.transaction_id, common.s1.sender_dip_id)
+        receivers = [p for p in participants if p.roles & parsed.spec.recipients]
+        try:
+            check_admissible(parsed.message)
+        except ValueNotAdmissible as exc:
+            # Refused for good: recorded as received (a replay changes nothing) with the
+            # sender's rejection message, in one transaction.
+            return self._settle_refused(
+                raw, parsed, receivers, delivered, ctx, signed_by, exc.code, exc.detail
+            )
+        try:
+            return self._apply(raw, parsed, receivers, delivered, ctx, signed_by)
+        except INFRASTRUCTURE:
+            raise  # the database, not the message: the hub retries later
+        except Exception as exc:
+            # Nothing of the handler's work is kept (its transaction rolled back) and the
+            # publication is not marked received, so a replay after a fix applies it.
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            with self.db.begin() as connection:
+                self._queue(
+                    connection, refusals(receivers, delivered, ctx, ResponseCode.RCP1000, reason), ctx.now
+                )
+            self.failures += 1
+            return Received(d0.transaction_id, reference, ResponseCode.RCP1000, reason, False)
+
+    def _record(
+        self, connection: sa.Connection, raw: bytes, parsed: Parsed, ctx: Context, signed_by: str | None
+    ) -> bool:
+        """Record the publication in the inbox; False if it was received before."""
+        common = parsed.message.common_block  # type: ignore[attr-defined]
+        seq = connection.execute(
+            sa.select(sa.func.coalesce(sa.func.max(node_inbox.c.sequence), 0)).where(
+                node_inbox.c.dip_id == str(self.dip_id)
+            )
+        ).scalar_one()
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    sa.insert(node_inbox),
+                    {
+                        "dip_id": str(self.dip_id),
+                        "transaction_id": common.d0.transaction_id,
+                        "sequence": int(seq) + 1,
+                        "sender_unique_reference": common.s1.sender_unique_reference,
+                        "interface_id": parsed.spec.interface_id,
+                        "event_code": parsed.spec.event_code,
+                        "mpan": common.m0.mpan_core,
+                        "replay": common.d0.replay_indicator,
+                        "received_at": ctx.now,
+                        "body": raw,
+                        "signed_by": signed_by,
+                    },
+                )
+        except IntegrityError:
+            self.duplicates += 1
+            return False
+        return True
+
+    def _settle_refused(
+        self,
+        raw: bytes,
+        parsed: Parsed,
+        receivers: list[Participant],
+        delivered: Delivered,
+        ctx: Context,
+        signed_by: str | None,
+        code: ResponseCode,
+        detail: str,
+    ) -> Received:
+        reference = delivered.message.common_block.s1.sender_unique_reference  # type: ignore[attr-defined]
+        with self.db.begin() as connection:
+            if self._record(connection, raw, parsed, ctx, signed_by):
+                self._queue(connection, refusals(receivers, delivered, ctx, code, detail), ctx.now)
+        return Received(delivered.transaction_id, reference, code, detail, False)
+
+    def _apply(
+        self,
+        raw: bytes,
+        parsed: Parsed,
+        receivers: list[Participant],
+        delivered: Delivered,
+        ctx: Context,
+        signed_by: str | None,
+    ) -> Received:
+        reference = delivered.message.common_block.s1.sender_unique_reference  # type: ignore[attr-defined]
         with self.db.begin() as connection:
             self.holder._connection = connection
             try:
-                seq = connection.execute(
-                    sa.select(sa.func.coalesce(sa.func.max(node_inbox.c.sequence), 0)).where(
-                        node_inbox.c.dip_id == str(self.dip_id)
-                    )
-                ).scalar_one()
-                try:
-                    with connection.begin_nested():
-                        connection.execute(
-                            sa.insert(node_inbox),
-                            {
-                                "dip_id": str(self.dip_id),
-                                "transaction_id": d0.transaction_id,
-                                "sequence": int(seq) + 1,
-                                "sender_unique_reference": reference,
-                                "interface_id": parsed.spec.interface_id,
-                                "event_code": parsed.spec.event_code,
-                                "mpan": common.m0.mpan_core,
-                                "replay": d0.replay_indicator,
-                                "received_at": ctx.now,
-                                "body": raw,
-                                "signed_by": signed_by,
-                            },
-                        )
-                except IntegrityError:
-                    self.duplicates += 1
+                if not self._record(connection, raw, parsed, ctx, signed_by):
                     return Received(
-                        d0.transaction_id, reference, ResponseCode.RCP0000, "already applied", False
+                        delivered.transaction_id, reference, ResponseCode.RCP0000, "already applied", False
                     )
-                delivered = Delivered(parsed.message, parsed.spec, d0.transaction_id, common.s1.sender_dip_id)
                 produced: list[DipMessageStruct] = []
                 try:
-                    for participant in participants:
-                        if participant.roles & parsed.spec.recipients:
-                            produced += participant.receive(delivered, ctx)
+                    for participant in receivers:
+                        produced += participant.receive(delivered, ctx)
                 except NoRequestAwaits as exc:
-                    return Received(d0.transaction_id, reference, exc.code, str(exc), True)
+                    return Received(delivered.transaction_id, reference, exc.code, str(exc), True)
                 self._queue(connection, produced, ctx.now)
             finally:
                 self.holder._connection = None
-        return Received(d0.transaction_id, reference, ResponseCode.RCP0000, "applied", True)
+        return Received(delivered.transaction_id, reference, ResponseCode.RCP0000, "applied", True)
 
     def daily(self, *, today: date, now: datetime) -> int:
         """The day's work of the node's participants (the RS's lapses and activations)."""

@@ -110,14 +110,7 @@ class RegistrationService:
     def _on_request(self, message: s.IF031DSApp | s.IF031MSApp, ctx: Context) -> list[DipMessageStruct]:
         common = message.common_block
         supplier = DipId(common.s1.sender_dip_id)
-        is_ds = isinstance(message, s.IF031DSApp)
-        block: s.B071 | s.B070 = message.custom_block.b071 if is_ds else message.custom_block.b070  # type: ignore[union-attr]
-        initial = s.IF032DSAppInitialResp if is_ds else s.IF032MSAppInitialResp
-        custom_initial = (
-            s.IF032DSAppInitialRespCustomBlock(b071=block)  # type: ignore[arg-type]
-            if is_ds
-            else s.IF032MSAppInitialRespCustomBlock(b070=block)  # type: ignore[arg-type]
-        )
+        block, initial, custom_initial = _initial_response_of(message)
         request = self._service_request(block, supplier)
         try:
             core = MpanCore(common.m0.mpan_core)
@@ -231,6 +224,17 @@ class RegistrationService:
                 ),
             ),
         )
+
+    def refusal(
+        self, delivered: Delivered, ctx: Context, *, code: ResponseCode, detail: str
+    ) -> list[DipMessageStruct]:
+        """IF-032 R to the supplier whose IF-031 was refused before or failed during handling."""
+        message = delivered.message
+        if not isinstance(message, (s.IF031DSApp, s.IF031MSApp)):
+            return []
+        _block, initial, custom_initial = _initial_response_of(message)
+        supplier = DipId(message.common_block.s1.sender_dip_id)
+        return [self._initial(initial, custom_initial, message, supplier, ctx, code, detail)]
 
     def _supersede(self, core: MpanCore, service: Service, ctx: Context) -> list[DipMessageStruct]:
         """An earlier request still awaiting its provider is replaced (REG1089)."""
@@ -923,6 +927,21 @@ class RegistrationService:
             return mpid_for(ctx.isd, dip_id=dip_id, dip_role=role, on=day).mpid
         except (NoIsdMatch, AmbiguousIsdMatch):
             return None
+
+
+def _initial_response_of(message: s.IF031DSApp | s.IF031MSApp) -> tuple[s.B071 | s.B070, Any, Any]:
+    """The request's service block, and the IF-032 type and custom block answering it."""
+    if isinstance(message, s.IF031DSApp):
+        return (
+            message.custom_block.b071,
+            s.IF032DSAppInitialResp,
+            s.IF032DSAppInitialRespCustomBlock(b071=message.custom_block.b071),
+        )
+    return (
+        message.custom_block.b070,
+        s.IF032MSAppInitialResp,
+        s.IF032MSAppInitialRespCustomBlock(b070=message.custom_block.b070),
+    )
 
 
 def _at_midnight(moment: datetime) -> bool:

@@ -22,7 +22,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from openmhhs.codes import CodedError, ResponseCode
 
-__all__ = ["Database", "DatabaseUnreachable", "DatabaseUrlInvalid", "default_url", "normalise_url"]
+__all__ = [
+    "Database",
+    "DatabaseUnavailable",
+    "DatabaseUnreachable",
+    "DatabaseUrlInvalid",
+    "default_url",
+    "normalise_url",
+]
 
 ENV_VAR = "OPENMHHS_DB"
 
@@ -79,8 +86,10 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
             path = parsed.database or ""
-            if path and path != ":memory:":
+            if path and path != ":memory:" and not path.startswith("file:"):
                 _sqlite_folder(Path(path), make=Path(path) == _default_file())
+                with _coded_failures():
+                    _create_private(Path(path))
         else:
             kwargs["pool_pre_ping"] = True
         try:
@@ -114,18 +123,25 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
-        self.migrate()
-        with self.engine.begin() as connection:
-            yield connection
+        """A transaction: committed when the block ends, rolled back if it raises. A
+        database that cannot be written or reached raises ``DatabaseUnavailable`` (OMH0801),
+        after the rollback: nothing of the transaction is kept."""
+        with _coded_failures():
+            self.migrate()
+            with self.engine.begin() as connection:
+                yield connection
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction. On SQLite it does not take the write lock (a deferred
         BEGIN), so that services polling for work do not queue behind writers."""
-        self.migrate()
-        with self.engine.connect().execution_options(openmhhs_read=True) as connection, connection.begin():
-            yield connection
+        with _coded_failures():
+            self.migrate()
+            with (
+                self.engine.connect().execution_options(openmhhs_read=True) as connection,
+                connection.begin(),
+            ):
+                yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -159,6 +175,37 @@ def _shown(url: str) -> str:
         return sa.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
         return url
+
+
+class DatabaseUnavailable(CodedError):
+    """The database refused a write or could not be reached (read-only, full, down)."""
+
+    code = ResponseCode.OMH0801
+    rule = "store.database.writable"
+
+
+@contextmanager
+def _coded_failures() -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        said = str(exc.orig if exc.orig is not None else exc).strip()
+        reason = said.splitlines()[0] if said else type(exc).__name__
+        raise DatabaseUnavailable(f"the database cannot be used: {reason}") from None
+    except OSError as exc:
+        raise DatabaseUnavailable(f"the database cannot be used: {exc.strerror or exc}") from None
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite would create it world-readable;
+    never through a link planted at its place."""
+    if path.exists() or path.is_symlink():
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        os.close(os.open(path, flags, 0o600))
+    except FileExistsError:
+        return  # another process created it first
 
 
 def _disable_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:

@@ -46,7 +46,16 @@ from openmhhs.store.tables import (
     supplier_period,
 )
 
-__all__ = ["DuplicateMessage", "MarketStore", "NewMessage", "PendingDelivery", "StoredMessage"]
+__all__ = [
+    "PARKED_STATES",
+    "DeliveryTaken",
+    "DuplicateMessage",
+    "MarketStore",
+    "NewMessage",
+    "ParkedDelivery",
+    "PendingDelivery",
+    "StoredMessage",
+]
 
 
 # Prebuilt statements for the queries the market runs per message: building a statement
@@ -130,9 +139,13 @@ _PENDING = (
     .order_by(delivery.c.id)
     .limit(_B("batch"))
 )
+_CORRELATION_SEEN = sa.select(message.c.id).where(message.c.correlation_id == _B("correlation")).limit(1)
+_ANY_PENDING = sa.select(delivery.c.id).where(delivery.c.state == "pending").limit(1)
+_PENDING_CLAIM = _PENDING.with_for_update(of=delivery, skip_locked=True)
+"""On PostgreSQL, concurrent markets each claim different deliveries (row locks)."""
 _FINISH = (
     sa.update(delivery)
-    .where(delivery.c.id == _B("delivery_id"))
+    .where(delivery.c.id == _B("delivery_id"), delivery.c.state == "pending")
     .values(
         state=_B("new_state"), processed_at=_B("at"), outcome_code=_B("code"), outcome_detail=_B("detail")
     )
@@ -141,6 +154,10 @@ _FINISH = (
 
 class DuplicateMessage(Exception):
     """A sender unique reference already in the message log (MSG1006)."""
+
+
+class DeliveryTaken(Exception):
+    """A delivery to finish was no longer pending: another market delivered it."""
 
 
 class TimelineConflict(Exception):
@@ -201,6 +218,28 @@ class PendingDelivery:
     id: int
     recipient: str
     message: StoredMessage
+
+
+PARKED_STATES = ("failed", "refused")
+"""Deliveries set aside with a code and reason; never in the way of the others."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedDelivery:
+    id: int
+    message_id: int
+    recipient: str
+    state: str
+    code: str | None
+    reason: str | None
+    interface_id: str
+    event_code: str
+    mpan: str | None
+    sender_unique_reference: str
+
+
+def _pending(row: Any) -> PendingDelivery:
+    return PendingDelivery(id=row.delivery_id, recipient=row.delivery_to, message=_message(row))
 
 
 def _message(row: Any) -> StoredMessage:
@@ -831,6 +870,14 @@ class MarketStore:
         except IntegrityError:
             raise DuplicateMessage(reference) from None
 
+    def correlation_seen(self, correlation_id: str, *, other_than: str) -> bool:
+        """Whether a logged message carries this correlation ID, unless the message with
+        reference ``other_than`` is itself logged: sent again, it is a duplicate (MSG1006)
+        and its exchange's answers carry the correlation ID."""
+        if self.reference_seen(other_than):
+            return False
+        return self.connection.execute(_CORRELATION_SEEN, {"correlation": correlation_id}).first() is not None
+
     def reference_seen(self, reference: str) -> bool:
         row = self.connection.execute(
             sa.select(message.c.id).where(message.c.sender_unique_reference == reference)
@@ -847,22 +894,109 @@ class MarketStore:
         return found[0] if found else None
 
     def pending_deliveries(self, limit: int) -> list[PendingDelivery]:
-        """The oldest pending deliveries with their messages, in delivery order."""
-        rows = self.connection.execute(_PENDING, {"batch": limit}).all()
-        return [PendingDelivery(id=r.delivery_id, recipient=r.delivery_to, message=_message(r)) for r in rows]
+        """The oldest pending deliveries with their messages, in delivery order, claimed for
+        this transaction.
+
+        On PostgreSQL several markets may deliver at once: each claims rows with
+        ``FOR UPDATE SKIP LOCKED``, so no delivery is applied twice, and leaves out any
+        delivery with an earlier one for the same recipient and MPAN still pending that it
+        did not claim (held by another market), so that each MPAN's messages are applied in
+        order. SQLite serialises writers, so there every pending delivery is its own.
+        """
+        if self.connection.dialect.name != "postgresql":
+            rows = self.connection.execute(_PENDING, {"batch": limit}).all()
+            return [_pending(r) for r in rows]
+        rows = self.connection.execute(_PENDING_CLAIM, {"batch": limit}).all()
+        if not rows:
+            return []
+        claimed = {r.delivery_id for r in rows}
+        cores = {r.mpan for r in rows if r.mpan is not None}
+        earlier = self.connection.execute(
+            sa.select(delivery.c.id, delivery.c.recipient, message.c.mpan)
+            .join(message, message.c.id == delivery.c.message_id)
+            .where(
+                delivery.c.state == "pending",
+                delivery.c.id < max(claimed),
+                delivery.c.recipient.in_({r.delivery_to for r in rows}),
+                message.c.mpan.in_(cores),
+            )
+        ).all()
+        first_elsewhere: dict[tuple[str, str], int] = {}
+        for row in earlier:
+            if row.id not in claimed:
+                key = (row.recipient, row.mpan)
+                first_elsewhere[key] = min(row.id, first_elsewhere.get(key, row.id))
+        return [
+            _pending(r)
+            for r in rows
+            if r.delivery_id < first_elsewhere.get((r.delivery_to, r.mpan), r.delivery_id + 1)
+        ]
+
+    def has_pending(self) -> bool:
+        """Whether any delivery is pending (claimed by another transaction or not)."""
+        return self.connection.execute(_ANY_PENDING).first() is not None
 
     def finish_deliveries(
         self, rows: Sequence[tuple[int, str, str | None, str | None]], *, at: datetime
     ) -> None:
-        """Record the outcome of several deliveries: (id, state, code, detail)."""
-        if rows:
-            self.connection.execute(
-                _FINISH,
-                [
-                    {"delivery_id": i, "new_state": st, "at": at, "code": c, "detail": d}
-                    for i, st, c, d in rows
-                ],
+        """Record the outcome of several deliveries: (id, state, code, detail). Only a
+        pending delivery is finished; finding one already finished means another market
+        applied it, and raises ``DeliveryTaken`` so that this transaction is rolled back."""
+        if not rows:
+            return
+        result = self.connection.execute(
+            _FINISH,
+            [{"delivery_id": i, "new_state": st, "at": at, "code": c, "detail": d} for i, st, c, d in rows],
+        )
+        if self.connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+            raise DeliveryTaken(
+                f"{len(rows) - result.rowcount} of {len(rows)} deliveries were finished elsewhere"
             )
+
+    def parked_deliveries(self, *, limit: int = 1000) -> list[ParkedDelivery]:
+        """Deliveries set aside (failed or refused), oldest first, with code and reason."""
+        rows = self.connection.execute(
+            sa.select(
+                delivery.c.id,
+                delivery.c.message_id,
+                delivery.c.recipient,
+                delivery.c.state,
+                delivery.c.outcome_code,
+                delivery.c.outcome_detail,
+                message.c.interface_id,
+                message.c.event_code,
+                message.c.mpan,
+                message.c.sender_unique_reference,
+            )
+            .join(message, message.c.id == delivery.c.message_id)
+            .where(delivery.c.state.in_(PARKED_STATES))
+            .order_by(delivery.c.id)
+            .limit(limit)
+        ).all()
+        return [
+            ParkedDelivery(
+                id=r.id,
+                message_id=r.message_id,
+                recipient=r.recipient,
+                state=r.state,
+                code=r.outcome_code,
+                reason=r.outcome_detail,
+                interface_id=r.interface_id,
+                event_code=r.event_code,
+                mpan=r.mpan,
+                sender_unique_reference=r.sender_unique_reference,
+            )
+            for r in rows
+        ]
+
+    def requeue_deliveries(self, ids: Sequence[int]) -> int:
+        """Make parked deliveries pending again (after a fix); returns how many."""
+        done = self.connection.execute(
+            sa.update(delivery)
+            .where(delivery.c.id.in_(list(ids)), delivery.c.state.in_(PARKED_STATES))
+            .values(state="pending", processed_at=None, outcome_code=None, outcome_detail=None)
+        )
+        return int(done.rowcount)
 
     def log_messages(self, messages: Sequence[NewMessage]) -> list[int]:
         """Log messages known to be new (the market's own, with unique references) at once,
@@ -883,11 +1017,13 @@ class MarketStore:
     def finish_delivery(
         self, delivery_id: int, *, state: str, at: datetime, code: str | None, detail: str | None
     ) -> None:
-        self.connection.execute(
+        done = self.connection.execute(
             sa.update(delivery)
-            .where(delivery.c.id == delivery_id)
+            .where(delivery.c.id == delivery_id, delivery.c.state == "pending")
             .values(state=state, processed_at=at, outcome_code=code, outcome_detail=detail)
         )
+        if done.rowcount != 1:
+            raise DeliveryTaken(f"delivery {delivery_id} was finished elsewhere")
 
     def messages(
         self, *, core: str | None = None, correlation_id: str | None = None, after_id: int = 0
@@ -936,6 +1072,12 @@ class MarketStore:
         )
         if updated.rowcount == 0:
             self.connection.execute(sa.insert(market_state), {"key": key, "value": value})
+
+    def serialise(self, work: str) -> None:
+        """Wait until no other transaction does ``work`` (the day's work, the market clock):
+        a transaction-scoped advisory lock on PostgreSQL; SQLite's writers are serial."""
+        if self.connection.dialect.name == "postgresql":
+            self.connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:work))"), {"work": work})
 
     def modes(self) -> dict[str, str]:
         return {r.dip_id: r.mode for r in self.connection.execute(sa.select(participant_mode))}
