@@ -29,6 +29,7 @@ def market(cli: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_sqlite_database_is_created_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "fresh" / "openmhhs.db"
+    path.parent.mkdir()  # a folder the user names must exist (OMH0404)
     db = Database(f"sqlite:///{path}")
     with db.begin() as connection:
         connection.execute(sa.text("SELECT 1"))

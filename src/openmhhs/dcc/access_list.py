@@ -22,7 +22,7 @@ def write_access_list(db: Database, day: date, path: Path) -> int:
     returns how many MPANs it lists. An MDR without an effective ISD MDR row that day is not
     listed (it is not authorised)."""
     count = 0
-    with db.read() as connection, path.open("w", newline="", encoding="ascii") as out:
+    with path.open("w", newline="", encoding="ascii") as out, db.read() as connection:
         mdr_ids = MdrIds(load_isd(connection))
         writer = csv.writer(out)
         writer.writerow(["mpan", "mdr_dip_id", "mdr_id"])
