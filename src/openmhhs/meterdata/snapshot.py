@@ -43,7 +43,7 @@ from openmhhs.store.identity_repo import load_registry
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.meterdata_repo import MeterDataStore
 
-__all__ = ["SCHEMA", "RegistrySnapshots", "Snapshot", "gate_records"]
+__all__ = ["SCHEMA", "RegistrySnapshots", "Snapshot", "annual_wh", "gate_records"]
 
 SCHEMA = pa.schema(
     [
@@ -80,9 +80,11 @@ class Snapshot:
     day: date
     table: pa.Table
     dcc_roles: Mapping[str, frozenset[DccUserRole]] = field(default_factory=dict)
+    mds: str | None = None
+    """The Market-wide Data Service's DIP ID (an addressee of every IF-021)."""
 
     def block(self, start: int, length: int) -> Snapshot:
-        return Snapshot(self.day, self.table.slice(start, length), self.dcc_roles)
+        return Snapshot(self.day, self.table.slice(start, length), self.dcc_roles, self.mds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +97,14 @@ class _Site:
     annual_wh: int
 
 
-def _site(record: MpanRecord) -> _Site:
+def annual_wh(record: MpanRecord) -> int:
+    """The simulated site's annual consumption (Wh): domestic or not, drawn per MPAN."""
     rng = random.Random(f"annual/{record.mpan}")
     annual = 1800 + rng.random() * 3500 if record.domestic else 8000 + rng.random() * 40000
+    return int(annual * 1000)
+
+
+def _site(record: MpanRecord) -> _Site:
     start = min((p.period.start for p in record.suppliers), default=date(2000, 1, 1))
     return _Site(
         str(record.distributor),
@@ -105,7 +112,7 @@ def _site(record: MpanRecord) -> _Site:
         record.connection_type.value,
         start,
         record.energy_direction,
-        int(annual * 1000),
+        annual_wh(record),
     )
 
 
@@ -123,6 +130,9 @@ class RegistrySnapshots:
         self.isd = registry.table
         self.dcc_roles = dcc_user_roles(registry)
         self.mdr_ids = MdrIds(self.isd)
+        self.mds = next(
+            (str(e.dip_id) for e in registry.table if str(e.dip_role) == "MDS" and e.dip_id), None
+        )
         self._presented: dict[tuple[str, DccUserRole, date], str] = {}
 
     def _presented_id(self, dip_id: str, via: DccUserRole, day: date) -> str:
@@ -148,7 +158,7 @@ class RegistrySnapshots:
             self._fill(row, mpan, day)
             for name in SCHEMA.names:
                 columns[name].append(row.get(name))
-        return Snapshot(day, pa.table(columns, schema=SCHEMA), self.dcc_roles)
+        return Snapshot(day, pa.table(columns, schema=SCHEMA), self.dcc_roles, self.mds)
 
     def _fill(self, row: dict[str, Any], mpan: str, day: date) -> None:
         site = self.sites.get(mpan)

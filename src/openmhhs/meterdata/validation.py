@@ -187,16 +187,17 @@ def history_periods(history: Sequence[int], n: int) -> list[int]:
 
 def _spread_rows(total: Ints, weights: npt.NDArray[np.float64], where: Bools) -> Ints:
     """Per row, ``total`` Wh over the periods in ``where`` in proportion to ``weights``, adding up
-    exactly (the remainder goes to the row's last such period)."""
-    w = np.where(where, weights[None, :] if weights.ndim == 1 else weights, 0.0)
+    exactly (the remainder goes to the row's last such period). Integer arithmetic (weights in
+    millionths), so a row's answer never depends on the rest of its block."""
+    w = np.where(where, np.round(weights * 1_000_000).astype(np.int64), 0)
     whole = w.sum(axis=1)
-    whole = np.where(whole == 0, 1.0, whole)
-    parts = np.floor(total[:, None] * w / whole[:, None]).astype(np.int64)
-    parts = np.where(where, parts, 0)
+    whole = np.where(whole == 0, 1, whole)
+    parts = np.where(where, total[:, None] * w // whole[:, None], 0)
     last = where.shape[1] - 1 - np.argmax(where[:, ::-1], axis=1)
     rows = np.flatnonzero(where.any(axis=1))
     parts[rows, last[rows]] += total[rows] - parts[rows].sum(axis=1)
-    return parts
+    spread: Ints = parts.astype(np.int64)
+    return spread
 
 
 def settle_block(inputs: BlockInputs, limits: Limits | None = None) -> SettledBlock:
