@@ -164,6 +164,9 @@ def data_run_command(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Embedded worker processes (default: cores, at most 4).")
     ] = None,
+    block_size: Annotated[
+        int, typer.Option("--block-size", help="MPANs per block (a task and a file per day and block).")
+    ] = 2000,
     messages: Annotated[
         bool,
         typer.Option(
@@ -179,6 +182,8 @@ def data_run_command(
     (Parquet by day and MPAN block) on Dask: embedded, or on a cluster with --scheduler."""
     if days < 1:
         raise InputInvalid("--days must be 1 or more")
+    if block_size < 1:
+        raise InputInvalid("--block-size must be 1 or more")
     if workers is not None and workers < 1:
         raise InputInvalid("--workers must be 1 or more")
     start = parse_day(first, option="--from") if first else today() - timedelta(days=days)
@@ -214,6 +219,7 @@ def data_run_command(
             faults=None if faults else FaultPlan.none(),
             scheduler=scheduler,
             workers=workers,
+            block_size=block_size,
             progress=report,
         )
     data = engine_json(result, folder, start, last, time.perf_counter() - started)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from openmhhs.days import days
+from openmhhs.failpoints import failpoint
 from openmhhs.meterdata.dataset import write_block
 from openmhhs.meterdata.meters import FaultPlan
 from openmhhs.meterdata.pipeline import process_block
@@ -62,14 +63,10 @@ def block_task(
         snapshot, seed=seed, faults=faults, history=None if previous is None else previous[0]
     )
     folder = Path(dataset)
-    size = sum(
-        write_block(folder, kind, snapshot.day, block, table)
-        for kind, table in (
-            ("consumption", result.consumption),
-            ("decisions", result.decisions),
-            ("submissions", result.submissions),
-        )
-    )
+    size = write_block(folder, "consumption", snapshot.day, block, result.consumption)
+    failpoint("meter.block.half-written")  # a worker lost here: the task runs again elsewhere
+    size += write_block(folder, "decisions", snapshot.day, block, result.decisions)
+    size += write_block(folder, "submissions", snapshot.day, block, result.submissions)
     submissions = result.submissions
     refused = submissions.column("ecs").is_valid()
     counts = {
@@ -103,12 +100,13 @@ def run_dataset(
     faults: FaultPlan | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
+    block_size: int = BLOCK,
     progress: Progress | None = None,
 ) -> EngineStats:
     """Run the days ``first`` to ``last`` over the market in ``db`` into ``dataset``."""
     snapshots = RegistrySnapshots(db)
     mpans = sorted(snapshots.sites)
-    starts = mpans[::BLOCK] or [""]
+    starts = mpans[::block_size] or [""]
     window = list(days(first, last))
     dataset.mkdir(parents=True, exist_ok=True)
     target = str(dataset.resolve())
