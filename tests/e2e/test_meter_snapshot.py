@@ -115,3 +115,31 @@ def test_the_block_pipeline_settles_as_the_message_run_does(market: CliHarness) 
         ]
         assert not diff, (key, diff)
         assert sum(not e[1] for e in got[key]) == x.actual, key
+
+
+@pytest.mark.parametrize(
+    ("first", "periods"), [(date(2026, 3, 29), 46), (date(2025, 10, 26), 50), (START, 48)]
+)
+def test_data_run_show_and_summary_over_the_dataset(
+    market: CliHarness, tmp_path: Path, first: date, periods: int
+) -> None:
+    folder = tmp_path / "ds"
+    run = market.json("data", "run", "--from", first.isoformat(), "--days", "2", "--dataset", str(folder))
+    assert run["dataset"] == str(folder) and run["values"] > 0 and run["ecs_refused"] == 0
+    assert not list(folder.rglob("*.tmp"))
+    summary = market.json(
+        "data", "summary", "--from", first.isoformat(), "--to", first.isoformat(), "--dataset", str(folder)
+    )
+    assert summary["values"] == run["by_day"][first.isoformat()]["values"]
+    assert 0 < summary["completeness"] <= 1 and summary["completeness"] + summary[
+        "estimated_share"
+    ] == pytest.approx(1)
+    mpan = Database()
+    with mpan.read() as connection:
+        core = MarketStore(connection).portfolios_on(first)[0][1]
+    shown = market.json("data", "show", core, "--day", first.isoformat(), "--dataset", str(folder))
+    assert shown["mpan"] == core and [p["period"] for p in shown["periods"]] == list(range(1, periods + 1))
+    assert all(isinstance(p["estimated"], bool) and p["value"] >= 0 for p in shown["periods"])
+    assert {p["mdr"] for p in shown["periods"] if not p["estimated"]} <= {"3333333333", None}
+    missing = market("data", "show", core, "--day", "2020-01-01", "--dataset", str(folder), ok=False)
+    assert "Traceback" not in missing.output and "OMH" in missing.output
