@@ -4,7 +4,7 @@ dataset (``meterdata.dataset``) and hands the block's state (the E5 history) to 
 block's task of the next day. Blocks of a day run in parallel; a block's days in order.
 
 Embedded by default (a ``distributed.LocalCluster`` of worker processes, or in-process for a
-tiny run); ``scheduler="tcp://HOST:PORT"`` runs the same tasks on a real cluster, whose
+tiny run or ``workers=0``); ``scheduler="tcp://HOST:PORT"`` runs the same tasks on a real cluster, whose
 workers must reach the dataset folder (a shared filesystem). A worker lost mid-run costs
 nothing: the scheduler runs its tasks again, and a block's files are replaced whole.
 """
@@ -111,7 +111,7 @@ def run_dataset(
     dataset.mkdir(parents=True, exist_ok=True)
     target = str(dataset.resolve())
     stats = EngineStats()
-    if scheduler is None and len(mpans) * len(window) * 48 < TINY:
+    if scheduler is None and (workers == 0 or (workers is None and len(mpans) * len(window) * 48 < TINY)):
         previous: dict[int, Any] = {}
         for day in window:
             parts = _blocks(snapshots.day(day), starts)
