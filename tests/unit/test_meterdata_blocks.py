@@ -4,15 +4,18 @@ random fault patterns, on ordinary and clock-change days."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, date, timedelta
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openmhhs.days import day_start
 from openmhhs.meterdata.meters import FaultPlan, MeterProfile, SimulatedMeters, local_hours
+from openmhhs.meterdata.snapshot import SCHEMA, Snapshot
 from openmhhs.meterdata.validation import (
     QUALITIES,
     SOURCES,
@@ -122,3 +125,17 @@ def test_a_settled_block_is_each_settled_day(seed: int, day: date) -> None:
         assert [p.source for p in single.periods] == [SOURCES[s] for s in block.source[r]]
         assert single.actual == block.actual[r]
     assert {p.quality for s in singles for p in s.periods} >= {"A", "E1"}  # the estimates are exercised
+
+
+def test_a_task_carries_only_its_block_of_the_snapshot() -> None:
+    """What a task is handed (pickled to a worker) grows with its block, not with the day."""
+    day = date(2025, 7, 10)
+    table = pa.table(
+        {name: pa.nulls(20_000, type=f.type) for name, f in zip(SCHEMA.names, SCHEMA, strict=True)}
+    )
+    table = table.set_column(0, "mpan", pa.array([str(2000000000000 + i) for i in range(20_000)]))
+    whole = Snapshot(day, table)
+    block = whole.block(2_000, 1_000)
+    assert block.table.column("mpan").to_pylist() == table.column("mpan").to_pylist()[2_000:3_000]
+    assert len(pickle.dumps(block)) * 10 < len(pickle.dumps(whole))
+    assert whole.block(19_990, 1_000).table.num_rows == 10

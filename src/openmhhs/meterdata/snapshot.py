@@ -84,7 +84,10 @@ class Snapshot:
     """The Market-wide Data Service's DIP ID (an addressee of every IF-021)."""
 
     def block(self, start: int, length: int) -> Snapshot:
-        return Snapshot(self.day, self.table.slice(start, length), self.dcc_roles, self.mds)
+        """Rows ``start`` to ``start + length``, copied (a slice would carry, and pickle, the
+        whole day's buffers to the task)."""
+        rows = pa.array(range(start, min(start + length, self.table.num_rows)), type=pa.int64())
+        return Snapshot(self.day, self.table.take(rows), self.dcc_roles, self.mds)
 
 
 @dataclass(frozen=True, slots=True)
