@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["completeness_by_day", "day_values", "summary"]
+__all__ = ["day_values", "summary"]
 
 
 def _files(dataset: Path, kind: str, first: date, last: date) -> list[str]:
@@ -90,21 +90,3 @@ def summary(dataset: Path, first: date, last: date) -> dict[str, Any]:
         "refusals": refusals,
         "by_sds_mdr": groups,
     }
-
-
-def completeness_by_day(dataset: Path, first: date, last: date) -> dict[str, tuple[int, int]]:
-    """Per settlement day: (values, actual values)."""
-    files = _files(dataset, "consumption", first, last)
-    if not files:
-        return {}
-    rows = (
-        duckdb.connect()
-        .execute(
-            "SELECT regexp_extract(filename, 'day=([0-9-]+)', 1) AS day, count(*), "
-            "count(*) FILTER (WHERE NOT estimated) FROM read_parquet(?, filename = true) "
-            "GROUP BY day ORDER BY day",
-            [files],
-        )
-        .fetchall()
-    )
-    return {str(d): (int(n), int(a)) for d, n, a in rows}
