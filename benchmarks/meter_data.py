@@ -1,8 +1,9 @@
-"""Benchmark: half-hourly values validated and submitted per second by ``openmhhs data run``
-(MDR retrieval through the DCC gate, IF-064/IF-065 built and checked, SDS validation and
-estimation, IF-021 built, ECS-checked, schema-checked and stored), for --mpans MPANs over
---days days, beside two floors measured in the same run on the same MPAN-days: the meters
-simulated alone, and the meters plus validation/estimation alone (no messages, no storage).
+"""Benchmark: half-hourly values per second end to end by the dataset run of ``openmhhs data
+run`` in one process (one core): the day's registry snapshot, the DCC gate, simulated meters,
+SDS validation and estimation, IF-021 built, ECS- and schema-checked, Parquet written), for
+--mpans MPANs over --days days, beside a floor measured in the same run: the same meters'
+values generated and written to Parquet, nothing else. Also bytes on disk per value and the
+process's peak memory.
 
     python benchmarks/meter_data.py [--mpans 10000] [--days 7] [--out bench-results/meter_data.json]
 """
@@ -12,22 +13,26 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from openmhhs.cli.model import read_description
-from openmhhs.days import day_start
 from openmhhs.market.driver import run_market
 from openmhhs.market.loader import load_market, register_population
 from openmhhs.market.population import population
-from openmhhs.meterdata.meters import local_hours
-from openmhhs.meterdata.run import DataRun
-from openmhhs.meterdata.validation import DayInputs, RegisterRead, settle_day
+from openmhhs.meterdata.dataset import write_block
+from openmhhs.meterdata.engine import BLOCK, run_dataset
+from openmhhs.meterdata.meters import SimulatedMeters
+from openmhhs.meterdata.snapshot import RegistrySnapshots
 from openmhhs.store.database import Database
 
 
@@ -53,44 +58,43 @@ def main() -> None:
     setup = time.perf_counter() - started
     first = description.start
     last = first + timedelta(days=args.days - 1)
-    runner = DataRun(db, seed=11)
-    mpans = sorted(runner.facts)
+    snapshots = RegistrySnapshots(db)
+    mpans = sorted(snapshots.sites)
+    annual = [snapshots.sites[m].annual_wh for m in mpans]
+    export = [4.0 if snapshots.sites[m].energy_direction == "E" else 0.0 for m in mpans]
+    meters = SimulatedMeters(11)
+    scratch = Path(tempfile.mkdtemp(prefix="openmhhs-bench-floor-"))
 
-    # floor 1: the meters alone
+    # the floor: the same meters' values generated and written to Parquet, nothing else
     started = time.perf_counter()
-    held = {}
+    floor_values = 0
     for i in range(args.days):
         day = first + timedelta(days=i)
-        for mpan in mpans:
-            held[(mpan, day)] = runner.meters.day(mpan, day, runner.facts[mpan].profile)
-    meters_seconds = time.perf_counter() - started
-    periods = sum(len(m.import_wh) for m in held.values())
-
-    # floor 2: the meters' data validated and estimated, nothing built or stored
-    started = time.perf_counter()
-    for (_, day), meter in held.items():
-        midnight = day_start(day + timedelta(days=1)).astimezone(UTC)
-        settle_day(
-            DayInputs(
-                period_hours=local_hours(day),
-                mdr_wh=meter.import_wh if meter.reachable else None,
-                register=RegisterRead(
-                    meter.meter_id,
-                    meter.register_start_wh,
-                    meter.register_end_wh,
-                    meter.register_end_at,
-                    midnight,
-                ),
+        for b in range(0, len(mpans), BLOCK):
+            block = meters.block(
+                mpans[b : b + BLOCK], day, annual_wh=annual[b : b + BLOCK], export_kwp=export[b : b + BLOCK]
             )
-        )
-    settle_seconds = time.perf_counter() - started
-    del held
+            n = block.import_wh.shape[1]
+            table = pa.table(
+                {
+                    "mpan": np.repeat(np.array(block.mpans, dtype=object), n),
+                    "period": np.tile(np.arange(1, n + 1, dtype=np.int8), len(block.mpans)),
+                    "value_wh": block.import_wh.astype(np.int32).ravel(),
+                }
+            )
+            write_block(scratch, "floor", day, b // BLOCK, table)
+            floor_values += table.num_rows
+    floor_seconds = time.perf_counter() - started
+    shutil.rmtree(scratch, ignore_errors=True)
 
-    # the whole run
+    # end to end, in one process (one core): snapshot, gate, meters, validation/estimation,
+    # IF-021 built, ECS- and schema-checked, Parquet written
+    dataset = Path(tempfile.mkdtemp(prefix="openmhhs-bench-dataset-"))
     started = time.perf_counter()
-    stats = runner.run(first, last)
+    stats = run_dataset(db, first, last, dataset, seed=11, workers=0)
     run_seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    shutil.rmtree(dataset, ignore_errors=True)
 
     result = {
         "benchmark": "meter_data",
@@ -98,29 +102,24 @@ def main() -> None:
         "mpans": args.mpans,
         "days": args.days,
         "market_setup_seconds": round(setup, 1),
-        "half_hourly_values": stats.periods,
-        "data_run": {
+        "half_hourly_values": stats.values,
+        "end_to_end_one_core": {
             "seconds": round(run_seconds, 2),
-            "values_per_second": round(stats.periods / run_seconds),
-            "mpan_days_per_second": round(stats.mpan_days / run_seconds),
-            "actual": stats.actual,
+            "values_per_second": round(stats.values / run_seconds),
+            "mpan_days": stats.mpan_days,
             "estimated": stats.estimated,
-            "if064": stats.if064,
-            "if065": stats.if065,
             "if021": stats.if021,
-            "amendments": stats.amendments,
+            "ecs_refused": stats.ecs_refused,
             "access_refusals": stats.refusals,
+            "bytes_on_disk": stats.bytes,
+            "bytes_per_value": round(stats.bytes / stats.values, 3),
         },
-        "floor_meters_only": {
-            "seconds": round(meters_seconds, 2),
-            "values_per_second": round(periods / meters_seconds),
+        "floor_generate_and_write_parquet": {
+            "seconds": round(floor_seconds, 2),
+            "values_per_second": round(floor_values / floor_seconds),
         },
-        "floor_meters_and_validation": {
-            "seconds": round(meters_seconds + settle_seconds, 2),
-            "values_per_second": round(periods / (meters_seconds + settle_seconds)),
-        },
-        "run_over_floor_time": round(run_seconds / (meters_seconds + settle_seconds), 2),
-        "peak_rss_mb": round(peak_mb),
+        "run_over_floor_time": round((run_seconds / stats.values) / (floor_seconds / floor_values), 2),
+        "peak_rss_mb_one_worker_process": round(peak_mb),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -141,7 +141,9 @@ def test_case1_a_csp_from_an_earlier_day_retires_a_pending_sds_led_mdr_change(
     stops = Counter(m["CustomBlock"]["B083"]["assignedMDRDIPID"] for m in _sent(market, core, "IF-063"))
     assert stops == {AURORA: 2, BEACON: 1}
 
-    run = market.cli.json("data", "run", "--from", TODAY.isoformat(), "--days", "8", "--no-faults")
+    run = market.cli.json(
+        "data", "run", "--messages", "--from", TODAY.isoformat(), "--days", "8", "--no-faults"
+    )
     assert run["access_refusals"] == 0 and run["estimated"] == 0 and run["mpan_days"] == 8
 
 
@@ -166,7 +168,9 @@ def test_case2_change_of_supplier_moves_reads_and_settlement_data(
     # an MPAN with no Data Service yet: its registered supplier may read
     assert _check(market, AURORA, bare, TODAY, "import_supplier")["allowed"]
 
-    market.cli("data", "run", "--from", TODAY.isoformat(), "--days", "6", "--no-faults", ok=True)
+    market.cli(
+        "data", "run", "--messages", "--from", TODAY.isoformat(), "--days", "6", "--no-faults", ok=True
+    )
     recipients = {
         _uk_day(m): set(m["CommonBlock"]["A0"]["primaryRecipients"]) for m in _sent(market, core, "IF-021")
     }
@@ -200,7 +204,9 @@ def test_case3_an_mdr_is_known_by_its_id_of_the_day(market: Market, monkeypatch:
     assert after["mpid"] == "MDRY"
     assert _listed(market, change - D)[core] == (CIRRUS, "MDRC")
     assert _listed(market, change)[core] == (CIRRUS, "MDRY")
-    run = market.cli.json("data", "run", "--from", TODAY.isoformat(), "--days", "5", "--no-faults")
+    run = market.cli.json(
+        "data", "run", "--messages", "--from", TODAY.isoformat(), "--days", "5", "--no-faults"
+    )
     assert run["access_refusals"] == 0 and run["estimated"] == 0
 
 
@@ -220,7 +226,9 @@ def test_case4_an_ended_isd_registration_ends_authorisation(
     refused = _check(market, CIRRUS, core, end)
     assert refused["code"] == "OMH0706"
     assert core in _listed(market, end - D) and core not in _listed(market, end)
-    run = market.cli.json("data", "run", "--from", TODAY.isoformat(), "--days", "5", "--no-faults")
+    run = market.cli.json(
+        "data", "run", "--messages", "--from", TODAY.isoformat(), "--days", "5", "--no-faults"
+    )
     assert run["access_refusals"] == 2  # the 4th and 5th day
 
 

@@ -64,7 +64,7 @@ def _portfolio(mpan: str | None = None) -> list[Any]:
 
 
 def test_every_day_of_every_appointed_mpan_is_submitted_once(market: CliHarness) -> None:
-    first = market.json("data", "run", "--from", START.isoformat(), "--days", "7")
+    first = market.json("data", "run", "--messages", "--from", START.isoformat(), "--days", "7")
     assert first["mpan_days"] > 0 and first["periods"] == first["actual"] + first["estimated"]
     assert first["access_refusals"] == 0 and first["ecs_refused"] == 0
     assert first["if064"] >= first["mpan_days"] - first["unreachable"]
@@ -88,7 +88,7 @@ def test_every_day_of_every_appointed_mpan_is_submitted_once(market: CliHarness)
         actual = [v.actual for v in sorted(versions, key=lambda v: v.version)]
         assert actual == sorted(set(actual))  # each amendment brings more actual data
     # running the same days again submits nothing more
-    again = market.json("data", "run", "--from", START.isoformat(), "--days", "7")
+    again = market.json("data", "run", "--messages", "--from", START.isoformat(), "--days", "7")
     assert again["if021"] == again["amendments"] == 0
 
 
@@ -190,7 +190,7 @@ def test_dcc_gate_across_mdr_change_change_of_supplier_and_de_appointment(
                 "valid_to": None,
             },
         )
-    run = market.json("data", "run", "--from", START.isoformat(), "--days", "8")
+    run = market.json("data", "run", "--messages", "--from", START.isoformat(), "--days", "8")
     assert run["access_refusals"] == 6  # Cirrus for each day from the change to the end
     with _db().read() as connection:
         log = MeterDataStore(connection).access_log(mpan=core)
@@ -221,7 +221,7 @@ def test_model_2a_supplier_retrieves_with_its_own_supplier_role(
         str(tmp_path / "run"),
         ok=True,
     )
-    run = cli.json("data", "run", "--from", START.isoformat(), "--days", "2")
+    run = cli.json("data", "run", "--messages", "--from", START.isoformat(), "--days", "2")
     assert run["access_refusals"] == 0 and run["mpan_days"] == 20
     with _db().read() as connection:
         vias = {(r[0], r[1]) for r in connection.execute(sa.text("select via, allowed from dcc_access_log"))}
@@ -232,7 +232,7 @@ def test_model_2a_supplier_retrieves_with_its_own_supplier_role(
     ("first", "periods"), [(date(2025, 10, 25), [48, 50, 48]), (date(2026, 3, 28), [48, 46, 48])]
 )
 def test_clock_change_days_end_to_end(market: CliHarness, first: date, periods: list[int]) -> None:
-    run = market.json("data", "run", "--from", first.isoformat(), "--days", "3", "--no-faults")
+    run = market.json("data", "run", "--messages", "--from", first.isoformat(), "--days", "3", "--no-faults")
     assert run["estimated"] == 0 or run["unreachable"] == 0
     with _db().read() as connection:
         submissions = MeterDataStore(connection).submissions()

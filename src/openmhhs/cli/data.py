@@ -1,9 +1,11 @@
 """Commands of meter data: ``openmhhs data run`` (retrieval, validation, estimation and
-settlement submission over the market in the database) and ``openmhhs dcc check`` (may
-this MDR read this meter on this day?)."""
+settlement submission over the market in the database, into the consumption dataset on Dask),
+``openmhhs data show`` and ``data summary`` (DuckDB over the dataset) and ``openmhhs dcc check``
+(may this MDR read this meter on this day?)."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,8 +30,10 @@ from openmhhs.dcc.access import retrieval_role
 from openmhhs.dcc.access_list import write_access_list
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, MpanCore
+from openmhhs.meterdata.engine import EngineStats, run_dataset
 from openmhhs.meterdata.gate import AccessGate, ReadRequest, dcc_user_roles, presented_id
 from openmhhs.meterdata.meters import FaultPlan
+from openmhhs.meterdata.query import day_values, summary
 from openmhhs.meterdata.run import DataRun, DataRunStats
 from openmhhs.store.database import Database
 from openmhhs.store.dcc_repo import DccRepository
@@ -37,6 +41,25 @@ from openmhhs.store.identity_repo import load_registry
 
 data_app = typer.Typer(help="Meter data: MDR retrieval through the DCC, SDS validation, IF-021.")
 dcc_app = typer.Typer(help="The DCC's access control of smart meters by MDR id.")
+
+DATASET_ENV = "OPENMHHS_DATASET"
+
+
+def default_dataset() -> Path:
+    """``OPENMHHS_DATASET`` if set, else ``meterdata`` under the user's openmhhs data folder."""
+    configured = os.environ.get(DATASET_ENV, "").strip()
+    if configured:
+        return Path(configured)
+    from platformdirs import user_data_dir  # noqa: PLC0415 - only when no folder is given
+
+    return Path(user_data_dir("openmhhs", appauthor=False)) / "meterdata"
+
+
+DatasetOption = typer.Option(
+    "--dataset",
+    help=f"The consumption dataset folder (default: ${DATASET_ENV}, else meterdata/ under the user's "
+    "openmhhs data folder, beside the default database).",
+)
 
 
 def stats_json(stats: DataRunStats, seconds: float) -> dict[str, Any]:
@@ -103,6 +126,25 @@ def print_stats(data: dict[str, Any]) -> None:
     )
 
 
+def engine_json(stats: EngineStats, dataset: Path, first: date, last: date, seconds: float) -> dict[str, Any]:
+    return {
+        "values": stats.values,
+        "dataset": str(dataset),
+        "days": [first.isoformat(), last.isoformat()],
+        "mpan_days": stats.mpan_days,
+        "estimated": stats.estimated,
+        "access_refusals": stats.refusals,
+        "if021": stats.if021,
+        "ecs_refused": stats.ecs_refused,
+        "blocks": stats.blocks,
+        "bytes": stats.bytes,
+        "bytes_per_value": round(stats.bytes / stats.values, 3) if stats.values else None,
+        "seconds": round(seconds, 2),
+        "values_per_second": round(stats.values / seconds) if seconds else None,
+        "by_day": stats.by_day,
+    }
+
+
 @data_app.command("run")
 @coded
 def data_run_command(
@@ -114,21 +156,158 @@ def data_run_command(
     faults: Annotated[
         bool, typer.Option("--faults/--no-faults", help="Simulate meter and communication faults.")
     ] = True,
+    dataset: Annotated[Path | None, DatasetOption] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="A Dask scheduler (tcp://HOST:PORT); default: embedded workers."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Embedded worker processes (default: cores, at most 4).")
+    ] = None,
+    block_size: Annotated[
+        int, typer.Option("--block-size", help="MPANs per block (a task and a file per day and block).")
+    ] = 2000,
+    messages: Annotated[
+        bool,
+        typer.Option(
+            "--messages",
+            help="Instead: the per-message run (IF-064, IF-065, IF-021 messages, late retrievals and "
+            "amendments) into the market database.",
+        ),
+    ] = False,
     as_json: bool = JsonOption,
 ) -> None:
     """Retrieve, validate, estimate and submit (IF-021) each settlement day of every appointed
-    MPAN in the database, day by day, as if run the morning after each day."""
+    MPAN in the database, as if run the morning after each day, into the consumption dataset
+    (Parquet by day and MPAN block) on Dask: embedded, or on a cluster with --scheduler."""
     if days < 1:
         raise InputInvalid("--days must be 1 or more")
+    if block_size < 1:
+        raise InputInvalid("--block-size must be 1 or more")
+    if workers is not None and workers < 1:
+        raise InputInvalid("--workers must be 1 or more")
     start = parse_day(first, option="--from") if first else today() - timedelta(days=days)
-    stats, seconds = run_data(
-        open_database(), start, start + timedelta(days=days - 1), seed=seed, faults=faults, quiet=as_json
-    )
-    data = stats_json(stats, seconds)
+    last = start + timedelta(days=days - 1)
+    if messages:
+        stats, seconds = run_data(open_database(), start, last, seed=seed, faults=faults, quiet=as_json)
+        data = stats_json(stats, seconds)
+        if as_json:
+            emit_json(data)
+        else:
+            print_stats(data)
+        return
+    if scheduler is not None and not scheduler.startswith("tcp://"):
+        raise InputInvalid("--scheduler must be tcp://HOST:PORT")
+    folder = dataset if dataset is not None else default_dataset()
+    db = open_database()
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, disable=as_json) as progress:
+        tasks: dict[date, Any] = {}
+
+        def report(day: date, done: int, total: int) -> None:
+            if day not in tasks:
+                tasks[day] = progress.add_task(f"meter data {day} blocks", total=total)
+            progress.update(tasks[day], completed=done, total=total)
+
+        result = run_dataset(
+            db,
+            start,
+            last,
+            folder,
+            seed=seed,
+            faults=None if faults else FaultPlan.none(),
+            scheduler=scheduler,
+            workers=workers,
+            block_size=block_size,
+            progress=report,
+        )
+    data = engine_json(result, folder, start, last, time.perf_counter() - started)
     if as_json:
         emit_json(data)
-    else:
-        print_stats(data)
+        return
+    table = Table(title="Meter data by settlement day", title_justify="left")
+    for column in ("day", "values", "estimated", "access refusals", "ECS refused"):
+        table.add_column(column, justify="left" if column == "day" else "right")
+    for day, row in sorted(data["by_day"].items()):
+        table.add_row(
+            day,
+            f"{row['values']:,}",
+            f"{row['estimated']:,}",
+            f"{row['refusals']:,}",
+            f"{row['ecs_refused']:,}",
+        )
+    console.print(table)
+    console.print(
+        f"{data['values']:,} half-hourly values ({data['mpan_days']:,} MPAN-days, {data['if021']:,} IF-021) "
+        f"in {data['dataset']}: {data['bytes_per_value']} bytes a value, "
+        f"{data['values_per_second']:,} values/s"
+    )
+
+
+@data_app.command("show")
+@coded
+def data_show_command(
+    mpan: Annotated[str, typer.Argument(help="The MPAN core.")],
+    day: Annotated[str, typer.Option("--day", help="The settlement day.")],
+    dataset: Annotated[Path | None, DatasetOption] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """One MPAN's settlement day from the dataset: each period's value (kWh), whether it is
+    estimated, and the MDR that retrieved it."""
+    core = MpanCore(mpan)
+    on = parse_day(day, option="--day")
+    folder = dataset if dataset is not None else default_dataset()
+    periods = day_values(folder, str(core), on)
+    if periods is None:
+        raise InputInvalid(f"{core} has no data for {on} in {folder}")
+    result = {"mpan": str(core), "day": on.isoformat(), "periods": periods}
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"{core} on {on}", title_justify="left")
+    for column in ("period", "kWh", "estimated", "MDR"):
+        table.add_column(column, justify="right")
+    for p in periods:
+        table.add_row(str(p["period"]), f"{p['value']:.3f}", "yes" if p["estimated"] else "", p["mdr"] or "")
+    console.print(table)
+
+
+@data_app.command("summary")
+@coded
+def data_summary_command(
+    first: Annotated[str, typer.Option("--from", help="The first settlement day.")],
+    last: Annotated[str, typer.Option("--to", help="The last settlement day (inclusive).")],
+    dataset: Annotated[Path | None, DatasetOption] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Completeness, estimated share and DCC refusals by code, per SDS and MDR, from the dataset."""
+    start = parse_day(first, option="--from")
+    end = parse_day(last, option="--to")
+    if end < start:
+        raise InputInvalid("--to must not be before --from")
+    folder = dataset if dataset is not None else default_dataset()
+    result = summary(folder, start, end)
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"Meter data {start} to {end}", title_justify="left")
+    for column in ("SDS", "MDR", "values", "actual", "estimated share"):
+        table.add_column(column, justify="left" if column in {"SDS", "MDR"} else "right")
+    for row in result["by_sds_mdr"]:
+        table.add_row(
+            row["sds"],
+            row["mdr"] or "-",
+            f"{row['values']:,}",
+            f"{row['actual']:,}",
+            f"{row['estimated_share']:.2%}",
+        )
+    console.print(table)
+    refusals = ", ".join(f"{code}: {n:,}" for code, n in result["refusals"].items()) or "none"
+    console.print(
+        f"completeness {result['completeness']:.2%} (actual of all values), "
+        f"estimated {result['estimated_share']:.2%}; DCC refusals {refusals}"
+    )
 
 
 @dcc_app.command("check")

@@ -6,7 +6,10 @@ Energy is in watt-hours (integers): the DIP's kWh values have three decimals (DT
 one Wh is exactly their resolution and sums never drift.
 
 Every figure is a pure function of (seed, MPAN, day): the same meter can be read again on
-any machine, in any order, in parallel, and gives the same answer. The register is built so
+any machine, in any order, in parallel, and gives the same answer. The draws come from a
+counter-based hash (splitmix64 of seed, MPAN, draw kind, day and period), so a whole block
+of MPANs is simulated at once with numpy (``SimulatedMeters.block``); ``SimulatedMeters.day``
+is that same computation for one MPAN. The register is built so
 that it needs no history: ``R(d) = base + F(n) + w(d)``, where ``F`` is the integral of the
 seasonal mean (closed form) and ``w`` a bounded deterministic wobble; a day's consumption
 is ``R(d+1) - R(d)``, spread over its periods by a domestic shape with noise.
@@ -20,20 +23,41 @@ two periods late and its midnight register read is stamped an hour early).
 
 from __future__ import annotations
 
-import math
-import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from openmhhs.days import LONDON, day_start, settlement_periods
 
-__all__ = ["FaultPlan", "MeterDay", "MeterProfile", "SimulatedMeters", "daily_shape", "local_hours"]
+__all__ = [
+    "FaultPlan",
+    "MeterBlock",
+    "MeterDay",
+    "MeterProfile",
+    "SimulatedMeters",
+    "daily_shape",
+    "local_hours",
+]
 
 EPOCH = date(2024, 1, 1)
 """Day 0 of every simulated meter's life (its registers and fault draws count from here)."""
 BLOCK_DAYS = 30
 """Outages and exchanges are drawn per 30-day block of each MPAN's life."""
+
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+# draw kinds of the hash (each an independent stream)
+_BASE, _WOBBLE, _HH, _METER, _NEW, _CLOCK, _MISSING, _SUN, _OUTAGE, _EXCHANGE = range(1, 11)
+_NONE = -(2**31)
+"""The day number hashed for "never exchanged" (the original meter)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +106,63 @@ class MeterDay:
     """What really flowed (for tests and reports; never sent)."""
 
 
-def _rng(*parts: object) -> random.Random:
-    return random.Random("/".join(str(p) for p in parts))
+@dataclass(frozen=True, slots=True)
+class MeterBlock:
+    """A block of MPANs' meters for one UK local day (row i is ``mpans[i]``), as arrays."""
+
+    mpans: tuple[str, ...]
+    day: date
+    meter_serial: Ints
+    """The meter's serial number (its id is ``S`` and eight digits, ``meter_id``)."""
+    import_wh: Ints
+    """(MPANs, periods): as recorded; meaningless where ``recorded`` is False."""
+    recorded: Bools
+    export_wh: Ints
+    """(MPANs, periods): zero where there is no solar export (``has_export``)."""
+    has_export: Bools
+    register_start_wh: Ints
+    register_end_wh: Ints
+    reachable: Bools
+    exchanged: Bools
+    clock_error: Bools
+    true_import_wh: Ints
+
+    def meter_id(self, i: int) -> str:
+        return f"S{int(self.meter_serial[i]):08d}"[:10]
+
+    def register_end_at(self, i: int) -> datetime:
+        midnight = day_start(self.day + timedelta(days=1))
+        return (midnight - timedelta(hours=1) if self.clock_error[i] else midnight).astimezone(UTC)
 
 
-def daily_shape(local_hour: float) -> float:
-    """A domestic day: low at night, a morning and a larger evening peak."""
-    morning = 0.9 * math.exp(-(((local_hour - 7.5) / 1.2) ** 2))
-    evening = 1.6 * math.exp(-(((local_hour - 18.5) / 2.0) ** 2))
-    return 0.45 + morning + evening
+def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser."""
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
 
 
-def _solar(local_hour: float) -> float:
-    return max(0.0, math.sin(math.pi * (local_hour - 6.0) / 14.0)) if 6.0 <= local_hour <= 20.0 else 0.0
+def _uniform(*keys: Any) -> Floats:
+    """Uniform draws in [0, 1), a pure function of the keys (broadcast together)."""
+    with np.errstate(over="ignore"):
+        h = np.zeros((), dtype=np.uint64)
+        for key in keys:
+            k = np.asarray(key, dtype=np.int64).astype(np.uint64)
+            h = _mix(h ^ (k + np.uint64(0x9E3779B97F4A7C15)) * np.uint64(0xD6E8FEB86659FD93))
+        return (h >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def daily_shape(local_hour: Any) -> Any:
+    """A domestic day: low at night, a morning and a larger evening peak (a float or an array)."""
+    morning = 0.9 * np.exp(-(((np.asarray(local_hour) - 7.5) / 1.2) ** 2))
+    evening = 1.6 * np.exp(-(((np.asarray(local_hour) - 18.5) / 2.0) ** 2))
+    shape = 0.45 + morning + evening
+    return float(shape) if np.ndim(shape) == 0 else shape
+
+
+def _solar(local_hour: Floats) -> Floats:
+    daylight = (local_hour >= 6.0) & (local_hour <= 20.0)
+    return np.where(daylight, np.maximum(0.0, np.sin(np.pi * (local_hour - 6.0) / 14.0)), 0.0)
 
 
 @lru_cache(maxsize=4096)
@@ -113,101 +181,139 @@ class SimulatedMeters:
         self.faults = faults if faults is not None else FaultPlan()
 
     # -- the register ------------------------------------------------------------------------------
-    def _mean_daily_wh(self, profile: MeterProfile) -> float:
-        return profile.annual_import_kwh * 1000 / 365.25
-
-    def _integral_wh(self, profile: MeterProfile, n: int) -> float:
+    @staticmethod
+    def _integral_wh(mean: Floats, n: Ints | int) -> Floats:
         """Consumption from EPOCH to the start of day ``n``: the seasonal mean, integrated."""
         amplitude, phase = 0.3, 15
-        a = self._mean_daily_wh(profile)
-        return a * (n + amplitude * 365.25 / (2 * math.pi) * math.sin(2 * math.pi * (n - phase) / 365.25))
+        n_ = np.asarray(n, dtype=np.float64)
+        return mean * (n_ + amplitude * 365.25 / (2 * np.pi) * np.sin(2 * np.pi * (n_ - phase) / 365.25))
 
-    def _wobble_wh(self, mpan: str, n: int, profile: MeterProfile) -> float:
-        return (_rng(self.seed, mpan, "w", n).random() - 0.5) * 0.5 * self._mean_daily_wh(profile)
-
-    def _cumulative_wh(self, mpan: str, n: int, profile: MeterProfile) -> int:
-        base = _rng(self.seed, mpan, "base").randrange(1_000_000, 40_000_000)
-        return base + round(self._integral_wh(profile, n) + self._wobble_wh(mpan, n, profile))
+    def _cumulative_wh(self, keys: Ints, mean: Floats, n: Ints | int) -> Ints:
+        base = 1_000_000 + np.floor(_uniform(self.seed, keys, _BASE) * 39_000_000).astype(np.int64)
+        wobble = (_uniform(self.seed, keys, _WOBBLE, n) - 0.5) * 0.5 * mean
+        return base + np.round(self._integral_wh(mean, n) + wobble).astype(np.int64)
 
     # -- faults ------------------------------------------------------------------------------------
-    def _block_event(self, mpan: str, kind: str, n: int, rate: float) -> tuple[int, int] | None:
-        """The (first day, length) of ``kind`` in the 30-day block holding day ``n``, if any."""
-        return _block_event(self.seed, mpan, kind, n // BLOCK_DAYS, rate)
+    def _events(self, keys: Ints, kind: int, blocks: Ints, rate: float) -> tuple[Bools, Ints, Ints]:
+        """Per (MPAN, block): whether ``kind`` happens in the 30-day block, its first day, its length."""
+        k = keys[:, None]
+        b = blocks[None, :] if blocks.ndim == 1 else blocks
+        happens = (_uniform(self.seed, k, kind, b, 0) < rate) & (b >= 0)
+        first = b * BLOCK_DAYS + np.floor(_uniform(self.seed, k, kind, b, 1) * BLOCK_DAYS).astype(np.int64)
+        length = 2 + np.floor(_uniform(self.seed, k, kind, b, 2) * 4).astype(np.int64)
+        return happens, first, length
+
+    def _outages(self, keys: Ints, n: int) -> tuple[Bools, Ints, Ints]:
+        """Whether an outage covers day ``n`` for each MPAN, and its first and last day numbers."""
+        blocks = np.array([n // BLOCK_DAYS, (n - BLOCK_DAYS) // BLOCK_DAYS], dtype=np.int64)
+        happens, first, length = self._events(keys, _OUTAGE, blocks, self.faults.outage_rate)
+        covers = happens & (first <= n) & (n < first + length)
+        which = np.argmax(covers, axis=1)
+        rows = np.arange(len(keys))
+        covered: Bools = np.asarray(covers.any(axis=1), dtype=np.bool_)
+        return covered, first[rows, which], first[rows, which] + length[rows, which] - 1
 
     def outage(self, mpan: str, day: date) -> tuple[date, date] | None:
         """The communications outage covering ``day`` (first, last), if there is one."""
+        covered, first, last = self._outages(np.array([int(mpan)], dtype=np.int64), (day - EPOCH).days)
+        if not covered[0]:
+            return None
+        return EPOCH + timedelta(days=int(first[0])), EPOCH + timedelta(days=int(last[0]))
+
+    def _last_exchange(self, keys: Ints, n: int) -> Ints:
+        """The latest day number <= n on which each meter was exchanged (``_NONE``: never)."""
+        if n < 0 or self.faults.exchange_rate <= 0:
+            return np.full(len(keys), _NONE, dtype=np.int64)
+        blocks = np.arange(n // BLOCK_DAYS + 1, dtype=np.int64)
+        happens, first, _ = self._events(keys, _EXCHANGE, blocks, self.faults.exchange_rate)
+        latest: Ints = np.where(happens & (first <= n), first, _NONE).max(axis=1)
+        return latest
+
+    # -- a block of meters for a day -----------------------------------------------------------------
+    def block(
+        self,
+        mpans: Sequence[str],
+        day: date,
+        *,
+        annual_wh: Sequence[float] | Floats,
+        export_kwp: Sequence[float] | Floats,
+        asked_on: date | None = None,
+    ) -> MeterBlock:
+        """Every meter of ``mpans`` for ``day``, as a retrieval on ``asked_on`` finds it."""
+        keys = np.array([int(m) for m in mpans], dtype=np.int64)
+        mean = np.asarray(annual_wh, dtype=np.float64) / 365.25
+        kwp = np.asarray(export_kwp, dtype=np.float64)
         n = (day - EPOCH).days
-        for block_day in (n, n - BLOCK_DAYS):
-            found = self._block_event(mpan, "outage", block_day, self.faults.outage_rate)
-            if found is not None and found[0] <= n < found[0] + found[1]:
-                first = EPOCH + timedelta(days=found[0])
-                return first, first + timedelta(days=found[1] - 1)
-        return None
+        start_wh = self._cumulative_wh(keys, mean, n)
+        end_wh = self._cumulative_wh(keys, mean, n + 1)
+        total = np.maximum(0, end_wh - start_wh)
+        hours = np.array(local_hours(day))
+        index = np.arange(len(hours), dtype=np.int64)
+        weights = daily_shape(hours)[None, :] * (
+            0.7 + 0.6 * _uniform(self.seed, keys[:, None], _HH, n, index)
+        )
+        scale = total / weights.sum(axis=1)
+        true = np.floor(weights * scale[:, None]).astype(np.int64)
+        true[:, -1] += total - true.sum(axis=1)  # exact: the register advance is the sum of the half-hours
 
-    def _last_exchange(self, mpan: str, n: int) -> int | None:
-        """The latest day number <= n on which the meter was exchanged."""
-        block = n // BLOCK_DAYS
-        for b in range(block, -1, -1):
-            found = self._block_event(mpan, "exchange", b * BLOCK_DAYS, self.faults.exchange_rate)
-            if found is not None and found[0] <= n:
-                return found[0]
-        return None
+        exchanged_on = self._last_exchange(keys, n)
+        serial = np.floor(_uniform(self.seed, keys, _METER, exchanged_on) * 10**8).astype(np.int64)
+        fitted = np.floor(_uniform(self.seed, keys, _NEW, exchanged_on) * 50_000).astype(np.int64)
+        was_exchanged = exchanged_on != _NONE
+        at_exchange = self._cumulative_wh(keys, mean, np.where(was_exchanged, exchanged_on, 0))
+        offset = np.where(was_exchanged, at_exchange - fitted, 0)
 
-    # -- a day ---------------------------------------------------------------------------------------
-    def day(self, mpan: str, day: date, profile: MeterProfile, *, asked_on: date | None = None) -> MeterDay:
-        n = (day - EPOCH).days
-        start_wh = self._cumulative_wh(mpan, n, profile)
-        end_wh = self._cumulative_wh(mpan, n + 1, profile)
-        total = max(0, end_wh - start_wh)
-        hours = local_hours(day)
-        rng = _rng(self.seed, mpan, "hh", n)
-        weights = [daily_shape(h) * (0.7 + 0.6 * rng.random()) for h in hours]
-        scale = total / sum(weights)
-        true = [int(w * scale) for w in weights]
-        true[-1] += total - sum(true)  # exact: the register advance is the sum of the half-hours
-
-        exchanged_on = self._last_exchange(mpan, n)
-        meter_serial = _rng(self.seed, mpan, "meter", exchanged_on).randrange(10**8)
-        meter_id = f"S{meter_serial:08d}"[:10]
-        offset = 0
-        if exchanged_on is not None:  # the new meter's register starts near zero
-            fitted = _rng(self.seed, mpan, "new", exchanged_on).randrange(0, 50_000)
-            offset = self._cumulative_wh(mpan, exchanged_on, profile) - fitted
         faults = self.faults
-        clock_error = _rng(self.seed, mpan, "clock", n).random() < faults.clock_error_rate
-        recorded: list[int | None] = list(true)
-        if clock_error:  # an hour fast: each half-hour recorded two periods late
-            recorded = [None, None, *true[:-2]]
-        missing = _rng(self.seed, mpan, "missing", n)
-        recorded = [None if missing.random() < faults.missing_rate else v for v in recorded]
-        midnight = day_start(day + timedelta(days=1))
-        end_at = midnight - timedelta(hours=1) if clock_error else midnight
-        export: tuple[int | None, ...] | None = None
-        if profile.export_kwp > 0:
-            clear = _rng(self.seed, mpan, "sun", n).random()
-            export = tuple(round(profile.export_kwp * 500 * _solar(h) * (0.2 + 0.8 * clear)) for h in hours)
+        clock_error = _uniform(self.seed, keys, _CLOCK, n) < faults.clock_error_rate
+        recorded_wh = np.where(clock_error[:, None], np.roll(true, 2, axis=1), true)
+        recorded = np.ones(true.shape, dtype=np.bool_)
+        recorded[clock_error, :2] = False  # an hour fast: each half-hour recorded two periods late
+        recorded &= _uniform(self.seed, keys[:, None], _MISSING, n, index) >= faults.missing_rate
+        clear = _uniform(self.seed, keys, _SUN, n)
+        has_export = kwp > 0
+        export = np.round(kwp[:, None] * 500 * _solar(hours)[None, :] * (0.2 + 0.8 * clear[:, None])).astype(
+            np.int64
+        )
         asked = asked_on or day + timedelta(days=1)
+        covered, _, _ = self._outages(keys, (asked - EPOCH).days)
+        return MeterBlock(
+            mpans=tuple(mpans),
+            day=day,
+            meter_serial=serial,
+            import_wh=recorded_wh,
+            recorded=recorded,
+            export_wh=np.where(has_export[:, None], export, 0),
+            has_export=has_export,
+            register_start_wh=start_wh - offset,
+            register_end_wh=end_wh - offset,
+            reachable=~covered,
+            exchanged=exchanged_on == n,
+            clock_error=clock_error,
+            true_import_wh=true,
+        )
+
+    def day(self, mpan: str, day: date, profile: MeterProfile, *, asked_on: date | None = None) -> MeterDay:
+        """One meter's day: ``block`` for a single MPAN."""
+        b = self.block(
+            [mpan],
+            day,
+            annual_wh=[profile.annual_import_kwh * 1000],
+            export_kwp=[profile.export_kwp],
+            asked_on=asked_on,
+        )
         return MeterDay(
             mpan=mpan,
             day=day,
-            meter_id=meter_id,
-            import_wh=tuple(recorded),
-            export_wh=export,
-            register_start_wh=start_wh - offset,
-            register_end_wh=end_wh - offset,
-            register_end_at=end_at.astimezone(UTC),
-            reachable=self.outage(mpan, asked) is None,
-            exchanged=exchanged_on == n,
-            clock_error=clock_error,
-            true_import_wh=tuple(true),
+            meter_id=b.meter_id(0),
+            import_wh=tuple(
+                int(v) if ok else None for v, ok in zip(b.import_wh[0], b.recorded[0], strict=True)
+            ),
+            export_wh=tuple(int(v) for v in b.export_wh[0]) if b.has_export[0] else None,
+            register_start_wh=int(b.register_start_wh[0]),
+            register_end_wh=int(b.register_end_wh[0]),
+            register_end_at=b.register_end_at(0),
+            reachable=bool(b.reachable[0]),
+            exchanged=bool(b.exchanged[0]),
+            clock_error=bool(b.clock_error[0]),
+            true_import_wh=tuple(int(v) for v in b.true_import_wh[0]),
         )
-
-
-@lru_cache(maxsize=2_000_000)
-def _block_event(seed: int, mpan: str, kind: str, block: int, rate: float) -> tuple[int, int] | None:
-    if rate <= 0:
-        return None
-    rng = _rng(seed, mpan, kind, block)
-    if rng.random() >= rate:
-        return None
-    return block * BLOCK_DAYS + rng.randrange(BLOCK_DAYS), rng.randrange(2, 6)

@@ -34,6 +34,7 @@ from openmhhs.meterdata.ecs import check_settlement_data
 from openmhhs.meterdata.gate import AccessDecision, AccessGate, ReadRequest, dcc_user_roles, presented_id
 from openmhhs.meterdata.messages import mdr_consumption, mdr_readings, settlement_data
 from openmhhs.meterdata.meters import FaultPlan, MeterDay, MeterProfile, SimulatedMeters, local_hours
+from openmhhs.meterdata.snapshot import annual_wh
 from openmhhs.meterdata.validation import DayInputs, Limits, RegisterRead, SettledDay, settle_day
 from openmhhs.registration.model import MpanRecord
 from openmhhs.store.database import Database
@@ -81,8 +82,7 @@ class _Facts:
 
 
 def _facts(record: MpanRecord) -> _Facts:
-    rng = random.Random(f"annual/{record.mpan}")
-    annual = 1800 + rng.random() * 3500 if record.domestic else 8000 + rng.random() * 40000
+    annual = annual_wh(record) / 1000
     export = record.energy_direction == "E"
     start = min((p.period.start for p in record.suppliers), default=date(2000, 1, 1))
     return _Facts(

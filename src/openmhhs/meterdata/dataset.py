@@ -1,0 +1,47 @@
+"""The consumption dataset: Parquet (zstd) files partitioned by settlement day and MPAN block.
+
+    DATASET/consumption/day=2025-07-01/block=00000.parquet   per MPAN, SDS and period
+    DATASET/decisions/day=2025-07-01/block=00000.parquet     the DCC gate's decisions
+    DATASET/submissions/day=2025-07-01/block=00000.parquet   the IF-021 per MPAN-day
+
+Writing a (day, block) is idempotent: each file is written under a temporary name in its
+folder and renamed into place (atomic on one filesystem), so a re-run replaces it whole and a
+killed writer leaves at most a temporary file, which readers never match (``*.parquet``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["KINDS", "block_path", "write_block"]
+
+KINDS = ("consumption", "decisions", "submissions")
+
+
+def block_path(dataset: Path, kind: str, day: date, block: int) -> Path:
+    return dataset / kind / f"day={day.isoformat()}" / f"block={block:05d}.parquet"
+
+
+def write_block(dataset: Path, kind: str, day: date, block: int, table: pa.Table) -> int:
+    """Write one (day, block) file atomically; returns its size in bytes."""
+    final = block_path(dataset, kind, day, block)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        pq.write_table(
+            table,
+            temporary,
+            compression="zstd",
+            compression_level=6,
+            use_dictionary=True,
+            write_statistics=True,
+        )
+        temporary.replace(final)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return final.stat().st_size

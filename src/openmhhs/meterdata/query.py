@@ -1,0 +1,92 @@
+"""Queries over the consumption dataset with DuckDB (``meterdata.dataset`` layout): one MPAN's
+day, and the completeness of a window per SDS and MDR with the DCC's refusals by code."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+__all__ = ["day_values", "summary"]
+
+
+def _files(dataset: Path, kind: str, first: date, last: date) -> list[str]:
+    """The Parquet files of ``kind`` for the days ``first`` to ``last`` (never a temporary file)."""
+    found: list[str] = []
+    for folder in sorted((dataset / kind).glob("day=*")):
+        day = date.fromisoformat(folder.name.removeprefix("day="))
+        if first <= day <= last:
+            found += [str(p) for p in sorted(folder.glob("block=*.parquet"))]
+    return found
+
+
+def day_values(dataset: Path, mpan: str, day: date) -> list[dict[str, Any]] | None:
+    """Each period of the MPAN's day: value (kWh), estimated, the MDR that retrieved it; None when
+    the dataset has no such day for the MPAN."""
+    files = _files(dataset, "consumption", day, day)
+    if not files:
+        return None
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT period, value_wh, estimated, mdr FROM read_parquet(?) WHERE mpan = ? ORDER BY period",
+            [files, mpan],
+        )
+        .fetchall()
+    )
+    if not rows:
+        return None
+    return [{"period": int(p), "value": int(v) / 1000, "estimated": bool(e), "mdr": m} for p, v, e, m in rows]
+
+
+def summary(dataset: Path, first: date, last: date) -> dict[str, Any]:
+    """Completeness (share of actual values), estimated share and the DCC's refusals by code, in
+    all and per SDS and MDR, over the days ``first`` to ``last``."""
+    consumption = _files(dataset, "consumption", first, last)
+    decisions = _files(dataset, "decisions", first, last)
+    connection = duckdb.connect()
+    groups: list[dict[str, Any]] = []
+    values = actual = 0
+    if consumption:
+        # the MDR of an MPAN-day is the one whose data it has (null: none of its values came from one)
+        for sds, mdr, n, a in connection.execute(
+            """
+            WITH days AS (
+                SELECT filename, mpan, sds, count(*) AS n, count(*) FILTER (WHERE NOT estimated) AS a,
+                       max(mdr) AS mdr
+                FROM read_parquet(?, filename = true) GROUP BY filename, mpan, sds
+            )
+            SELECT sds, mdr, sum(n), sum(a) FROM days GROUP BY sds, mdr ORDER BY sds, mdr NULLS LAST
+            """,
+            [consumption],
+        ).fetchall():
+            groups.append(
+                {
+                    "sds": sds,
+                    "mdr": mdr,
+                    "values": int(n),
+                    "actual": int(a),
+                    "estimated_share": (int(n) - int(a)) / int(n) if n else 0.0,
+                }
+            )
+            values += int(n)
+            actual += int(a)
+    refusals: dict[str, int] = {}
+    if decisions:
+        for code, n in connection.execute(
+            "SELECT code, count(*) FROM read_parquet(?) WHERE NOT allowed GROUP BY code ORDER BY code",
+            [decisions],
+        ).fetchall():
+            refusals[str(code)] = int(n)
+    return {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "values": values,
+        "actual": actual,
+        "completeness": actual / values if values else 0.0,
+        "estimated_share": (values - actual) / values if values else 0.0,
+        "refusals": refusals,
+        "by_sds_mdr": groups,
+    }

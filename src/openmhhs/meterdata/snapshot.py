@@ -1,0 +1,213 @@
+"""The day's registry snapshot: one extract per settlement day of everything a meter-data task
+needs to know about the MPANs it processes, as a pyarrow table, so that no task queries the
+market database.
+
+One row per (MPAN, SDS) on the day: the SDS that serves the MPAN and the supplier as the SDS
+learnt it (its portfolio), the MDR the SDS instructed and the id that MDR presents to the DCC
+(the ISD as of the day, in the DCC user role ``retrieval_role`` gives it), and what the DCC
+holds for the day (its records, merged by ``dcc.access.merge``): the MDR in force, that MDR's
+4-character id as of the day (``dcc.access.authorise``, the rule of ``dcc access-list``) or
+the code of why none is authorised, the registered supplier and the energy direction. Static
+site facts (distributor, GSP Group, connection type) ride along.
+
+``gate_records`` turns a row back into the DCC's records of that MPAN for that day, so a task
+applies the gate's own decision function (``dcc.access.decide``) to it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+
+from openmhhs.dcc.access import (
+    Authorised,
+    DccRecords,
+    MdrIds,
+    MdrNotice,
+    SupplyNotice,
+    authorise,
+    retrieval_role,
+    supplier_role_for,
+)
+from openmhhs.identity.registry import DccUserRole
+from openmhhs.meterdata.gate import dcc_user_roles, presented_id
+from openmhhs.registration.model import MpanRecord
+from openmhhs.store.database import Database
+from openmhhs.store.dcc_repo import DccRepository
+from openmhhs.store.identity_repo import load_registry
+from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.meterdata_repo import MeterDataStore
+
+__all__ = ["SCHEMA", "RegistrySnapshots", "Snapshot", "annual_wh", "gate_records"]
+
+SCHEMA = pa.schema(
+    [
+        ("mpan", pa.string()),
+        ("sds", pa.string()),
+        ("supplier", pa.string()),
+        ("mdr", pa.string()),
+        ("mdr_via", pa.string()),
+        ("mdr_presented_id", pa.string()),
+        ("dcc_mdr", pa.string()),
+        ("dcc_mdr_id", pa.string()),
+        ("dcc_mdr_refusal", pa.string()),
+        ("dcc_supplier", pa.string()),
+        ("energy_direction", pa.string()),
+        ("supplier_via", pa.string()),
+        ("supplier_presented_id", pa.string()),
+        ("shares_data", pa.bool_()),
+        ("distributor", pa.string()),
+        ("gsp_group", pa.string()),
+        ("connection_type", pa.string()),
+        ("connection_from", pa.date32()),
+        ("annual_wh", pa.int64()),
+        ("export", pa.bool_()),
+    ]
+)
+"""A row per (MPAN, SDS) of the day, in MPAN order."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The day's extract and the DCC user roles each DIP ID holds (small: one entry per
+    participant), handed together to every task of the day."""
+
+    day: date
+    table: pa.Table
+    dcc_roles: Mapping[str, frozenset[DccUserRole]] = field(default_factory=dict)
+    mds: str | None = None
+    """The Market-wide Data Service's DIP ID (an addressee of every IF-021)."""
+
+    def block(self, start: int, length: int) -> Snapshot:
+        """Rows ``start`` to ``start + length``, copied (a slice would carry, and pickle, the
+        whole day's buffers to the task)."""
+        rows = pa.array(range(start, min(start + length, self.table.num_rows)), type=pa.int64())
+        return Snapshot(self.day, self.table.take(rows), self.dcc_roles, self.mds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Site:
+    distributor: str
+    gsp_group: str
+    connection_type: str
+    connection_from: date
+    energy_direction: str
+    annual_wh: int
+
+
+def annual_wh(record: MpanRecord) -> int:
+    """The simulated site's annual consumption (Wh): domestic or not, drawn per MPAN."""
+    rng = random.Random(f"annual/{record.mpan}")
+    annual = 1800 + rng.random() * 3500 if record.domestic else 8000 + rng.random() * 40000
+    return int(annual * 1000)
+
+
+def _site(record: MpanRecord) -> _Site:
+    start = min((p.period.start for p in record.suppliers), default=date(2000, 1, 1))
+    return _Site(
+        str(record.distributor),
+        str(record.gsp_group),
+        record.connection_type.value,
+        start,
+        record.energy_direction,
+        annual_wh(record),
+    )
+
+
+class RegistrySnapshots:
+    """Reads the static part once (sites, DCC records, ISD, DCC user roles, data sharing); each
+    ``day`` call reads that day's SDS portfolios and MDR instructions and builds the table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.read() as connection:
+            registry = load_registry(connection)
+            self.sites = {str(r.mpan): _site(r) for r in MarketStore(connection).iter_mpans()}
+            self.sharing = MeterDataStore(connection).sharing_suppliers()
+            self.records = DccRepository(connection).all_records()
+        self.isd = registry.table
+        self.dcc_roles = dcc_user_roles(registry)
+        self.mdr_ids = MdrIds(self.isd)
+        self.mds = next(
+            (str(e.dip_id) for e in registry.table if str(e.dip_role) == "MDS" and e.dip_id), None
+        )
+        self._presented: dict[tuple[str, DccUserRole, date], str] = {}
+
+    def _presented_id(self, dip_id: str, via: DccUserRole, day: date) -> str:
+        key = (dip_id, via, day)
+        if key not in self._presented:
+            self._presented[key] = presented_id(self.isd, dip_id, via, day)
+        return self._presented[key]
+
+    def day(self, day: date) -> Snapshot:
+        with self.db.read() as connection:
+            store = MarketStore(connection)
+            instructions = store.mdr_instructions_on(day)
+            served = store.portfolios_on(day)
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for sds, mpan, supplier, _, _ in served:
+            rows[(mpan, sds)] = {"mpan": mpan, "sds": sds, "supplier": supplier, "mdr": None}
+        for mdr, mpan, sds, _ in instructions:
+            rows.setdefault((mpan, sds), {"mpan": mpan, "sds": sds, "supplier": None})["mdr"] = mdr
+        columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
+        for key in sorted(rows):
+            row = rows[key]
+            mpan = row["mpan"]
+            self._fill(row, mpan, day)
+            for name in SCHEMA.names:
+                columns[name].append(row.get(name))
+        return Snapshot(day, pa.table(columns, schema=SCHEMA), self.dcc_roles, self.mds)
+
+    def _fill(self, row: dict[str, Any], mpan: str, day: date) -> None:
+        site = self.sites.get(mpan)
+        records = self.records.get(mpan, DccRecords())
+        supply = records.supply_on(day)
+        notice = records.mdr_on(day)
+        direction = (
+            supply.energy_direction if supply is not None else (site.energy_direction if site else "I")
+        )
+        row["energy_direction"] = direction
+        row["dcc_supplier"] = None if supply is None else supply.supplier
+        row["dcc_mdr"] = None if notice is None else notice.mdr
+        found = authorise(mdr=row["dcc_mdr"], day=day, mdr_id=self.mdr_ids)
+        if isinstance(found, Authorised):
+            row["dcc_mdr_id"], row["dcc_mdr_refusal"] = found.mpid, None
+        else:
+            row["dcc_mdr_id"], row["dcc_mdr_refusal"] = None, found.code.value
+        mdr = row["mdr"]
+        if mdr is not None:
+            held = self.dcc_roles.get(mdr, frozenset())
+            via = retrieval_role(held=held, energy_direction=direction) or DccUserRole.METER_DATA_RETRIEVER
+            row["mdr_via"] = via.value
+            row["mdr_presented_id"] = self._presented_id(mdr, via, day)
+        supplier = row["supplier"]
+        if supplier is not None:
+            via = supplier_role_for(direction)
+            row["supplier_via"] = via.value
+            row["supplier_presented_id"] = self._presented_id(supplier, via, day)
+            row["shares_data"] = supplier in self.sharing and direction != "E"
+        else:
+            row["shares_data"] = False
+        if site is not None:
+            row["distributor"] = site.distributor
+            row["gsp_group"] = site.gsp_group
+            row["connection_type"] = site.connection_type
+            row["connection_from"] = site.connection_from
+            row["annual_wh"] = site.annual_wh
+        row["export"] = direction == "E"
+
+
+def gate_records(
+    *, mpan: str, day: date, dcc_mdr: str | None, dcc_supplier: str | None, energy_direction: str
+) -> DccRecords:
+    """What the DCC holds of ``mpan`` as it stands on ``day`` (a snapshot row), as records the
+    gate's ``decide`` reads: the notices in force that day."""
+    return DccRecords(
+        () if dcc_mdr is None else (MdrNotice(mpan, dcc_mdr, day),),
+        () if dcc_supplier is None else (SupplyNotice(mpan, dcc_supplier, energy_direction, day),),
+    )
