@@ -45,7 +45,7 @@ def _plan(cli: CliHarness, effective: str, to: str = BEACON, *extra: str) -> dic
         CIRRUS,
         "--to-mdr",
         to,
-        "--effective",
+        "--from",
         effective,
         *extra,
     )

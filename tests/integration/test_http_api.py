@@ -84,7 +84,9 @@ def test_the_openapi_document_lists_the_hubs_operations_without_a_422(hubside: H
         ("/api/messages", {"limit": "many"}),
     ],
 )
-def test_bad_input_is_a_coded_400_in_the_dips_shape(hubside: Hubside, path: str, params: dict[str, str]) -> None:
+def test_bad_input_is_a_coded_400_in_the_dips_shape(
+    hubside: Hubside, path: str, params: dict[str, str]
+) -> None:
     response = hubside.client.get(path, params=params, headers={"X-API-Key": hubside.key("operator")})
     assert response.status_code == 400, response.text
     assert set(response.json()) == {"messageArray", "timestamp"} and codes(response) == ["MSG1001"]

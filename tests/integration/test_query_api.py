@@ -104,10 +104,13 @@ def test_query_api_answers_what_a_test_team_asks(hub_app: FastAPI, operator: dic
         bad = client.get("/api/timeline/1234567890123")
         assert bad.status_code == 400 and bad.json()["messageArray"][0]["message"].startswith("REG0000")
         unknown = client.get(f"/api/timeline/{MpanCore.from_stem('209999999999')}")
-        assert unknown.status_code == 404 and unknown.json()["messageArray"][0]["message"].startswith("REG0000")
+        assert unknown.status_code == 404 and unknown.json()["messageArray"][0]["message"].startswith(
+            "REG0000"
+        )
 
 
 def test_openapi_document_is_served(hub_app: FastAPI) -> None:
     with TestClient(hub_app) as client:
         document = client.get("/openapi.json").json()
-    assert set(document["paths"]) == {"/api/timeline/{mpan}", "/api/mpans", "/api/gaps", "/api/messages"}
+    api = {p for p in document["paths"] if p.startswith("/api/")}
+    assert api == {"/api/timeline/{mpan}", "/api/mpans", "/api/gaps", "/api/messages"}

@@ -36,6 +36,9 @@ def _width() -> int | None:
 
 console = Console(highlight=False, width=_width())
 err_console = Console(stderr=True, highlight=False, width=_width())
+"""Notes on standard error (which database, progress): silenced by ``--quiet``."""
+error_console = Console(stderr=True, highlight=False, width=_width())
+"""Errors on standard error: never silenced."""
 
 TODAY_VAR = clock.TODAY_VAR
 today = clock.today
@@ -89,7 +92,7 @@ def fail(exc: CodedError, *, as_json: bool) -> NoReturn:
     if as_json:
         emit_json({"error": error_json(exc)})
     else:
-        err_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True, soft_wrap=True)
+        error_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True, soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -230,32 +230,38 @@ def mpan_show_command(
         record = MarketStore(connection).get_mpan(core)
     if record is None:
         raise RecordNotFound(f"MPAN {core} is not registered")
-    data = {
-        "mpan": record.mpan,
-        "distributor": record.distributor,
-        "gspGroup": record.gsp_group,
+    suppliers = [
+        {
+            "supplier": str(p.supplier),
+            "from": p.period.start.isoformat(),
+            "to": p.period.end.isoformat() if p.period.end else None,
+        }
+        for p in record.suppliers
+    ]
+    data: dict[str, Any] = {
+        "mpan": str(record.mpan),
+        "distributor": str(record.distributor),
+        "gsp_group": str(record.gsp_group),
         "segment": record.segment.value,
-        "connectionType": record.connection_type.value,
+        "connection_type": record.connection_type.value,
         "energisation": record.energisation,
-        "energyDirection": record.energy_direction,
+        "energy_direction": record.energy_direction,
         "domestic": record.domestic,
-        "dccServiceFlag": record.dcc_service_flag,
-        "meterType": record.meter_type,
+        "dcc_service_flag": record.dcc_service_flag,
+        "meter_type": record.meter_type,
         "postcode": record.postcode,
-        "suppliers": [
-            {
-                "supplier": p.supplier,
-                "from": p.period.start.isoformat(),
-                "to": p.period.end.isoformat() if p.period.end else None,
-            }
-            for p in record.suppliers
-        ],
+        "suppliers": suppliers,
     }
     if as_json:
         emit_json(data)
-    else:
-        for key, value in data.items():
-            console.print(f"{key:16} {value}")
+        return
+    for key, value in data.items():
+        if key != "suppliers":
+            console.print(f"{key:17} {'' if value is None else value}", markup=False)
+    for held in suppliers:
+        console.print(
+            f"{'supplier':17} {held['supplier']} from {held['from']} to {held['to'] or 'open'}", markup=False
+        )
 
 
 mpan_app_commands += [
@@ -650,8 +656,12 @@ def messages_command(
         emit_json([as_sent(m) for m in found])
         return
     table = Table(title=f"Messages ({len(found)})", title_justify="left")
-    for column in ("#", "interface", "event", "from", "to", "MPAN", "correlation"):
+    for column in ("#", "interface", "event", "from", "to"):
         table.add_column(column)
+    # Ids in full, never cut or folded, so that they can be copied into --correlation or --mpan.
+    table.add_column("MPAN", no_wrap=True, min_width=13)
+    longest = max((len(m.correlation_id or "") for m in found), default=11)
+    table.add_column("correlation", no_wrap=True, min_width=max(11, longest))
     for m in found:
         to = ", ".join(f"{r}{'' if s == 'done' else f' ({s})'}" for r, s, _, _ in deliveries[m.id])
         table.add_row(

@@ -57,7 +57,9 @@ REGISTRATION_SERVICE = DipRole("REGS")
 METERING_SERVICE = DipRole("SMS")
 SCENARIOS = ("COS", "CSP", "USP")
 
-OutOption = typer.Option("-o", "--out", help="File to write the message to (default: standard output).")
+OutOption = typer.Option(
+    "-o", "--out", "--output", help="File to write the message to (default: standard output)."
+)
 
 
 class HubUnreachable(CodedError):
