@@ -24,6 +24,7 @@ from openmhhs.cli.common import (
     today,
 )
 from openmhhs.cli.info import announce_database
+from openmhhs.cli.requests import OutOption, write_message
 from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
 from openmhhs.dataservice.decisions import MdrChangeRefused
@@ -489,10 +490,13 @@ def sds_mdr_change_command(
     mpan: Annotated[str, typer.Option("--mpan", help="The MPAN core.")],
     mdr: Annotated[str, typer.Option("--mdr", help="The new MDR DIP ID.")],
     from_: Annotated[str, typer.Option("--from", help="MDR effective-from YYYY-MM-DD.")],
+    out: Annotated[Path | None, OutOption] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Have an in-process SDS change an MPAN's MDR (IF-034 [SDS-MDRUpdate]) and run the market.
-    Exits 1 when the SDS's contract or the Registration Service refuses the change."""
+    Exits 1 when the SDS's contract or the Registration Service refuses the change. With
+    -o/--out FILE the IF-034 (valid DIP JSON, checked by the SDS's contract as when sent) is
+    written to FILE instead of being sent ("-" for standard output), for `openmhhs send`."""
     market = open_market()
     participant = market.participant(str(DipId(sds)), SmartDataService)
     if not isinstance(participant, SmartDataService) or market.rs is None:
@@ -515,6 +519,9 @@ def sds_mdr_change_command(
             )
     except MdrChangeRefused as exc:
         raise exc from None
+    if out is not None:
+        write_message(message, None if str(out) == "-" else out, as_json=as_json)
+        return
     results = market.send([message])
     stats = market.run()
     with market.db.begin() as connection:
