@@ -129,7 +129,14 @@ def mpan_add_command(
     ] = "I",
     dcc_flag: Annotated[str, typer.Option("--dcc-flag", help="B029 DCC service flag: A, I or N.")] = "A",
     meter_type: Annotated[str, typer.Option("--meter-type", help="Installed meter type.")] = "S2AD",
-    postcode: Annotated[str | None, typer.Option("--postcode", help="Metering point postcode.")] = "SW1A 1AA",
+    postcode: Annotated[
+        str | None,
+        typer.Option(
+            "--postcode",
+            help="Metering point postcode (B022). Without it the MPAN has none, as with `mpan import` "
+            "without the column, and an SDS refuses its appointment with SP008.",
+        ),
+    ] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Register an MPAN with the Registration Service, with its supplier from a date (a DIP ID
