@@ -39,6 +39,31 @@ ANSWERS_WITH_EXIT_1 = {
 }
 """Commands whose exit status 1 is an answer (refused, found wanting), printed as such."""
 
+OFFICIAL_SHAPES = {
+    "isd export": "the M16 table, as the DIP publishes it",
+    "isd lookup": "an M16 row",
+    "isd mdrs": "M16 rows",
+    "messages": "DIP messages, as sent",
+    "request ds": "an IF-031, when no -o is given",
+    "request ms": "an IF-031, when no -o is given",
+    "submit": "a stable contract (issue 11) that keeps the DIP's field names",
+    "sds mdr-change": "a stable contract (issue 11)",
+    "model show": "a market description, in its YAML's own words",
+}
+"""Commands whose ``--json`` keeps names not of the command line's making, and why."""
+
+SNAKE = re.compile(r"[a-z0-9]+(_[a-z0-9]+)*|OPENMHHS_[A-Z_]+")  # or an environment variable
+
+
+def _keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _keys(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _keys(inner)
+
 
 def _commands() -> Iterator[tuple[str, Any]]:
     def walk(command: Any, path: list[str]) -> Iterator[tuple[str, Any]]:
@@ -152,6 +177,9 @@ def test_every_json_output_parses(cli: CliHarness, tmp_path: Path, monkeypatch: 
             assert isinstance(printed, dict) and "error" in printed, (name, printed)
             assert re.fullmatch(r"[A-Z]{2,4}\d{3,4}", printed["error"]["code"]), (name, printed)
         assert "DipId(" not in result.stdout and "MpanCore(" not in result.stdout, name
+        if name not in OFFICIAL_SHAPES:
+            odd = sorted({k for k in _keys(printed) if not SNAKE.fullmatch(k)})
+            assert not odd, f"{name} --json keys not snake_case: {odd}"
 
 
 def test_snake_case_keys_and_uk_local_times_in_the_command_lines_own_json(cli: CliHarness) -> None:

@@ -429,7 +429,7 @@ def test_a_stop_is_clean(tmp_path: Path) -> None:
     assert "Traceback" not in log and "ERROR" not in log and "CancelledError" not in log, log[-2000:]
     # one access-log line per request, naming the caller (the supplier's submit, the hub's
     # publication to the RS's webhook)
-    assert re.search(rf"hub POST /dip-channel/IF-031 201 [\d.]+ms caller=\d{{10}}", log), log[-2000:]
+    assert re.search(r"hub POST /dip-channel/IF-031 201 [\d.]+ms caller=\d{10}", log), log[-2000:]
     assert re.search(rf"{RS} POST /webhook 20[17] [\d.]+ms caller=hub", log), log[-2000:]
     # no secret in the log: no API key, and no private key
     secrets = [*served.config.api_keys(), served.config.operator_key]

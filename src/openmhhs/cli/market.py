@@ -485,7 +485,7 @@ def mode_command(
     with open_database().begin() as connection:
         MarketStore(connection).set_mode(str(DipId(dip_id)), mode)
     if as_json:
-        emit_json({"dipId": dip_id, "mode": mode})
+        emit_json({"dip_id": dip_id, "mode": mode})
     else:
         console.print(f"{dip_id} is {mode}.")
 

@@ -281,12 +281,12 @@ def bulk_mdr_change_command(
     examples = {c.code: c for c in reversed(plan.refused)}
     data: dict[str, Any] = {
         "sds": plan.sds,
-        "fromMdr": plan.from_mdr,
-        "toMdr": plan.to_mdr,
+        "from_mdr": plan.from_mdr,
+        "to_mdr": plan.to_mdr,
         "effective": plan.effective.isoformat(),
         "today": plan.today.isoformat(),
         "affected": len(plan.changes),
-        "toSend": len(messages),
+        "to_send": len(messages),
         "refused": {
             code: {"count": n, "example": examples[code].mpan, "reason": examples[code].reason}
             for code, n in sorted(refused.items())
@@ -299,7 +299,7 @@ def bulk_mdr_change_command(
         return
     console.print(
         f"{data['affected']:,} MPANs served by {sds} with MDR {from_mdr} on {data['effective']}: "
-        f"{data['toSend']:,} IF-034 [SDS-MDRUpdate] to send, {len(plan.refused):,} would be refused."
+        f"{data['to_send']:,} IF-034 [SDS-MDRUpdate] to send, {len(plan.refused):,} would be refused."
     )
     if refused:
         table = Table(title="Would be refused", title_justify="left")
