@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 
 from openmhhs import clock
 from openmhhs.codes import CodedError, ResponseCode
+from openmhhs.days import LONDON
 from openmhhs.store.database import Database
 
 P = ParamSpec("P")
@@ -71,8 +72,16 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def uk_local(moment: datetime) -> str:
+    """A moment as the command line prints it: UK local time with its offset (a naive one,
+    already local, as it is)."""
+    return (moment.astimezone(LONDON) if moment.tzinfo is not None else moment).isoformat()
+
+
 def _default(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
+    if isinstance(value, datetime):
+        return uk_local(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)

@@ -184,7 +184,9 @@ def verify_command(
             {"valid": True, "dip_id": verified.dip_id, "signed_at": format_dip_datetime(verified.signed_at)}
         )
     else:
-        console.print(f"Signature valid: signed by {verified.dip_id} at {verified.signed_at.isoformat()}.")
+        console.print(
+            f"Signature valid: signed by {verified.dip_id} at {format_dip_datetime(verified.signed_at)}."
+        )
 
 
 def _password(variable: str | None) -> bytes | None:

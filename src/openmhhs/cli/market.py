@@ -22,6 +22,7 @@ from openmhhs.cli.common import (
     parse_day,
     read_input,
     today,
+    uk_local,
 )
 from openmhhs.cli.info import announce_database
 from openmhhs.cli.requests import OutOption, write_message
@@ -605,8 +606,8 @@ def timeline_command(
                     "retired": [
                         {
                             **_period_json(a),
-                            "recorded_at": rec.isoformat(),
-                            "retired_at": ret.isoformat(),
+                            "recorded_at": uk_local(rec),
+                            "retired_at": uk_local(ret),
                         }
                         for a, rec, ret in retired
                     ],
@@ -631,7 +632,7 @@ def timeline_command(
     console.print(table)
     for a, _, ret in retired:
         console.print(
-            f"  retired {ret.isoformat()}: {a.service.value} {a.provider_mpid} {a.mdr_mpid or ''} {a.period}"
+            f"  retired {uk_local(ret)}: {a.service.value} {a.provider_mpid} {a.mdr_mpid or ''} {a.period}"
         )
 
 
