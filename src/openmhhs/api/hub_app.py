@@ -231,10 +231,11 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
 
-    def caller_of(request: Request) -> Caller:
-        """The authenticated caller (raises a Refusal)."""
+    def caller_of(request: Request, *, api_key: str | None = None) -> Caller:
+        """The authenticated caller, by ``api_key`` or else the X-API-Key header (raises a
+        Refusal)."""
         caller = identify(
-            api_key=request.headers.get("x-api-key"),
+            api_key=api_key or request.headers.get("x-api-key"),
             keys=keys,
             operator_key=config.operator_key or None,
             peer=peer_dip_id(request.scope),
@@ -281,15 +282,9 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         """The dashboard shows the whole market: the operator's key only (X-API-Key, or as the
         password of HTTP Basic, which a browser asks for)."""
         try:
-            caller = identify(
-                api_key=request.headers.get("x-api-key") or _basic_password(request),
-                keys=keys,
-                operator_key=config.operator_key or None,
-                peer=peer_dip_id(request.scope),
-            )
+            caller = caller_of(request, api_key=_basic_password(request))
         except Refusal as exc:
             raise _DashboardLogin(exc) from None
-        remember_caller(request.scope, caller.dip_id)
         if not caller.operator:
             raise NotEntitled(f"{caller.dip_id} may not see the whole market's dashboard (the operator only)")
 
