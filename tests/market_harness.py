@@ -83,6 +83,7 @@ class Market:
             "--from",
             (since or self.today - timedelta(days=60)).isoformat(),
         ]
+        options = {"postcode": "SW1A 1AA", **options}  # an SDS needs one (SP008 otherwise)
         for key, value in options.items():
             args += (
                 [f"--{key.replace('_', '-')}", value]

@@ -45,7 +45,7 @@ def _plan(cli: CliHarness, effective: str, to: str = BEACON, *extra: str) -> dic
         CIRRUS,
         "--to-mdr",
         to,
-        "--effective",
+        "--from",
         effective,
         *extra,
     )
@@ -64,7 +64,7 @@ def _plan(cli: CliHarness, effective: str, to: str = BEACON, *extra: str) -> dic
 )
 def test_each_refusal_carries_its_code(market: CliHarness, effective: str, to: str, code: str) -> None:
     plan = _plan(market, effective, to)
-    assert plan["affected"] == 40 and plan["toSend"] == 0
+    assert plan["affected"] == 40 and plan["to_send"] == 0
     refused = plan["refused"]
     assert isinstance(refused, dict) and set(refused) == {code} and refused[code]["count"] == 40
 
@@ -83,7 +83,7 @@ def test_the_registration_services_limit_reg1082(
 def test_planned_batch_is_written_valid_and_applied(market: CliHarness, tmp_path: Path) -> None:
     out = tmp_path / "batch.json"
     plan = _plan(market, "2025-07-03", BEACON, "--out", str(out))
-    assert plan["toSend"] == 40 and plan["refused"] == {}
+    assert plan["to_send"] == 40 and plan["refused"] == {}
     batch = orjson.loads(out.read_bytes())
     assert len(batch) == 40 and {m["CommonBlock"]["S0"]["eventCode"] for m in batch} == {"[SDS-MDRUpdate]"}
     found = find_spec_dir()

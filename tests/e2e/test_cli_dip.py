@@ -90,7 +90,7 @@ def test_certs_sign_verify_round_trip(cli: CliHarness, tmp_path: Path) -> None:
         "--url",
         url,
     )
-    assert ok == {"valid": True, "dipId": "1111111111", "signedAt": ok["signedAt"]}
+    assert ok == {"valid": True, "dip_id": "1111111111", "signed_at": ok["signed_at"]}
     body.write_bytes(b"[ ]")
     tampered = cli(
         "verify",

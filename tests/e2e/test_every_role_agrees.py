@@ -269,7 +269,7 @@ def test_case8_an_export_mpan_is_read_with_the_export_supplier_role(market: Mark
     assert _check(market, AURORA, market.mpan(), TODAY, "export_supplier")["code"] == "OMH0708"
     # mpan add takes the direction too
     added = market.mpan(energy_direction="E")
-    assert cli.json("mpan", "show", added)["energyDirection"] == "E"
+    assert cli.json("mpan", "show", added)["energy_direction"] == "E"
     assert _check(market, AURORA, added, TODAY)["via"] == "export_supplier"
 
 

@@ -89,6 +89,29 @@ def _sds_change(market: Market, core: str, mdr: str, day: date) -> tuple[int, di
     return result.exit_code, orjson.loads(result.stdout)
 
 
+def test_sds_mdr_change_out_writes_a_valid_if034_instead_of_sending_it(
+    market: Market, tmp_path: Path
+) -> None:
+    core = market.mpan()
+    market.appoint(core)
+    before = len(orjson.loads(market.cli("messages", "--json").stdout))
+    out = tmp_path / "mdr-change.json"
+    day = (TODAY + 2 * D).isoformat()
+    args = ("sds", "mdr-change", "--sds", BEACON, "--mpan", core, "--mdr", CIRRUS, "--from", day)
+    written = market.cli(*args, "--out", str(out), "--json")
+    assert written.exit_code == 0, written.output
+    summary = orjson.loads(written.stdout)
+    assert (summary["interface"], summary["event"], summary["file"]) == (
+        "IF-034",
+        "[SDS-MDRUpdate]",
+        str(out),
+    )
+    message = orjson.loads(out.read_bytes())
+    assert message["CommonBlock"]["M0"]["MPANCore"] == core
+    assert market.cli("validate", str(out)).exit_code == 0
+    assert len(orjson.loads(market.cli("messages", "--json").stdout)) == before  # nothing sent
+
+
 def test_sds_mdr_change_compares_with_the_mdr_on_the_effective_day(market: Market) -> None:
     core = market.mpan()
     market.appoint(core)  # Beacon is the MDR from today

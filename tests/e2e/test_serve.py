@@ -5,6 +5,7 @@ hung recipient, a SIGKILLed hub and forged requests change nothing they should n
 from __future__ import annotations
 
 import os
+import re
 import signal
 import ssl
 import time
@@ -454,6 +455,11 @@ def test_a_stop_is_clean(tmp_path: Path) -> None:
         wait_for(lambda: served.inbox(RS), timeout=60, what="a publication to the RS")
     log = (tmp_path / "serve.log").read_text()
     assert "Ready." in log and "graceful shutdown exceeded" not in log, log[-2000:]
+    assert "Traceback" not in log and "ERROR" not in log and "CancelledError" not in log, log[-2000:]
+    # one access-log line per request, naming the caller (the supplier's submit, the hub's
+    # publication to the RS's webhook)
+    assert re.search(r"hub POST /dip-channel/IF-031 201 [\d.]+ms caller=\d{10}", log), log[-2000:]
+    assert re.search(rf"{RS} POST /webhook 20[17] [\d.]+ms caller=hub", log), log[-2000:]
     # no secret in the log: no API key, and no private key
     secrets = [*served.config.api_keys(), served.config.operator_key]
     assert not [s for s in secrets if s in log] and "PRIVATE KEY" not in log

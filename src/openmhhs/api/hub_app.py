@@ -17,11 +17,19 @@ endpoint runs are 401 (403 for acting for another participant) in the StandardRe
   messages and the webhook that receives them.
 * ``POST /validate/{interface}/{event}``: checks messages without sending them.
 * ``GET /api/…``: timelines, gaps and the message log, for what the caller may see.
+* ``GET /docs``, ``/redoc``, ``/openapi.json``: the hub's own OpenAPI document and its pages
+  (``api.docs``), which need no key; bad input anywhere is a coded 400 StandardResponse
+  (MSG1001), never FastAPI's 422; one access-log line per request (``api.access_log``).
+* ``GET /`` (and ``/mpan/…``, ``/messages``, ``/static/…``): the dashboard (``openmhhs.web``),
+  for the operator only (its key as X-API-Key, or as the HTTP Basic password a browser asks
+  for), since it shows the whole market.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import functools
 import logging
@@ -32,13 +40,16 @@ from typing import Annotated, Any
 
 import httpx
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openmhhs.api.access_log import AccessLog, remember_caller
 from openmhhs.api.batch import checked_batch
 from openmhhs.api.config import ServeConfig, client_tls
+from openmhhs.api.docs import docs_router
 from openmhhs.api.guard import RequestGuard
 from openmhhs.api.identity import (
     OPERATOR_CERTIFICATE,
@@ -49,6 +60,7 @@ from openmhhs.api.identity import (
     identify,
     peer_dip_id,
 )
+from openmhhs.api.query import API_KEY
 from openmhhs.api.query import router as query_router
 from openmhhs.api.replay import (
     MessageRequest,
@@ -62,7 +74,7 @@ from openmhhs.api.replay import (
     status_delivered,
     status_items,
 )
-from openmhhs.api.responses import DIP_PARTICIPANT_ID, response_item, standard_response
+from openmhhs.api.responses import DIP_PARTICIPANT_ID, StandardResponse, response_item, standard_response
 from openmhhs.api.signing import SignatureInvalid, signer_for, verifier_for, verify_request
 from openmhhs.clock import now as clock_now
 from openmhhs.codes import ResponseCode
@@ -71,6 +83,7 @@ from openmhhs.dip.parse import Parsed, Perspective, SchemaFailure, parse_batch
 from openmhhs.failpoints import failpoint
 from openmhhs.market.hub import Accepted, DueBatch, Hub
 from openmhhs.store.database import Database
+from openmhhs.web.app import dashboard_router
 
 __all__ = ["DIP_PARTICIPANT_ID", "create_hub_app", "response_item", "standard_response"]
 
@@ -125,6 +138,57 @@ class WebhookConfig(BaseModel):
             raise SchemaFailure(f"{where}: {first['msg']}", path=f"$.{where}") from None
 
 
+_JSON_BODY = "application/json"
+_BODY_BATCH: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": 'A DIPMessageIngressArray: a JSON array of {"payload": message}',
+        "content": {_JSON_BODY: {"schema": {"type": "array", "items": {"type": "object"}}}},
+    }
+}
+_BODY_ARRAY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {_JSON_BODY: {"schema": {"type": "array", "items": {"type": "object"}}}},
+    }
+}
+_BODY_OBJECT: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {_JSON_BODY: {"schema": {"type": "object"}}}}
+}
+_BODY_WEBHOOK: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {_JSON_BODY: {"schema": WebhookConfig.model_json_schema()}}}
+}
+_DIP: dict[str, Any] = {
+    "tags": ["DIP SubmitEvents"],
+    "dependencies": [Security(API_KEY)],
+    "responses": {
+        400: {"model": StandardResponse, "description": "Refused input, coded (MSG1001, MSG1002, …)"},
+        401: {"model": StandardResponse, "description": "No or unknown key, or a bad signature"},
+        403: {"model": StandardResponse, "description": "Not the caller's to ask (OMH0823)"},
+    },
+}
+"""How each DIP operation appears in the hub's OpenAPI document: the key it needs (the DIP
+signature's X-DIP-* headers are described in docs/http.md) and its coded refusals."""
+
+
+class _DashboardLogin(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
+
+
+def _basic_password(request: Request) -> str | None:
+    """The password of an HTTP Basic ``Authorization`` header (the user name is ignored)."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
 _EVENTS_ANY_CASE = {(i.upper(), e.strip("[]").lower()): spec for (i, e), spec in EVENTS.items()}
 
 
@@ -158,6 +222,8 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
             db.dispose()
 
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="openmhhs DIP hub",
         version="0.1.0",
         description="The DIP's SubmitEvents contract for the appointment, MDR and settlement interfaces, "
@@ -165,14 +231,17 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
 
-    def caller_of(request: Request) -> Caller:
-        """The authenticated caller (raises a Refusal)."""
-        return identify(
-            api_key=request.headers.get("x-api-key"),
+    def caller_of(request: Request, *, api_key: str | None = None) -> Caller:
+        """The authenticated caller, by ``api_key`` or else the X-API-Key header (raises a
+        Refusal)."""
+        caller = identify(
+            api_key=api_key or request.headers.get("x-api-key"),
             keys=keys,
             operator_key=config.operator_key or None,
             peer=peer_dip_id(request.scope),
         )
+        remember_caller(request.scope, caller.dip_id)
+        return caller
 
     async def signed(request: Request, *, operator: bool = False) -> tuple[bytes, Caller]:
         """The body of a signed operation and its caller: the API key's, the certificate's and
@@ -198,17 +267,44 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
     async def invalid_query(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
         where = ".".join(str(p) for p in first["loc"])
-        return JSONResponse(
-            {"code": ResponseCode.MSG1001.value, "message": f"{where}: {first['msg']}"}, status_code=400
+        return _refusal(ResponseCode.MSG1001, f"{where}: {first['msg']}", status=400, path=where)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_such_route(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's own 404/405 (no route, or not that method), coded as the DIP answers."""
+        return _refusal(
+            ResponseCode.MSG1002, f"{request.method} {request.url.path}: {exc.detail}", status=exc.status_code
         )
 
     app.include_router(query_router(db, caller_of))
+
+    def operator_only(request: Request) -> None:
+        """The dashboard shows the whole market: the operator's key only (X-API-Key, or as the
+        password of HTTP Basic, which a browser asks for)."""
+        try:
+            caller = caller_of(request, api_key=_basic_password(request))
+        except Refusal as exc:
+            raise _DashboardLogin(exc) from None
+        if not caller.operator:
+            raise NotEntitled(f"{caller.dip_id} may not see the whole market's dashboard (the operator only)")
+
+    @app.exception_handler(_DashboardLogin)
+    async def log_in(request: Request, exc: _DashboardLogin) -> Response:
+        response = _refusal(exc.refusal.code, exc.refusal.detail, status=exc.refusal.status)
+        response.headers["WWW-Authenticate"] = 'Basic realm="openmhhs dashboard (the operator key)"'
+        return response
+
+    app.include_router(dashboard_router(db), dependencies=[Depends(operator_only)])
+    app.include_router(docs_router(title="openmhhs DIP hub"))
 
     def _schema_failure(exc: SchemaFailure, *, recipient: str | None) -> JSONResponse:
         return _refusal(ResponseCode.MSG1001, exc.detail, status=400, recipient=recipient, path=exc.path)
 
     @app.post(
-        "/dip-channel/{channel}", summary="Submit a series of interface messages", include_in_schema=False
+        "/dip-channel/{channel}",
+        summary="Submit a series of interface messages (sendMessage)",
+        openapi_extra=_BODY_BATCH,
+        **_DIP,
     )
     async def submit(channel: str, request: Request) -> Response:
         body, caller = await signed(request)
@@ -237,7 +333,13 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         status = 201 if all(a.ok for a in answers) else 207 if any(a.ok for a in answers) else 400
         return standard_response(items, status=status)
 
-    @app.post("/dip-channel/{channel}/pubconfig/{recipient}", status_code=201, include_in_schema=False)
+    @app.post(
+        "/dip-channel/{channel}/pubconfig/{recipient}",
+        status_code=201,
+        summary="Configure the recipient's webhook for a channel (configurePublication)",
+        openapi_extra=_BODY_WEBHOOK,
+        **_DIP,
+    )
     async def configure(channel: str, recipient: str, request: Request) -> Response:
         body, caller = await signed(request)
         if not caller.may_act_for(recipient):
@@ -265,7 +367,9 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
             {"recipient": recipient, "channel": channel.upper(), "replayed": replayed}, status_code=201
         )
 
-    @app.delete("/dip-channel/{channel}/pubconfig/{recipient}", include_in_schema=False)
+    @app.delete(
+        "/dip-channel/{channel}/pubconfig/{recipient}", summary="Remove the recipient's webhook", **_DIP
+    )
     async def unconfigure(channel: str, recipient: str, request: Request) -> Response:
         _, caller = await signed(request)
         if not caller.may_act_for(recipient):  # the spec documents 204 and 401 only
@@ -295,7 +399,12 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         except SchemaFailure as exc:
             return _schema_failure(exc, recipient=recipient)
 
-    @app.post("/dip-channel/{channel}/replay/{recipient}", include_in_schema=False)
+    @app.post(
+        "/dip-channel/{channel}/replay/{recipient}",
+        summary="What was published to the recipient (replayPublication)",
+        openapi_extra=_BODY_OBJECT,
+        **_DIP,
+    )
     async def replay_publication(channel: str, recipient: str, request: Request) -> Response:
         selection = await _selection(channel, recipient, request)
         if isinstance(selection, JSONResponse):
@@ -312,7 +421,12 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
             return _refusal(ResponseCode.OMH0825, "nothing was published to the recipient so", status=400)
         return Response(found, status_code=200, media_type="application/json")
 
-    @app.post("/dip-channel/{channel}/requeue/{recipient}", include_in_schema=False)
+    @app.post(
+        "/dip-channel/{channel}/requeue/{recipient}",
+        summary="Publish again to the recipient (requeuePublication)",
+        openapi_extra=_BODY_OBJECT,
+        **_DIP,
+    )
     async def requeue_publication(channel: str, recipient: str, request: Request) -> Response:
         selection = await _selection(channel, recipient, request)
         if isinstance(selection, JSONResponse):
@@ -328,7 +442,12 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         )
         return standard_response([_item(answer, recipient=recipient, sent=datetime.now(UTC))], status=200)
 
-    @app.post("/statusmessage", include_in_schema=False)
+    @app.post(
+        "/statusmessage",
+        summary="Submit status messages (submitStatusMessage)",
+        openapi_extra=_BODY_ARRAY,
+        **_DIP,
+    )
     async def submit_status(request: Request) -> Response:
         body, caller = await signed(request)
         try:
@@ -362,7 +481,12 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         wake.set()
         return standard_response(response_items, status=201)
 
-    @app.post("/statusmessage/config/{recipient}", include_in_schema=False)
+    @app.post(
+        "/statusmessage/config/{recipient}",
+        summary="Configure the recipient's status webhook (postStatusMsgWebhook)",
+        openapi_extra=_BODY_WEBHOOK,
+        **_DIP,
+    )
     async def configure_status(recipient: str, request: Request) -> Response:
         body, caller = await signed(request)
         if not caller.may_act_for(recipient):
@@ -381,7 +505,7 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         wake.set()
         return JSONResponse({"recipient": recipient}, status_code=201)
 
-    @app.delete("/statusmessage/config/{recipient}", include_in_schema=False)
+    @app.delete("/statusmessage/config/{recipient}", summary="Remove the recipient's status webhook", **_DIP)
     async def unconfigure_status(recipient: str, request: Request) -> Response:
         _, caller = await signed(request)
         if not caller.may_act_for(recipient):  # the spec documents 204 and 401 only
@@ -393,7 +517,12 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
         await asyncio.to_thread(remove_status_webhook, db, recipient=recipient)
         return Response(status_code=204)
 
-    @app.post("/validate/{interface}/{event}", include_in_schema=False)
+    @app.post(
+        "/validate/{interface}/{event}",
+        summary="Check messages without sending them",
+        openapi_extra=_BODY_BATCH,
+        **_DIP,
+    )
     async def validate(interface: str, event: str, request: Request) -> Response:
         caller_of(request)
         spec = _EVENTS_ANY_CASE.get((interface.upper(), event.strip("[]").lower()))
@@ -424,13 +553,30 @@ def create_hub_app(config: ServeConfig, *, deliver: bool = True) -> FastAPI:
             return JSONResponse("; ".join(problems), status_code=400)
         return JSONResponse("Message OK", status_code=201)
 
-    @app.get("/health", include_in_schema=False)
+    @app.get("/health", summary="The delivery backlog and the process id (no key needed)", tags=["Hub"])
     async def health() -> dict[str, object]:
         backlog = await asyncio.to_thread(hub.backlog)
         return {"status": "ok", "deliveries": backlog, "pid": os.getpid()}
 
+    app.openapi = functools.partial(_openapi_without_422, app)  # type: ignore[method-assign]
     app.add_middleware(RequestGuard, max_body=config.max_body_bytes, body_timeout=config.body_timeout)
+    app.add_middleware(AccessLog)
     return app
+
+
+def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, less the 422 it adds to every operation with parameters: the hub
+    answers bad input 400 with a coded StandardResponse instead."""
+    if app.openapi_schema is None:
+        document = FastAPI.openapi(app)
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        schemas = document.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        app.openapi_schema = document
+    return app.openapi_schema
 
 
 async def _deliver_forever(hub: Hub, config: ServeConfig, signer: Any, wake: asyncio.Event) -> None:

@@ -25,9 +25,12 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from openmhhs.api.access_log import AccessLog, remember_caller
 from openmhhs.api.config import ServeConfig, client_tls
+from openmhhs.api.docs import docs_router
 from openmhhs.api.guard import RequestGuard
 from openmhhs.api.identity import Caller, NotEntitled, Refusal, identify, peer_dip_id
 from openmhhs.api.responses import DIP_PARTICIPANT_ID, response_item, standard_response
@@ -82,12 +85,15 @@ def create_node_app(
                 await client.aclose()
             db.dispose()
 
-    app = FastAPI(title=f"openmhhs participant {dip_id}", version="0.1.0", lifespan=lifespan)
+    title = f"openmhhs participant {dip_id}"
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.include_router(docs_router(title=title))
 
     @app.post("/webhook")
     async def webhook(request: Request) -> Response:
         try:
             body, verified = await verify_request(request, verifier, expected="hub")
+            remember_caller(request.scope, verified.dip_id or "-")
         except SignatureInvalid as exc:
             return JSONResponse({"message": f"{exc.code.value} - {exc.detail}"}, status_code=401)
         results = await asyncio.to_thread(
@@ -112,12 +118,20 @@ def create_node_app(
         return standard_response(items, status=207 if refused else 201)
 
     def caller_of(request: Request) -> Caller:
-        return identify(
+        caller = identify(
             api_key=request.headers.get("x-api-key"),
             keys={api_key: dip_id},
             operator_key=config.operator_key or None,
             peer=peer_dip_id(request.scope),
         )
+        remember_caller(request.scope, caller.dip_id)
+        return caller
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        where = ".".join(str(p) for p in first["loc"])
+        return standard_response([_answer(ResponseCode.MSG1001, f"{where}: {first['msg']}")], status=400)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, exc: Refusal) -> Response:
@@ -157,6 +171,7 @@ def create_node_app(
         }
 
     app.add_middleware(RequestGuard, max_body=config.max_body_bytes, body_timeout=config.body_timeout)
+    app.add_middleware(AccessLog)
     return app
 
 

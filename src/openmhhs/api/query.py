@@ -1,5 +1,6 @@
 """The appointment data over HTTP: who served an MPAN when, the gap report, the message log.
-Read-only; every failure is a coded error (400 for bad input, 404 for an unknown MPAN).
+Read-only; every failure is a coded error in the DIP's StandardResponse shape (400 for bad
+input, 404 for an unknown MPAN).
 
 Every request is authenticated (``X-API-Key``, bound to the client certificate) and answered
 only with what the caller is entitled to see: a participant sees the messages it sent or that
@@ -23,6 +24,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 from openmhhs.api.identity import Caller
+from openmhhs.api.responses import StandardResponse, coded_response
 from openmhhs.codes import ResponseCode
 from openmhhs.ids import InvalidMpanCore, MpanCore
 from openmhhs.registration.model import Service
@@ -59,19 +61,14 @@ class Mpan(BaseModel):
     supplier: str | None = Field(description="The registered supplier's DIP ID on the day asked")
 
 
-class Error(BaseModel):
-    code: str
-    message: str
-
-
 def _error(status: int, code: ResponseCode, message: str) -> JSONResponse:
-    return JSONResponse({"code": code.value, "message": message}, status_code=status)
+    return coded_response(code, message, status=status)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Error},
-    401: {"model": dict[str, Any], "description": "No or unknown X-API-Key (OMH0820-OMH0822)"},
-    404: {"model": Error},
+    400: {"model": StandardResponse, "description": "Bad input (REG0000 for an MPAN core, MSG1001)"},
+    401: {"model": StandardResponse, "description": "No or unknown X-API-Key (OMH0820-OMH0822)"},
+    404: {"model": StandardResponse, "description": "An MPAN not registered, or not the caller's"},
 }
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The caller's API key")

@@ -9,11 +9,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from openmhhs.codes import ResponseCode
 from openmhhs.days import format_utc_datetime
 
-__all__ = ["DIP_PARTICIPANT_ID", "response_item", "standard_body", "standard_response"]
+__all__ = [
+    "DIP_PARTICIPANT_ID",
+    "StandardResponse",
+    "coded_response",
+    "response_item",
+    "standard_body",
+    "standard_response",
+]
 
 
 def standard_body(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -58,3 +66,33 @@ def response_item(
         "help": f"{path}: {detail}"[:500] if path else None,
         "serviceTicketURL": None,
     }
+
+
+class StandardResponseItem(BaseModel):
+    """The spec's StandardResponseBodyType, as documented in the hub's OpenAPI document."""
+
+    transactionID: str | None  # noqa: N815
+    senderUniqueReference: str | None  # noqa: N815
+    correlationID: str | None  # noqa: N815
+    sentTimestamp: str  # noqa: N815
+    senderID: str  # noqa: N815
+    recipientID: str | None  # noqa: N815
+    DIPConnectionProviderID: str | None
+    message: str = Field(description="The code, its official wording and the detail: `MSG1001 - …: …`")
+    help: str | None
+    serviceTicketURL: str | None  # noqa: N815
+
+
+class StandardResponse(BaseModel):
+    """The DIP's StandardResponse: every answer and every coded error of the hub."""
+
+    messageArray: list[StandardResponseItem]  # noqa: N815
+    timestamp: str
+
+
+def coded_response(code: ResponseCode, detail: str, *, status: int, path: str | None = None) -> JSONResponse:
+    """A refusal or error as a StandardResponse with one item, sent by the DIP."""
+    item = response_item(
+        code=code, detail=detail, sender=DIP_PARTICIPANT_ID, recipient=None, sent=datetime.now(UTC), path=path
+    )
+    return standard_response([item], status=status)

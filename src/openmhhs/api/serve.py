@@ -12,6 +12,7 @@ process that dies, until it is told to stop (SIGINT/SIGTERM).
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import signal
 import ssl
@@ -208,6 +209,7 @@ def run_service(config: ServeConfig, *, role: str, dip_id: str | None) -> None:
             "ssl_cert_reqs": ssl.CERT_REQUIRED,
         }
     protocol = type("Protocol", (PeerCertificateProtocol,), {"header_timeout": config.header_timeout})
+    _log_access_to_stderr(name)
     uvicorn.run(
         app,
         host=config.host,
@@ -219,6 +221,17 @@ def run_service(config: ServeConfig, *, role: str, dip_id: str | None) -> None:
         timeout_graceful_shutdown=5,
         **tls,
     )
+
+
+def _log_access_to_stderr(service: str) -> None:
+    """The access log (``api.access_log``), one line per request, on standard error, each line
+    naming the service (the supervisor's children share its standard error)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(message)s"))
+    access = logging.getLogger("openmhhs.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
 
 
 def _roles_ever_held(database: str, dip_id: str) -> set[str]:

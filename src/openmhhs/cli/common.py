@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 
 from openmhhs import clock
 from openmhhs.codes import CodedError, ResponseCode
+from openmhhs.days import LONDON
 from openmhhs.store.database import Database
 
 P = ParamSpec("P")
@@ -36,6 +37,9 @@ def _width() -> int | None:
 
 console = Console(highlight=False, width=_width())
 err_console = Console(stderr=True, highlight=False, width=_width())
+"""Notes on standard error (which database, progress): silenced by ``--quiet``."""
+error_console = Console(stderr=True, highlight=False, width=_width())
+"""Errors on standard error: never silenced."""
 
 TODAY_VAR = clock.TODAY_VAR
 today = clock.today
@@ -68,8 +72,16 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def uk_local(moment: datetime) -> str:
+    """A moment as the command line prints it: UK local time with its offset (a naive one,
+    already local, as it is)."""
+    return (moment.astimezone(LONDON) if moment.tzinfo is not None else moment).isoformat()
+
+
 def _default(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
+    if isinstance(value, datetime):
+        return uk_local(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
@@ -89,7 +101,7 @@ def fail(exc: CodedError, *, as_json: bool) -> NoReturn:
     if as_json:
         emit_json({"error": error_json(exc)})
     else:
-        err_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True, soft_wrap=True)
+        error_console.print(f"[bold red]{exc.code.value}[/] {exc.detail}", markup=True, soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -372,7 +372,7 @@ def dcc_check_command(
 @dcc_app.command("access-list")
 @coded
 def dcc_access_list_command(
-    out: Annotated[Path, typer.Option("--out", help="CSV file: mpan, mdr_dip_id, mdr_id.")],
+    out: Annotated[Path, typer.Option("-o", "--out", "--output", help="CSV file: mpan, mdr_dip_id, mdr_id.")],
     on: Annotated[str | None, typer.Option("--on", help="The settlement day (default today).")] = None,
     as_json: bool = JsonOption,
 ) -> None:

@@ -23,6 +23,7 @@ from openmhhs.cli.common import (
     read_input,
 )
 from openmhhs.codes import ResponseCode
+from openmhhs.days import format_dip_datetime
 from openmhhs.dip.certs import issue_participant, make_authority, refuse_to_replace, write_file, write_key
 from openmhhs.dip.parse import MessageRejected, Parsed, Perspective, Rejection, parse_batch
 from openmhhs.dip.routing import check_routing
@@ -56,9 +57,9 @@ def _result_row(result: Parsed | Rejection, ok_code: ResponseCode) -> dict[str, 
             "code": ok_code.value,
             "path": None,
             "message": "valid",
-            "interfaceID": result.spec.interface_id,
-            "eventCode": result.spec.event_code,
-            "senderUniqueReference": s1.sender_unique_reference,
+            "interface_id": result.spec.interface_id,
+            "event_code": result.spec.event_code,
+            "sender_unique_reference": s1.sender_unique_reference,
         }
     return {
         "valid": False,
@@ -66,9 +67,9 @@ def _result_row(result: Parsed | Rejection, ok_code: ResponseCode) -> dict[str, 
         "path": result.error.path,
         "message": result.error.detail,
         "rule": result.error.rule,
-        "interfaceID": None,
-        "eventCode": None,
-        "senderUniqueReference": result.sender_unique_reference,
+        "interface_id": None,
+        "event_code": None,
+        "sender_unique_reference": result.sender_unique_reference,
     }
 
 
@@ -123,7 +124,7 @@ def validate_command(
             table.add_column(column)
         for index, row in enumerate(rows, start=1):
             style = "green" if row["valid"] else "red"
-            what = f"{row['interfaceID']} {row['eventCode']}" if row["valid"] else row["message"]
+            what = f"{row['interface_id']} {row['event_code']}" if row["valid"] else row["message"]
             table.add_row(str(index), f"[{style}]{row['code']}[/]", what, row["path"] or "")
         console.print(table)
     if not all(r["valid"] for r in rows):
@@ -179,9 +180,13 @@ def verify_command(
         expected_dip_id=dip_id,
     )
     if as_json:
-        emit_json({"valid": True, "dipId": verified.dip_id, "signedAt": verified.signed_at.isoformat()})
+        emit_json(
+            {"valid": True, "dip_id": verified.dip_id, "signed_at": format_dip_datetime(verified.signed_at)}
+        )
     else:
-        console.print(f"Signature valid: signed by {verified.dip_id} at {verified.signed_at.isoformat()}.")
+        console.print(
+            f"Signature valid: signed by {verified.dip_id} at {format_dip_datetime(verified.signed_at)}."
+        )
 
 
 def _password(variable: str | None) -> bytes | None:

@@ -114,9 +114,17 @@ def import_command(
 @coded
 def export_command(
     fmt: Annotated[str, typer.Option("--format", help="csv or json (the M16 DIP shape).")] = "json",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File; default stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--out", "--output", help="File; default stdout.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The DIP's JSON shape (same as --format json).")
+    ] = False,
 ) -> None:
-    """Write the stored M16 table as CSV or the DIP's JSON shape."""
+    """Write the stored M16 table as CSV or the DIP's JSON shape (--json: the JSON shape, and
+    with -o a summary of what was written)."""
+    if as_json:
+        fmt = "json"
     if fmt not in ("csv", "json"):
         raise InputInvalid(f"--format must be csv or json, got {fmt!r}")
     db = open_database()
@@ -128,6 +136,8 @@ def export_command(
         sys.stdout.flush()
     else:
         output.write_bytes(data)
+        if as_json:
+            emit_json({"out": str(output), "rows": len(entries), "format": fmt})
 
 
 @app.command("lookup")

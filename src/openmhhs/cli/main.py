@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 import typer
 
 from openmhhs import __version__
 from openmhhs.cli import data, dip, isd, market, model, mpan, participants, scale, serve
-from openmhhs.cli.common import CodedGroup
+from openmhhs.cli.common import CodedGroup, err_console
 from openmhhs.cli.dashboard import dashboard_command
 from openmhhs.cli.info import info_command
 from openmhhs.cli.requests import request_app, sds_respond_command, send_command
 from openmhhs.codes import CodedError
+from openmhhs.store.database import ENV_VAR
 
 app = typer.Typer(
     name="openmhhs",
     help=(
         "openmhhs: the smart segment of GB electricity Market-wide Half-Hourly Settlement, "
-        "runnable. The database is chosen by OPENMHHS_DB (sqlite:////path.db or "
-        "postgresql://…); OPENMHHS_TODAY=YYYY-MM-DD fixes today's date."
+        "runnable. The database is chosen by --db or OPENMHHS_DB (sqlite:////path.db or "
+        "postgresql://…); OPENMHHS_TODAY=YYYY-MM-DD fixes today's date. JSON printed by "
+        "--json uses snake_case keys (DIP messages keep the official camelCase)."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     cls=CodedGroup,
 )
 app.add_typer(isd.app, name="isd")
@@ -67,8 +73,29 @@ def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        metavar="URL",
+        help="The database (sqlite:////path.db or postgresql://…); overrides OPENMHHS_DB.",
+    ),
+    verbose: int = typer.Option(
+        0, "-v", "--verbose", count=True, help="Log what openmhhs does on standard error (-vv: more)."
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print no notes on standard error (errors still are)."
+    ),
 ) -> None:
     """openmhhs command line."""
+    if db is not None:
+        os.environ[ENV_VAR] = db
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            format="%(asctime)s %(name)s %(levelname)s %(message)s",
+            stream=sys.stderr,
+        )
+    err_console.quiet = quiet
 
 
 def run() -> None:

@@ -24,8 +24,10 @@ from openmhhs.cli.common import (
     parse_day,
     read_input,
     today,
+    uk_local,
 )
 from openmhhs.cli.info import announce_database
+from openmhhs.cli.requests import OutOption, write_message
 from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
 from openmhhs.dataservice.decisions import MdrChangeRefused
@@ -131,7 +133,14 @@ def mpan_add_command(
     ] = "I",
     dcc_flag: Annotated[str, typer.Option("--dcc-flag", help="B029 DCC service flag: A, I or N.")] = "A",
     meter_type: Annotated[str, typer.Option("--meter-type", help="Installed meter type.")] = "S2AD",
-    postcode: Annotated[str | None, typer.Option("--postcode", help="Metering point postcode.")] = "SW1A 1AA",
+    postcode: Annotated[
+        str | None,
+        typer.Option(
+            "--postcode",
+            help="Metering point postcode (B022). Without it the MPAN has none, as with `mpan import` "
+            "without the column, and an SDS refuses its appointment with SP008.",
+        ),
+    ] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Register an MPAN with the Registration Service, with its supplier from a date (a DIP ID
@@ -233,32 +242,38 @@ def mpan_show_command(
         record = MarketStore(connection).get_mpan(core)
     if record is None:
         raise RecordNotFound(f"MPAN {core} is not registered")
-    data = {
-        "mpan": record.mpan,
-        "distributor": record.distributor,
-        "gspGroup": record.gsp_group,
+    suppliers = [
+        {
+            "supplier": str(p.supplier),
+            "from": p.period.start.isoformat(),
+            "to": p.period.end.isoformat() if p.period.end else None,
+        }
+        for p in record.suppliers
+    ]
+    data: dict[str, Any] = {
+        "mpan": str(record.mpan),
+        "distributor": str(record.distributor),
+        "gsp_group": str(record.gsp_group),
         "segment": record.segment.value,
-        "connectionType": record.connection_type.value,
+        "connection_type": record.connection_type.value,
         "energisation": record.energisation,
-        "energyDirection": record.energy_direction,
+        "energy_direction": record.energy_direction,
         "domestic": record.domestic,
-        "dccServiceFlag": record.dcc_service_flag,
-        "meterType": record.meter_type,
+        "dcc_service_flag": record.dcc_service_flag,
+        "meter_type": record.meter_type,
         "postcode": record.postcode,
-        "suppliers": [
-            {
-                "supplier": p.supplier,
-                "from": p.period.start.isoformat(),
-                "to": p.period.end.isoformat() if p.period.end else None,
-            }
-            for p in record.suppliers
-        ],
+        "suppliers": suppliers,
     }
     if as_json:
         emit_json(data)
-    else:
-        for key, value in data.items():
-            console.print(f"{key:16} {value}")
+        return
+    for key, value in data.items():
+        if key != "suppliers":
+            console.print(f"{key:17} {'' if value is None else value}", markup=False)
+    for held in suppliers:
+        console.print(
+            f"{'supplier':17} {held['supplier']} from {held['from']} to {held['to'] or 'open'}", markup=False
+        )
 
 
 mpan_app_commands += [
@@ -560,7 +575,7 @@ def mode_command(
     with open_database().begin() as connection:
         MarketStore(connection).set_mode(str(DipId(dip_id)), mode)
     if as_json:
-        emit_json({"dipId": dip_id, "mode": mode})
+        emit_json({"dip_id": dip_id, "mode": mode})
     else:
         console.print(f"{dip_id} is {mode}.")
 
@@ -572,10 +587,13 @@ def sds_mdr_change_command(
     mpan: Annotated[str, typer.Option("--mpan", help="The MPAN core.")],
     mdr: Annotated[str, typer.Option("--mdr", help="The new MDR DIP ID.")],
     from_: Annotated[str, typer.Option("--from", help="MDR effective-from YYYY-MM-DD.")],
+    out: Annotated[Path | None, OutOption] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Have an in-process SDS change an MPAN's MDR (IF-034 [SDS-MDRUpdate]) and run the market.
-    Exits 1 when the SDS's contract or the Registration Service refuses the change."""
+    Exits 1 when the SDS's contract or the Registration Service refuses the change. With
+    -o/--out FILE the IF-034 (valid DIP JSON, checked by the SDS's contract as when sent) is
+    written to FILE instead of being sent ("-" for standard output), for `openmhhs send`."""
     market = open_market()
     participant = market.participant(str(DipId(sds)), SmartDataService)
     if not isinstance(participant, SmartDataService) or market.rs is None:
@@ -598,6 +616,9 @@ def sds_mdr_change_command(
             )
     except MdrChangeRefused as exc:
         raise exc from None
+    if out is not None:
+        write_message(message, None if str(out) == "-" else out, as_json=as_json)
+        return
     results = market.send([message])
     stats = market.run()
     with market.db.begin() as connection:
@@ -674,8 +695,8 @@ def timeline_command(
                     "retired": [
                         {
                             **_period_json(a),
-                            "recorded_at": rec.isoformat(),
-                            "retired_at": ret.isoformat(),
+                            "recorded_at": uk_local(rec),
+                            "retired_at": uk_local(ret),
                         }
                         for a, rec, ret in retired
                     ],
@@ -700,7 +721,7 @@ def timeline_command(
     console.print(table)
     for a, _, ret in retired:
         console.print(
-            f"  retired {ret.isoformat()}: {a.service.value} {a.provider_mpid} {a.mdr_mpid or ''} {a.period}"
+            f"  retired {uk_local(ret)}: {a.service.value} {a.provider_mpid} {a.mdr_mpid or ''} {a.period}"
         )
 
 
@@ -739,8 +760,12 @@ def messages_command(
         emit_json([as_sent(m) for m in found])
         return
     table = Table(title=f"Messages ({len(found)})", title_justify="left")
-    for column in ("#", "interface", "event", "from", "to", "MPAN", "correlation"):
+    for column in ("#", "interface", "event", "from", "to"):
         table.add_column(column)
+    # Ids in full, never cut or folded, so that they can be copied into --correlation or --mpan.
+    table.add_column("MPAN", no_wrap=True, min_width=13)
+    longest = max((len(m.correlation_id or "") for m in found), default=11)
+    table.add_column("correlation", no_wrap=True, min_width=max(11, longest))
     for m in found:
         to = ", ".join(f"{r}{'' if s == 'done' else f' ({s})'}" for r, s, _, _ in deliveries[m.id])
         table.add_row(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -90,11 +91,17 @@ def list_command(as_json: bool = JsonOption) -> None:
 
 @app.command("show")
 @coded
-def show_command(name: Annotated[str, typer.Argument(help="A built-in scenario.")]) -> None:
-    """Print a built-in scenario's YAML, to copy and change."""
+def show_command(
+    name: Annotated[str, typer.Argument(help="A built-in scenario.")], as_json: bool = JsonOption
+) -> None:
+    """Print a built-in scenario's YAML, to copy and change (--json: the same as JSON)."""
     if name not in scenario_names():
         raise InputInvalid(f"{name} is not a built-in scenario ({', '.join(scenario_names())})")
-    console.file.write(files("openmhhs.data.scenarios").joinpath(f"{name}.yaml").read_text(encoding="utf-8"))
+    text = files("openmhhs.data.scenarios").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    if as_json:
+        emit_json(yaml.safe_load(text))
+    else:
+        console.file.write(text)
 
 
 @app.command("check")
@@ -289,7 +296,9 @@ def run_command(
         str, typer.Argument(help="A market description YAML file (or a built-in scenario).")
     ],
     mpans: Annotated[int, typer.Option("--mpans", help="How many MPANs to register.")] = 10_000,
-    out: Annotated[Path, typer.Option("--out", help="Folder for report.html.")] = Path("openmhhs-run"),
+    out: Annotated[Path, typer.Option("-o", "--out", "--output", help="Folder for report.html.")] = Path(
+        "openmhhs-run"
+    ),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the population and the changes.")] = 2025,
     data_days: Annotated[
         int,
@@ -328,7 +337,9 @@ def demo_command(
     scenario: Annotated[
         str, typer.Option("--scenario", help="Built-in scenario or YAML file.")
     ] = DEFAULT_SCENARIO,
-    out: Annotated[Path, typer.Option("--out", help="Folder for report.html.")] = Path("openmhhs-demo"),
+    out: Annotated[Path, typer.Option("-o", "--out", "--output", help="Folder for report.html.")] = Path(
+        "openmhhs-demo"
+    ),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the population and the changes.")] = 2025,
     data_days: Annotated[
         int,

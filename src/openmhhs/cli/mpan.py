@@ -32,8 +32,8 @@ def check_command(
             {
                 "mpan": core,
                 "valid": True,
-                "distributorId": core.distributor_id,
-                "areaGSPGroup": gsp,
+                "distributor_id": core.distributor_id,
+                "area_gsp_group": gsp,
             }
         )
     else:

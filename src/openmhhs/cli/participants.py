@@ -17,6 +17,7 @@ from openmhhs.cli.common import (
     open_database,
     read_input,
 )
+from openmhhs.days import format_dip_datetime
 from openmhhs.identity.participants_format import read_participants
 from openmhhs.identity.registry import Registry
 from openmhhs.store.identity_repo import load_registry, save_organisations
@@ -45,24 +46,26 @@ def import_command(
 
 
 def registry_rows(registry: Registry) -> list[dict[str, Any]]:
+    """The registry as ``participants list --json`` prints it: snake_case keys, every moment
+    in UK local time with its offset."""
     rows = []
     for org in registry.organisations:
         rows.append(
             {
-                "companyRegNumber": org.company_number,
+                "company_reg_number": org.company_number,
                 "name": org.name,
                 "sec": org.sec.value,
-                "dccUserRoles": sorted(r.value for r in org.dcc_user_roles),
+                "dcc_user_roles": sorted(r.value for r in org.dcc_user_roles),
                 "registrations": [
                     {
-                        "DIPID": reg.dip_id,
-                        "DIPRole": reg.dip_role,
-                        "roleName": reg.dip_role.role_name,
-                        "MPID": reg.entry.mpid,
-                        "marketRole": reg.entry.market_role,
+                        "dip_id": str(reg.dip_id),
+                        "dip_role": str(reg.dip_role),
+                        "role_name": reg.dip_role.role_name,
+                        "mpid": None if reg.entry.mpid is None else str(reg.entry.mpid),
+                        "market_role": None if reg.entry.market_role is None else str(reg.entry.market_role),
                         "qualification": reg.qualification.value,
-                        "from": reg.entry.valid.start.isoformat(),
-                        "to": reg.entry.valid.end.isoformat() if reg.entry.valid.end else None,
+                        "from": format_dip_datetime(reg.entry.valid.start),
+                        "to": format_dip_datetime(reg.entry.valid.end) if reg.entry.valid.end else None,
                     }
                     for reg in registry.registrations(org.company_number)
                 ],
@@ -77,13 +80,13 @@ def registry_table(registry: Registry) -> Table:
         table.add_column(column)
     for row in registry_rows(registry):
         roles = ", ".join(
-            f"{r['DIPRole']} ({r['DIPID']}, {r['qualification']})" for r in row["registrations"]
+            f"{r['dip_role']} ({r['dip_id']}, {r['qualification']})" for r in row["registrations"]
         )
         table.add_row(
-            f"{row['name']} ({row['companyRegNumber']})",
+            f"{row['name']} ({row['company_reg_number']})",
             roles or "-",
             row["sec"],
-            ", ".join(row["dccUserRoles"]) or "-",
+            ", ".join(row["dcc_user_roles"]) or "-",
         )
     return table
 

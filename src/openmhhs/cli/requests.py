@@ -45,7 +45,7 @@ from openmhhs.store.identity_repo import load_isd
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.supplier.requests import request_data_service, request_metering_service
 
-__all__ = ["request_app", "sds_respond_command", "send_command"]
+__all__ = ["OutOption", "request_app", "sds_respond_command", "send_command", "write_message"]
 
 request_app = typer.Typer(
     help="Write a Supplier's IF-031 appointment request, ready for `openmhhs submit FILE` or "
@@ -57,7 +57,9 @@ REGISTRATION_SERVICE = DipRole("REGS")
 METERING_SERVICE = DipRole("SMS")
 SCENARIOS = ("COS", "CSP", "USP")
 
-OutOption = typer.Option("-o", "--out", help="File to write the message to (default: standard output).")
+OutOption = typer.Option(
+    "-o", "--out", "--output", help="File to write the message to (default: standard output)."
+)
 
 
 class HubUnreachable(CodedError):
@@ -106,7 +108,7 @@ def _scenario(value: str) -> Scenario:
     return Scenario(value.upper())
 
 
-def _write(message: Any, out: Path | None, *, as_json: bool) -> None:
+def write_message(message: Any, out: Path | None, *, as_json: bool) -> None:
     """The message, pretty-printed, to ``out`` or standard output; a note on standard error."""
     parsed = parse_batch(encode(message), now=now(), perspective=Perspective.DIP)
     if not isinstance(parsed[0], Parsed):  # the builders make valid messages; say so if not
@@ -201,7 +203,7 @@ def request_ds_command(
         mdr_from=nominated_from,
         domestic=domestic,
     )
-    _write(message, out, as_json=as_json)
+    write_message(message, out, as_json=as_json)
 
 
 @request_app.command("ms")
@@ -234,7 +236,7 @@ def request_ms_command(
         contract_reference=contract,
         now=now(),
     )
-    _write(message, out, as_json=as_json)
+    write_message(message, out, as_json=as_json)
 
 
 def _messages_in(path: Path) -> list[Any]:
@@ -324,7 +326,7 @@ def sds_respond_command(
         recipients=[DipId(request.common_block.s1.sender_dip_id)],
         now=now(),
     )
-    _write(message, out, as_json=as_json)
+    write_message(message, out, as_json=as_json)
 
 
 @coded

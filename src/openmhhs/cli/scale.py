@@ -192,9 +192,9 @@ def bench_command(
     http: Annotated[
         bool, typer.Option("--http/--no-http", help="Also time the point query over HTTP.")
     ] = True,
-    out: Annotated[Path, typer.Option("--out", help="JSON file written with every figure.")] = Path(
-        "bench-results/bench.json"
-    ),
+    out: Annotated[
+        Path, typer.Option("-o", "--out", "--output", help="JSON file written with every figure.")
+    ] = Path("bench-results/bench.json"),
     as_json: bool = JsonOption,
 ) -> None:
     """Measure appointment throughput, the point query and the DCC's daily access list, each beside
@@ -232,23 +232,30 @@ def bulk_mdr_change_command(
     from_mdr: Annotated[str, typer.Option("--from-mdr", help="The MDR DIP ID being replaced.")],
     to_mdr: Annotated[str, typer.Option("--to-mdr", help="The new MDR DIP ID.")],
     sds: Annotated[str, typer.Option("--sds", help="The SDS DIP ID (simulated in this market).")],
-    effective: Annotated[str, typer.Option("--effective", help="MDR effective-from day, YYYY-MM-DD.")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="MDR effective-from day, YYYY-MM-DD (required).")
+    ] = None,
     apply: Annotated[
         bool, typer.Option("--apply", help="Send the batch through the in-process market and run it.")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the IF-034 batch (a JSON array) to this file.")
+        Path | None,
+        typer.Option("-o", "--out", "--output", help="Write the IF-034 batch (a JSON array) to this file."),
     ] = None,
     as_json: bool = JsonOption,
+    effective: Annotated[str | None, typer.Option("--effective", hidden=True)] = None,
 ) -> None:
-    """Plan an SDS-led change of MDR for every MPAN the SDS serves with --from-mdr on the effective
-    day: the IF-034 [SDS-MDRUpdate] batch, and what would be refused and why (DS001, DS004-DS006
-    from the SDS's contract; REG1080-REG1084, REG1093, REG1098 from the Registration Service)."""
+    """Plan an SDS-led change of MDR for every MPAN the SDS serves with --from-mdr on the day
+    --from (--effective, its older name, still works): the IF-034 [SDS-MDRUpdate] batch, and
+    what would be refused and why (DS001, DS004-DS006 from the SDS's contract; REG1080-REG1084,
+    REG1093, REG1098 from the Registration Service)."""
     market = open_market()
     participant = market.participant(str(DipId(sds)), SmartDataService)
     if not isinstance(participant, SmartDataService) or market.rs is None:
         raise InputInvalid(f"{sds} is not an SDS simulated in this market (or there is no RS)")
-    day = parse_day(effective, option="--effective")
+    if (from_ or effective) is None:
+        raise InputInvalid("--from (the MDR effective-from day) is required")
+    day = parse_day(from_ or effective, option="--from")
     plan = plan_bulk_mdr_change(
         market, participant, from_mdr=DipId(from_mdr), to_mdr=DipId(to_mdr), effective=day
     )
@@ -274,12 +281,12 @@ def bulk_mdr_change_command(
     examples = {c.code: c for c in reversed(plan.refused)}
     data: dict[str, Any] = {
         "sds": plan.sds,
-        "fromMdr": plan.from_mdr,
-        "toMdr": plan.to_mdr,
+        "from_mdr": plan.from_mdr,
+        "to_mdr": plan.to_mdr,
         "effective": plan.effective.isoformat(),
         "today": plan.today.isoformat(),
         "affected": len(plan.changes),
-        "toSend": len(messages),
+        "to_send": len(messages),
         "refused": {
             code: {"count": n, "example": examples[code].mpan, "reason": examples[code].reason}
             for code, n in sorted(refused.items())
@@ -292,7 +299,7 @@ def bulk_mdr_change_command(
         return
     console.print(
         f"{data['affected']:,} MPANs served by {sds} with MDR {from_mdr} on {data['effective']}: "
-        f"{data['toSend']:,} IF-034 [SDS-MDRUpdate] to send, {len(plan.refused):,} would be refused."
+        f"{data['to_send']:,} IF-034 [SDS-MDRUpdate] to send, {len(plan.refused):,} would be refused."
     )
     if refused:
         table = Table(title="Would be refused", title_justify="left")
