@@ -74,3 +74,10 @@ def test_failed_delivery_is_visible_and_requeued_after_a_fix(
     assert market.cli.json("market", "requeue", str(parked["delivery"]))["requeued"] == 1
     assert market.cli.json("market", "deliveries") == []
     assert [row["service"] for row in market.timeline(cores[0])] == ["DS"]
+    # one answer per request: the failure sent no rejection, the requeued delivery its acceptance
+    answers = [
+        m
+        for m in market.cli.json("messages", "--mpan", cores[0])
+        if m["CommonBlock"]["S0"]["eventCode"] == "[DSAppInitialResp]"
+    ]
+    assert len(answers) == 1, answers

@@ -435,11 +435,11 @@ class Market:
                 if savepoint is None:
                     raise _ParticipantFailed from exc
                 savepoint.rollback()
-                # Parked, never retried in a loop and never in the way of what follows: the
-                # sender is told (RCP1000, and its rejection message where the DIP has one).
+                # Parked, never retried in a loop and never in the way of what follows. The
+                # delivery answers RCP1000; no business rejection is sent, because the message
+                # is not refused: it is applied when requeued after a fix (one answer each).
                 reason = f"{type(exc).__name__}: {exc}"[:2000]
                 code = ResponseCode.RCP1000
-                store.log_messages(self._prepare(refusals(receivers, delivered, ctx, code, reason), stats))
                 finished.append((pending.id, "failed", code.value, reason))
                 stats.failed += 1
             stats.delivered += 1

@@ -150,12 +150,9 @@ class Node:
             raise  # the database, not the message: the hub retries later
         except Exception as exc:
             # Nothing of the handler's work is kept (its transaction rolled back) and the
-            # publication is not marked received, so a replay after a fix applies it.
+            # publication is not marked received, so a replay after a fix applies it. The hub
+            # gets RCP1000; no business rejection is sent, since the message is not refused.
             reason = f"{type(exc).__name__}: {exc}"[:2000]
-            with self.db.begin() as connection:
-                self._queue(
-                    connection, refusals(receivers, delivered, ctx, ResponseCode.RCP1000, reason), ctx.now
-                )
             self.failures += 1
             return Received(d0.transaction_id, reference, ResponseCode.RCP1000, reason, False)
 
