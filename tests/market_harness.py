@@ -259,8 +259,14 @@ class Market:
         path.write_bytes(body)
         result = self.cli("submit", str(path), "--json")
         outcome: dict[str, Any] = orjson.loads(result.stdout)
-        refused = any(r["code"] not in ("SP000", "MSG0000") for r in outcome["results"])
-        assert result.exit_code == (1 if refused else 0), result.output  # exit 1: any input refused
+        sent = orjson.loads(body)
+        own = [_own_decision(item) for item in (sent if isinstance(sent, list) else [sent])]
+        refused = any(
+            r["code"] not in ("SP000", "MSG0000") and r["code"] != (own[i] if i < len(own) else None)
+            for i, r in enumerate(outcome["results"])
+        )
+        # exit 1: any input refused (a provider's own rejection in its IF-034 is not a refusal)
+        assert result.exit_code == (1 if refused else 0), result.output
         return outcome
 
     def code(self, message: Any) -> str:
@@ -276,3 +282,11 @@ class Market:
 
     def produced(self, outcome: dict[str, Any], event: str) -> list[dict[str, Any]]:
         return [m for m in outcome["produced"] if m["CommonBlock"]["S0"]["eventCode"] == event]
+
+
+def _own_decision(item: Any) -> str | None:
+    """The response code a provider put in the IF-034 it submits (its own decision)."""
+    message = item.get("payload", item) if isinstance(item, dict) else {}
+    b007 = ((message or {}).get("CustomBlock") or {}).get("B007") or {}
+    code = b007.get("proposedAppointmentResponseCode")
+    return str(code).split(" ", 1)[0] if code else None

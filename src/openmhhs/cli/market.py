@@ -66,6 +66,14 @@ def _refused(codes: list[str]) -> bool:
     return any(code not in GOING_AHEAD for code in codes)
 
 
+def _own_decision(sent: dict[str, Any]) -> str | None:
+    """The response code a provider itself put in its IF-034 (B007), if it is one: an outcome
+    equal to it is the submitter's own decision, not a refusal of what it submitted."""
+    b007 = (sent.get("CustomBlock") or {}).get("B007") or {}
+    code = b007.get("proposedAppointmentResponseCode")
+    return str(code).split(" ", 1)[0] if code else None
+
+
 def _stats_json(stats: RunStats) -> dict[str, Any]:
     return {
         "delivered": stats.delivered,
@@ -413,7 +421,8 @@ def submit_command(
 ) -> None:
     """Submit messages as a participant would, run the in-process market until nothing is
     pending, and print each input's outcome and every message produced. Exits 1 when any
-    input was refused or rejected (an outcome other than SP000 or MSG0000)."""
+    input was refused or rejected (an outcome other than SP000 or MSG0000), except a
+    provider's own rejection in the IF-034 it submits."""
     market = open_market()
     announce_database(market.db)
     with market.db.begin() as connection:
@@ -424,6 +433,7 @@ def submit_command(
     except DatabaseUnavailable as exc:
         _undelivered(results, exc, as_json=as_json)
     rows: list[dict[str, Any]] = []
+    decided: set[int] = set()  # rows whose outcome is the submitter's own decision (its IF-034)
     with market.db.begin() as connection:
         store = MarketStore(connection)
         stored = {m.id: m for m in store.messages(after_id=before)}
@@ -448,6 +458,8 @@ def submit_command(
                     )
                     outcome = outcome_of(submitted, exchange)
                     row["code"], row["message"] = outcome.code, outcome.message
+                    if outcome.code == _own_decision(as_sent(submitted)):
+                        decided.add(len(rows))
             rows.append(row)
         submitted_ids = {r.message_id for r in results if r.message_id is not None}
         produced = [as_sent(m) for m in stored.values() if m.id not in submitted_ids]
@@ -463,7 +475,7 @@ def submit_command(
         console.print(
             f"{len(produced)} messages produced; {stats.delivered} deliveries, {stats.failed} failed."
         )
-    if _refused([row["code"] for row in rows]):
+    if _refused([row["code"] for index, row in enumerate(rows) if index not in decided]):
         raise typer.Exit(1)
 
 
