@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 ## Run the main job on the embedded SQLite database (a fresh file under .demo/).
 demo: $(STAMP)
 	@mkdir -p .demo
-	OPENMHHS_DB=sqlite:///$(CURDIR)/.demo/openmhhs.db $(BIN)/openmhhs demo --fresh --out .demo
+	OPENMHHS_DB= $(BIN)/openmhhs demo --fresh --out .demo
 
 ## Run the whole test suite (SQLite always; PostgreSQL too when OPENMHHS_TEST_PG_URL is set).
 test: $(STAMP)

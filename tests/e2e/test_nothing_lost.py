@@ -52,10 +52,10 @@ def test_fresh_never_touches_the_default_database(harness: CliHarness, tmp_path:
     assert orjson.loads(result.stdout)["mpans"] == 12  # the --json contract holds
 
 
-def test_fresh_refuses_a_database_it_did_not_make(
+def test_fresh_never_touches_the_database_openmhhs_db_names(
     harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mine = tmp_path / "out" / "mine.db"  # under --out, but not made by the demo
+    mine = tmp_path / "out" / "mine.db"  # under --out, but the user's
     mine.parent.mkdir()  # a database's folder must exist (OMH0404 otherwise)
     monkeypatch.setenv("OPENMHHS_DB", f"sqlite:///{mine}")
     _contract(harness)
@@ -64,6 +64,21 @@ def test_fresh_refuses_a_database_it_did_not_make(
     error = orjson.loads(result.stdout)["error"]
     assert error["code"] == ResponseCode.OMH0900.value and str(mine) in error["message"]
     assert _contracts(harness) == ["MINE"]
+    assert not marker_of(mine).exists()
+    later = tmp_path / "out" / "later.db"  # named, not made yet: still never the demo's
+    monkeypatch.setenv("OPENMHHS_DB", f"sqlite:///{later}")
+    assert harness(*DEMO, "--fresh", "--out", str(tmp_path / "out")).exit_code == 1
+    assert not later.exists() and not marker_of(later).exists()
+
+
+def test_fresh_refuses_a_file_it_did_not_make(harness: CliHarness, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "openmhhs.db").write_bytes(b"the user's own file")
+    result = harness(*DEMO, "--fresh", "--out", str(out), "--json")
+    assert result.exit_code == 1
+    assert orjson.loads(result.stdout)["error"]["code"] == ResponseCode.OMH0900.value
+    assert (out / "openmhhs.db").read_bytes() == b"the user's own file"
 
 
 def test_fresh_refuses_postgresql(
@@ -79,7 +94,7 @@ def test_fresh_replaces_its_own_database_as_make_demo_does(
     harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / ".demo"
-    monkeypatch.setenv("OPENMHHS_DB", f"sqlite:///{out / 'openmhhs.db'}")
+    monkeypatch.setenv("OPENMHHS_DB", "")  # as `make demo` runs it
     for _ in range(2):  # the second run deletes the first's database, which it marked
         harness(*DEMO, "--fresh", "--out", str(out), ok=True)
     assert marker_of(out / "openmhhs.db").exists()

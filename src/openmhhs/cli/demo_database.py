@@ -9,7 +9,7 @@ from pathlib import Path
 
 from openmhhs.cli.common import now
 from openmhhs.codes import CodedError, ResponseCode
-from openmhhs.store.database import ENV_VAR, Database
+from openmhhs.store.database import ENV_VAR, Database, shown_url
 
 __all__ = ["DEMO_DATABASE", "FreshRefused", "demo_database", "marker_of"]
 
@@ -42,39 +42,34 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def demo_database(out: Path, *, fresh: bool) -> Database:
     """The demo's database. Without ``--fresh``: ``OPENMHHS_DB`` or the default location, as
-    every command. With ``--fresh``: ``OPENMHHS_DB`` if set, else ``<out>/openmhhs.db``; an
-    existing file is deleted only if it lies under ``out`` and carries the demo's marker."""
+    every command. With ``--fresh``: always ``<out>/openmhhs.db``, and never while
+    ``OPENMHHS_DB`` is set (the database it names is the user's: --fresh never touches it); an
+    existing file there is deleted only if it carries the demo's marker."""
     if not fresh:
         return Database()
     configured = os.environ.get(ENV_VAR, "").strip()
-    out.mkdir(parents=True, exist_ok=True)  # the demo writes its report there in any case
-    db = Database(configured or f"sqlite:///{(out / DEMO_DATABASE).resolve()}")
-    path = _sqlite_path(db)
-    if path is None:
-        db.dispose()
+    if configured:
         raise FreshRefused(
-            f"--fresh only deletes an SQLite file the demo made; {ENV_VAR} names another database: "
-            "run without --fresh on an empty one"
+            f"--fresh runs on its own database under --out {out} and never touches the one "
+            f"{ENV_VAR} names ({shown_url(configured)}): unset {ENV_VAR} (and --db) to run a "
+            "fresh demo, or run without --fresh on that database"
         )
+    out.mkdir(parents=True, exist_ok=True)  # the demo writes its report there in any case
+    path = (out / DEMO_DATABASE).resolve()
     mark = marker_of(path)
-    if path.exists():
-        if not (_inside(path, out) and mark.exists()):
-            db.dispose()
-            where = f"{ENV_VAR}'s" if configured else "the"
+    if path.exists() or path.is_symlink():
+        if not mark.exists():
             raise FreshRefused(
-                f"--fresh deletes only a database the demo made under --out {out}; {where} file "
-                f"{path} was not made by it, so nothing was deleted: delete it yourself, or point "
-                f"{ENV_VAR} at a new file"
+                f"--fresh deletes only a database the demo made under --out {out}; the file "
+                f"{path} was not made by it, so nothing was deleted: delete it yourself, or use "
+                "another --out folder"
             )
-        db.dispose()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        db = Database(db.url)
-    if _inside(path, out):
-        mark.parent.mkdir(parents=True, exist_ok=True)
-        mark.write_text(
-            f"{path.name} was made by `openmhhs demo --fresh` at {now().isoformat()}; "
-            "a later `demo --fresh --out` on this folder may delete it.\n",
-            encoding="utf-8",
-        )
+    db = Database(f"sqlite:///{path}")
+    mark.write_text(
+        f"{path.name} was made by `openmhhs demo --fresh` at {now().isoformat()}; "
+        "a later `demo --fresh --out` on this folder may delete it.\n",
+        encoding="utf-8",
+    )
     return db

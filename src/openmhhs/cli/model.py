@@ -329,8 +329,8 @@ def demo_command(
         bool,
         typer.Option(
             "--fresh",
-            help="Start from an empty SQLite file of the demo's own: OPENMHHS_DB if set, else "
-            "OUT/openmhhs.db. Deletes only a file an earlier --fresh run made under --out.",
+            help="Start from an empty SQLite file of the demo's own, OUT/openmhhs.db (refused "
+            "while OPENMHHS_DB is set). Deletes only a file an earlier --fresh run made there.",
         ),
     ] = False,
     mpans: Annotated[int, typer.Option("--mpans", help="How many MPANs to register.")] = 10_000,

@@ -29,6 +29,7 @@ __all__ = [
     "DatabaseUrlInvalid",
     "default_url",
     "normalise_url",
+    "shown_url",
 ]
 
 ENV_VAR = "OPENMHHS_DB"
@@ -167,6 +168,11 @@ def _sqlite_folder(path: Path, *, make: bool) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     elif not folder.is_dir():
         raise DatabaseUrlInvalid(f"the folder {folder} for the SQLite database {path.name} does not exist")
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return _shown(url)
 
 
 def _shown(url: str) -> str:
