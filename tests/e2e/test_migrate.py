@@ -134,7 +134,7 @@ def test_killed_from_outside_at_any_moment_it_resumes(sqlite_url: str) -> None:
                 time.sleep(0.4)  # somewhere inside a later batch
                 break
         process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=60)
+        process.communicate(timeout=300)
     finally:
         db.dispose()
     resumed = _finish(_migrate(sqlite_url, "--mpans", "1000", "--batch", "100"))

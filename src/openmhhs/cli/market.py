@@ -66,11 +66,12 @@ def _refused(codes: list[str]) -> bool:
     return any(code not in GOING_AHEAD for code in codes)
 
 
-def _own_decision(sent: dict[str, Any]) -> str | None:
+def _own_decision(sent: Any) -> str | None:
     """The response code a provider itself put in its IF-034 (B007), if it is one: an outcome
     equal to it is the submitter's own decision, not a refusal of what it submitted."""
-    b007 = (sent.get("CustomBlock") or {}).get("B007") or {}
-    code = b007.get("proposedAppointmentResponseCode")
+    custom = sent.get("CustomBlock") if isinstance(sent, dict) else None
+    b007 = (custom or {}).get("B007") or {}
+    code = b007.get("proposedAppointmentResponseCode") if isinstance(b007, dict) else None
     return str(code).split(" ", 1)[0] if code else None
 
 

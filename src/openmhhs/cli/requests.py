@@ -32,7 +32,7 @@ from openmhhs.cli.common import (
     read_input,
 )
 from openmhhs.codes import CodedError, ResponseCode
-from openmhhs.days import day_start, format_dip_datetime
+from openmhhs.days import day_of, day_start, format_dip_datetime, parse_dip_datetime
 from openmhhs.dip import schema as s
 from openmhhs.dip.build import MessageFactory, Sender, Site
 from openmhhs.dip.parse import Parsed, Perspective, encode, parse_batch
@@ -303,7 +303,7 @@ def sds_respond_command(
         effective = (
             parse_day(mdr_from, option="--mdr-from")
             if mdr_from
-            else date.fromisoformat(b071.proposed_data_service_dip_effective_from_date[:10])
+            else day_of(parse_dip_datetime(b071.proposed_data_service_dip_effective_from_date))
         )
         mdr_id = DipId(chosen)
         b018 = s.B018(
@@ -356,7 +356,10 @@ def send_command(
             f"{file} must hold messages of one interface, found {sorted(interfaces) or 'none'}"
         )
     channel = interfaces.pop()
-    sender = as_ or str(items[0]["CommonBlock"]["S1"].get("senderDIPID", ""))
+    try:
+        sender = as_ or str(items[0]["CommonBlock"]["S1"].get("senderDIPID", ""))
+    except (KeyError, TypeError, AttributeError):
+        raise InputInvalid(f"{file}: a message lacks CommonBlock.S1 (its sender): give --as ID") from None
     signer, headers, verify = _credentials(sender, state=state, key=key, cert=cert, api_key=api_key, ca=ca)
     url = f"{hub.rstrip('/')}/dip-channel/{channel}"
     body = orjson.dumps([{"payload": i} for i in items])

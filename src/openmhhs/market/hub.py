@@ -504,23 +504,9 @@ class Hub:
     def requeue(self, delivery_ids: Sequence[int]) -> int:
         """Deliver parked (failed or refused) deliveries again, as replays; returns how many."""
         with self.db.begin() as connection:
-            ids = (
-                connection.execute(
-                    sa.select(delivery.c.id).where(
-                        delivery.c.id.in_(list(delivery_ids)), delivery.c.state.in_(PARKED)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            ids = MarketStore(connection).requeue_parked(delivery_ids)
             if not ids:
                 return 0
-            connection.execute(
-                sa.update(delivery)
-                .where(delivery.c.id.in_(ids))
-                .values(state="pending", processed_at=None, outcome_code=None, outcome_detail=None)
-            )
-            connection.execute(sa.delete(delivery_attempt).where(delivery_attempt.c.delivery_id.in_(ids)))
             connection.execute(
                 sa.insert(delivery_attempt),
                 [

@@ -37,6 +37,7 @@ from openmhhs.store.tables import (
     appointment_request,
     contract,
     delivery,
+    delivery_attempt,
     market_state,
     mdr_instruction,
     message,
@@ -991,12 +992,29 @@ class MarketStore:
 
     def requeue_deliveries(self, ids: Sequence[int]) -> int:
         """Make parked deliveries pending again (after a fix); returns how many."""
-        done = self.connection.execute(
-            sa.update(delivery)
-            .where(delivery.c.id.in_(list(ids)), delivery.c.state.in_(PARKED_STATES))
-            .values(state="pending", processed_at=None, outcome_code=None, outcome_detail=None)
-        )
-        return int(done.rowcount)
+        return len(self.requeue_parked(ids))
+
+    def requeue_parked(self, ids: Sequence[int]) -> list[int]:
+        """Make the parked deliveries among ``ids`` pending again, with no retry record left
+        (its attempts, back-off and last error belong to before the fix); returns their ids."""
+        parked = [
+            int(i)
+            for i in self.connection.execute(
+                sa.select(delivery.c.id).where(
+                    delivery.c.id.in_(list(ids)), delivery.c.state.in_(PARKED_STATES)
+                )
+            ).scalars()
+        ]
+        if parked:
+            self.connection.execute(
+                sa.update(delivery)
+                .where(delivery.c.id.in_(parked))
+                .values(state="pending", processed_at=None, outcome_code=None, outcome_detail=None)
+            )
+            self.connection.execute(
+                sa.delete(delivery_attempt).where(delivery_attempt.c.delivery_id.in_(parked))
+            )
+        return parked
 
     def log_messages(self, messages: Sequence[NewMessage]) -> list[int]:
         """Log messages known to be new (the market's own, with unique references) at once,
