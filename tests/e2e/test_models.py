@@ -202,7 +202,7 @@ def test_model_run_refuses_a_database_that_already_has_mpans(cli: CliHarness, tm
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     folder = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "OPENMHHS_DB": f"sqlite:///{folder / 'demo.db'}"}
+    env = {k: v for k, v in os.environ.items() if k != "OPENMHHS_DB"}  # as `make demo` runs it
     done = subprocess.run(
         [
             sys.executable,
@@ -270,7 +270,7 @@ def test_report_figures_agree_with_the_database(demo: tuple[Path, dict[str, Any]
     from openmhhs.store.tables import message
 
     report, summary = demo
-    db = Database(f"sqlite:///{report.parent.parent / 'demo.db'}")
+    db = Database(f"sqlite:///{report.parent / 'openmhhs.db'}")  # the demo's own, under --out
     with db.read() as connection:
         sent = dict(
             connection.execute(
