@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from openmhhs.dip.parse import SchemaFailure
 from openmhhs.market.hub import HELD_SINCE, DueBatch, Hub, Outgoing
 from openmhhs.store.database import Database
-from openmhhs.store.market_repo import StoredMessage
+from openmhhs.store.market_repo import stored_message
 from openmhhs.store.tables import (
     delivery,
     delivery_attempt,
@@ -151,31 +151,13 @@ def _selection(channel: str, recipient: str, request: MessageRequest) -> sa.Sele
     return query.order_by(delivery.c.id).limit(MAX_REPLAY)
 
 
-def _stored(row: Any) -> StoredMessage:
-    m = row._mapping
-    return StoredMessage(
-        id=m["id"],
-        sender_unique_reference=m["sender_unique_reference"],
-        interface_id=m["interface_id"],
-        event_code=m["event_code"],
-        sender=m["sender"],
-        sender_role=m["sender_role"],
-        mpan=m["mpan"],
-        correlation_id=m["correlation_id"],
-        transaction_id=m["transaction_id"],
-        received_at=m["received_at"],
-        origin=m["origin"],
-        body=bytes(m["body"]),
-    )
-
-
 def replay(hub: Hub, *, channel: str, recipient: str, request: MessageRequest, now: datetime) -> bytes | None:
     """The matching publications as a DIPMessageEgressArray (replays), or None when none match."""
     with hub.db.read() as connection:
         rows = connection.execute(_selection(channel, recipient, request)).all()
     if not rows:
         return None
-    items = tuple(Outgoing(row.delivery_id, _stored(row), replay=True) for row in rows)
+    items = tuple(Outgoing(row.delivery_id, stored_message(row), replay=True) for row in rows)
     return hub.egress(DueBatch(recipient, channel, "", items), now=now)
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "ParkedDelivery",
     "PendingDelivery",
     "StoredMessage",
+    "stored_message",
 ]
 
 
@@ -240,10 +241,11 @@ class ParkedDelivery:
 
 
 def _pending(row: Any) -> PendingDelivery:
-    return PendingDelivery(id=row.delivery_id, recipient=row.delivery_to, message=_message(row))
+    return PendingDelivery(id=row.delivery_id, recipient=row.delivery_to, message=stored_message(row))
 
 
-def _message(row: Any) -> StoredMessage:
+def stored_message(row: Any) -> StoredMessage:
+    """A message-log row (the ``message`` table's columns) as a frozen ``StoredMessage``."""
     m = row._mapping
     return StoredMessage(
         id=m["id"],
@@ -1051,13 +1053,13 @@ class MarketStore:
             query = query.where(message.c.mpan == core)
         if correlation_id is not None:
             query = query.where(message.c.correlation_id == correlation_id)
-        return [_message(r) for r in self.connection.execute(query)]
+        return [stored_message(r) for r in self.connection.execute(query)]
 
     def messages_by_id(self, ids: Sequence[int]) -> list[StoredMessage]:
         rows = self.connection.execute(
             sa.select(message).where(message.c.id.in_(list(ids))).order_by(message.c.id)
         )
-        return [_message(r) for r in rows]
+        return [stored_message(r) for r in rows]
 
     def last_message_id(self) -> int:
         return int(
