@@ -89,6 +89,9 @@ def _arguments(tmp: Path) -> dict[str, list[str]]:
         "verify": [missing, "--headers", missing, "--ca", missing, "--url", "http://127.0.0.1:9/x"],
         "submit": [str(EXAMPLES / "ds-request.json")],
         "timeline": [MPAN],
+        "market requeue": ["999999"],  # no such parked delivery: requeues none
+        "data show": [MPAN, "--day", "2025-06-01", "--dataset", str(tmp / "no-dataset")],
+        "data summary": ["--from", "2025-06-01", "--to", "2025-06-02", "--dataset", str(tmp / "no-dataset")],
         "bulk-mdr-change": ["--from-mdr", "3333333333", "--to-mdr", "4444444444", "--sds", "2222222222"],
         "send": [missing, "--hub", "http://127.0.0.1:9"],
         "isd import": [str(EXAMPLES / "isd.json")],
