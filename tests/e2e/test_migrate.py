@@ -44,7 +44,7 @@ def _migrate(db_url: str, *args: str, failpoints: Path | None = None) -> subproc
 
 
 def _finish(process: subprocess.Popen[bytes]) -> dict[str, Any]:
-    out, err = process.communicate(timeout=300)
+    out, err = process.communicate()
     assert process.returncode == 0, err.decode()
     result: dict[str, Any] = orjson.loads(out)
     return result
@@ -109,7 +109,7 @@ def test_killed_before_its_checkpoint_it_resumes_without_duplicates(db_url: str,
     points = tmp_path / "failpoints"
     arm(points, "migrate.batch.before-checkpoint")
     killed = _migrate(db_url, "--mpans", "600", "--batch", "200", failpoints=points)
-    killed.communicate(timeout=300)
+    killed.communicate()
     assert killed.returncode == -signal.SIGKILL
     resumed = _finish(_migrate(db_url, "--mpans", "600", "--batch", "200"))
     # the killed batch was registered and asked for already: nothing of it is sent again
@@ -134,7 +134,7 @@ def test_killed_from_outside_at_any_moment_it_resumes(sqlite_url: str) -> None:
                 time.sleep(0.4)  # somewhere inside a later batch
                 break
         process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=300)
+        process.communicate()
     finally:
         db.dispose()
     resumed = _finish(_migrate(sqlite_url, "--mpans", "1000", "--batch", "100"))

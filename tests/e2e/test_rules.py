@@ -175,7 +175,7 @@ def test_access_list_into_a_missing_folder_is_a_coded_error(market: Market, tmp_
 def _openmhhs(*args: str, db: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OPENMHHS_DB": db, "OPENMHHS_TODAY": TODAY.isoformat()}
     command = [sys.executable, "-c", "from openmhhs.cli.main import run; run()", *args]
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=400, check=False)
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def _wait_for_workers(address: str, n: int) -> None:
     from distributed import Client
 
     with Client(address, timeout=60) as client:
-        client.wait_for_workers(n, timeout=120)
+        client.wait_for_workers(n, timeout=420)
 
 
 def _dataset(folder: Path) -> dict[str, object]:
