@@ -21,6 +21,7 @@ from openmhhs.dcc.access import (
     SupplyNotice,
     decide,
     merge,
+    reading_role,
     retrieval_role,
 )
 from openmhhs.identity.registry import DccUserRole
@@ -144,6 +145,12 @@ def test_the_registered_supplier_reads_with_the_role_of_the_mpans_direction() ->
 )
 def test_retrieval_role(held: frozenset[DccUserRole], direction: str, role: DccUserRole | None) -> None:
     assert retrieval_role(held=held, energy_direction=direction) is role
+
+
+def test_an_mdr_with_no_usable_role_asks_with_its_mdr_role() -> None:
+    asked = reading_role(held=frozenset({EXP}), energy_direction="I")
+    assert asked is MDR
+    assert reading_role(held=frozenset({IMP}), energy_direction="I") is IMP
 
 
 # -- the SDS's portfolio ---------------------------------------------------------------------------

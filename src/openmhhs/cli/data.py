@@ -26,7 +26,7 @@ from openmhhs.cli.common import (
     parse_day,
     today,
 )
-from openmhhs.dcc.access import retrieval_role
+from openmhhs.dcc.access import reading_role
 from openmhhs.dcc.access_list import write_access_list
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, MpanCore
@@ -339,10 +339,7 @@ def dcc_check_command(
     else:
         supply = records.supply_on(day)
         direction = "I" if supply is None else supply.energy_direction
-        chosen = (
-            retrieval_role(held=roles.get(str(requester), frozenset()), energy_direction=direction)
-            or DccUserRole.METER_DATA_RETRIEVER
-        )
+        chosen = reading_role(held=roles.get(str(requester), frozenset()), energy_direction=direction)
     mpid = presented_id(registry.table, str(requester), chosen, day)
     gate = AccessGate({str(core): records}, isd=registry.table, dcc_roles=roles)
     decision = gate.check(ReadRequest(str(requester), mpid, chosen, str(core), day))

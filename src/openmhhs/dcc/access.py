@@ -55,6 +55,7 @@ __all__ = [
     "authorised_mdr",
     "decide",
     "merge",
+    "reading_role",
     "retrieval_role",
     "supplier_role_for",
 ]
@@ -215,6 +216,12 @@ def retrieval_role(*, held: frozenset[DccUserRole], energy_direction: str) -> Dc
         return DccUserRole.METER_DATA_RETRIEVER
     role = supplier_role_for(energy_direction)
     return role if role in held else None
+
+
+def reading_role(*, held: frozenset[DccUserRole], energy_direction: str) -> DccUserRole:
+    """The DCC user role an MDR asks with: ``retrieval_role``, or, holding no usable role, its
+    Meter Data Retriever role, which the gate then refuses (OMH0701)."""
+    return retrieval_role(held=held, energy_direction=energy_direction) or DccUserRole.METER_DATA_RETRIEVER
 
 
 def decide(

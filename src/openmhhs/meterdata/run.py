@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from openmhhs.days import LONDON, day_start, days
-from openmhhs.dcc.access import retrieval_role, supplier_role_for
+from openmhhs.dcc.access import reading_role, supplier_role_for
 from openmhhs.dip.build import MessageFactory, Sender, Site, new_transaction_id
 from openmhhs.dip.parse import encode, parse
 from openmhhs.dip.schema import DipMessageStruct
@@ -147,7 +147,7 @@ class DataRun:
         facts = self.facts.get(mpan)
         direction = "I" if facts is None else facts.energy_direction
         held = self.dcc_roles.get(dip_id, frozenset())
-        return retrieval_role(held=held, energy_direction=direction) or DccUserRole.METER_DATA_RETRIEVER
+        return reading_role(held=held, energy_direction=direction)
 
     @staticmethod
     def _log(message: DipMessageStruct, body: bytes, at: datetime) -> NewMessage:

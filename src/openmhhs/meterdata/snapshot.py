@@ -31,7 +31,7 @@ from openmhhs.dcc.access import (
     MdrNotice,
     SupplyNotice,
     authorise,
-    retrieval_role,
+    reading_role,
     supplier_role_for,
 )
 from openmhhs.identity.registry import DccUserRole
@@ -182,7 +182,7 @@ class RegistrySnapshots:
         mdr = row["mdr"]
         if mdr is not None:
             held = self.dcc_roles.get(mdr, frozenset())
-            via = retrieval_role(held=held, energy_direction=direction) or DccUserRole.METER_DATA_RETRIEVER
+            via = reading_role(held=held, energy_direction=direction)
             row["mdr_via"] = via.value
             row["mdr_presented_id"] = self._presented_id(mdr, via, day)
         supplier = row["supplier"]
