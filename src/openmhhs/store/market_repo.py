@@ -30,8 +30,10 @@ from openmhhs.registration.model import (
     SupplierPeriod,
 )
 from openmhhs.registration.timeline import Gap, TimelineChange
-from openmhhs.store.bulk import bulk_insert
+from openmhhs.store.bulk import COPY_THRESHOLD, bulk_insert, insert_rows
+from openmhhs.store.compact import text_key
 from openmhhs.store.dcc_repo import DccRepository
+from openmhhs.store.message_codec import envelope
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
@@ -132,8 +134,12 @@ _PORTFOLIO_ROWS = (
 _PORTFOLIO_DELETE = sa.delete(sds_portfolio).where(
     sds_portfolio.c.sds == _B("sds"), sds_portfolio.c.mpan == _B("core")
 )
-_INSERT_MESSAGE_RETURNING = sa.insert(message).returning(message.c.id, sort_by_parameter_order=True)
-_INSERT_DELIVERY = sa.insert(delivery)
+_INSERT_MESSAGE = sa.insert(message).returning(message.c.id)
+_MESSAGE_COLUMNS = tuple(c.name for c in message.c)
+_DELIVERY_COLUMNS = ("message_id", "recipient", "state")
+_BODIES_BY_REFERENCE = sa.select(message.c.body).where(message.c.sender_unique_reference == _B("reference"))
+_BODIES_BY_CORRELATION = sa.select(message.c.body).where(message.c.correlation_id == _B("correlation"))
+_LAST_MESSAGE_ID = sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))
 _PENDING = (
     sa.select(delivery.c.id.label("delivery_id"), delivery.c.recipient.label("delivery_to"), message)
     .join(message, message.c.id == delivery.c.message_id)
@@ -141,7 +147,6 @@ _PENDING = (
     .order_by(delivery.c.id)
     .limit(_B("batch"))
 )
-_CORRELATION_SEEN = sa.select(message.c.id).where(message.c.correlation_id == _B("correlation")).limit(1)
 _ANY_PENDING = sa.select(delivery.c.id).where(delivery.c.state == "pending").limit(1)
 _PENDING_CLAIM = _PENDING.with_for_update(of=delivery, skip_locked=True)
 """On PostgreSQL, concurrent markets each claim different deliveries (row locks)."""
@@ -152,6 +157,25 @@ _FINISH = (
         state=_B("new_state"), processed_at=_B("at"), outcome_code=_B("code"), outcome_detail=_B("detail")
     )
 )
+
+
+_REFERENCE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_NEXT_MESSAGE_IDS = sa.text(
+    "SELECT nextval(pg_get_serial_sequence('message', 'id')) FROM generate_series(1, :count)"
+)
+
+
+def _write(
+    connection: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Rows (tuples in ``columns`` order) with one executemany, or COPY on PostgreSQL from
+    :data:`COPY_THRESHOLD` rows."""
+    if not rows:
+        return
+    if len(rows) >= COPY_THRESHOLD or connection.dialect.name != "postgresql":
+        insert_rows(connection, table, columns, rows)
+        return
+    connection.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 class DuplicateMessage(Exception):
@@ -200,12 +224,12 @@ class NewMessage:
     recipients: tuple[tuple[str, str], ...]
 
     def row(self) -> dict[str, object]:
+        """The ``message`` row (without its id); the sender's role is read from the body."""
         return {
             "sender_unique_reference": self.reference,
             "interface_id": self.interface_id,
             "event_code": self.event_code,
             "sender": self.sender,
-            "sender_role": self.sender_role,
             "mpan": self.core,
             "correlation_id": self.correlation_id,
             "transaction_id": self.transaction_id,
@@ -245,21 +269,25 @@ def _pending(row: Any) -> PendingDelivery:
 
 
 def stored_message(row: Any) -> StoredMessage:
-    """A message-log row (the ``message`` table's columns) as a frozen ``StoredMessage``."""
+    """A message-log row (the ``message`` table's columns) as a frozen ``StoredMessage``: the
+    body as received (the column type decompresses it) and, from the body, the sender unique
+    reference, sender role and correlation id the row keeps only as keys."""
     m = row._mapping
+    body = bytes(m["body"])
+    said = envelope(body)
     return StoredMessage(
         id=m["id"],
-        sender_unique_reference=m["sender_unique_reference"],
+        sender_unique_reference=said.reference,
         interface_id=m["interface_id"],
         event_code=m["event_code"],
         sender=m["sender"],
-        sender_role=m["sender_role"],
+        sender_role=said.sender_role,
         mpan=m["mpan"],
-        correlation_id=m["correlation_id"],
+        correlation_id=said.correlation_id,
         transaction_id=m["transaction_id"],
         received_at=m["received_at"],
         origin=m["origin"],
-        body=bytes(m["body"]),
+        body=body,
     )
 
 
@@ -851,27 +879,30 @@ class MarketStore:
         origin: str,
         body: bytes,
     ) -> int:
-        try:
-            with self.connection.begin_nested():
-                result = self.connection.execute(
-                    sa.insert(message).returning(message.c.id),
-                    {
-                        "sender_unique_reference": reference,
-                        "interface_id": interface_id,
-                        "event_code": event_code,
-                        "sender": sender,
-                        "sender_role": sender_role,
-                        "mpan": core,
-                        "correlation_id": correlation_id,
-                        "transaction_id": transaction_id,
-                        "received_at": at,
-                        "origin": origin,
-                        "body": body,
-                    },
-                )
-                return int(result.scalar_one())
-        except IntegrityError:
-            raise DuplicateMessage(reference) from None
+        """Log one message, refusing a sender unique reference already logged
+        (``DuplicateMessage``, MSG1006). The reference is indexed by a 64-bit key and checked
+        against the bodies the key finds; on PostgreSQL a transaction-scoped advisory lock on
+        the key makes the check and the insert one step for concurrent submitters (SQLite's
+        writers are serial). ``sender_role`` is the body's and read back from it."""
+        if self.connection.dialect.name == "postgresql":
+            self.connection.execute(_REFERENCE_LOCK, {"key": text_key(reference)})
+        if self.reference_seen(reference):
+            raise DuplicateMessage(reference)
+        new = NewMessage(
+            reference=reference,
+            interface_id=interface_id,
+            event_code=event_code,
+            sender=sender,
+            sender_role=sender_role,
+            core=core,
+            correlation_id=correlation_id,
+            transaction_id=transaction_id,
+            at=at,
+            origin=origin,
+            body=body,
+            recipients=(),
+        )
+        return int(self.connection.execute(_INSERT_MESSAGE, new.row()).scalar_one())
 
     def correlation_seen(self, correlation_id: str, *, other_than: str) -> bool:
         """Whether a logged message carries this correlation ID, unless the message with
@@ -879,13 +910,12 @@ class MarketStore:
         and its exchange's answers carry the correlation ID."""
         if self.reference_seen(other_than):
             return False
-        return self.connection.execute(_CORRELATION_SEEN, {"correlation": correlation_id}).first() is not None
+        rows = self.connection.execute(_BODIES_BY_CORRELATION, {"correlation": correlation_id})
+        return any(envelope(row.body).correlation_id == correlation_id for row in rows)
 
     def reference_seen(self, reference: str) -> bool:
-        row = self.connection.execute(
-            sa.select(message.c.id).where(message.c.sender_unique_reference == reference)
-        ).first()
-        return row is not None
+        rows = self.connection.execute(_BODIES_BY_REFERENCE, {"reference": reference})
+        return any(envelope(row.body).reference == reference for row in rows)
 
     def add_deliveries(self, message_id: int, recipients: Iterable[str], *, state: str = "pending") -> None:
         rows = [{"message_id": message_id, "recipient": r, "state": state} for r in recipients]
@@ -969,7 +999,7 @@ class MarketStore:
                 message.c.interface_id,
                 message.c.event_code,
                 message.c.mpan,
-                message.c.sender_unique_reference,
+                message.c.body,
             )
             .join(message, message.c.id == delivery.c.message_id)
             .where(delivery.c.state.in_(PARKED_STATES))
@@ -987,7 +1017,7 @@ class MarketStore:
                 interface_id=r.interface_id,
                 event_code=r.event_code,
                 mpan=r.mpan,
-                sender_unique_reference=r.sender_unique_reference,
+                sender_unique_reference=envelope(r.body).reference,
             )
             for r in rows
         ]
@@ -1020,19 +1050,30 @@ class MarketStore:
 
     def log_messages(self, messages: Sequence[NewMessage]) -> list[int]:
         """Log messages known to be new (the market's own, with unique references) at once,
-        with their deliveries; returns their ids in order."""
+        with their deliveries; returns their ids in order. The ids are taken in one step (the
+        sequence on PostgreSQL; after the highest on SQLite, whose writers are serial), then
+        the rows go in with one executemany (COPY on PostgreSQL from a few hundred rows) per table."""
         if not messages:
             return []
-        result = self.connection.execute(_INSERT_MESSAGE_RETURNING, [m.row() for m in messages])
-        ids = [int(r[0]) for r in result]
+        ids = self._next_message_ids(len(messages))
         rows = [
-            {"message_id": message_id, "recipient": recipient, "state": state}
+            (message_id, *(row[c] for c in _MESSAGE_COLUMNS[1:]))
+            for message_id, row in zip(ids, (new.row() for new in messages), strict=True)
+        ]
+        _write(self.connection, message, _MESSAGE_COLUMNS, rows)
+        deliveries = [
+            (message_id, recipient, state)
             for message_id, new in zip(ids, messages, strict=True)
             for recipient, state in new.recipients
         ]
-        if rows:
-            self.connection.execute(_INSERT_DELIVERY, rows)
+        _write(self.connection, delivery, _DELIVERY_COLUMNS, deliveries)
         return ids
+
+    def _next_message_ids(self, count: int) -> list[int]:
+        if self.connection.dialect.name == "postgresql":
+            return [int(i) for i in self.connection.execute(_NEXT_MESSAGE_IDS, {"count": count}).scalars()]
+        after = int(self.connection.execute(_LAST_MESSAGE_ID).scalar_one())
+        return list(range(after + 1, after + 1 + count))
 
     def finish_delivery(
         self, delivery_id: int, *, state: str, at: datetime, code: str | None, detail: str | None
@@ -1053,7 +1094,10 @@ class MarketStore:
             query = query.where(message.c.mpan == core)
         if correlation_id is not None:
             query = query.where(message.c.correlation_id == correlation_id)
-        return [stored_message(r) for r in self.connection.execute(query)]
+        found = [stored_message(r) for r in self.connection.execute(query)]
+        if correlation_id is None:
+            return found
+        return [m for m in found if m.correlation_id == correlation_id]  # the key's rare namesakes out
 
     def messages_by_id(self, ids: Sequence[int]) -> list[StoredMessage]:
         rows = self.connection.execute(
@@ -1062,9 +1106,7 @@ class MarketStore:
         return [stored_message(r) for r in rows]
 
     def last_message_id(self) -> int:
-        return int(
-            self.connection.execute(sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))).scalar_one()
-        )
+        return int(self.connection.execute(_LAST_MESSAGE_ID).scalar_one())
 
     def deliveries_of(self, message_id: int) -> list[tuple[str, str, str | None, str | None]]:
         rows = self.connection.execute(
