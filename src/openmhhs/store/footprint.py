@@ -71,7 +71,9 @@ class Footprint:
         }
 
 
-def footprint(connection: Connection, *, appointments: int, before: dict[str, int] | None = None) -> Footprint:
+def footprint(
+    connection: Connection, *, appointments: int, before: dict[str, int] | None = None
+) -> Footprint:
     """The bytes per table (grown since ``before``, a :func:`table_bytes` taken earlier, if
     given) beside ``appointments``, the appointments they hold."""
     now = table_bytes(connection)

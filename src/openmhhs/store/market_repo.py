@@ -5,7 +5,7 @@ its deliveries. One ``MarketStore`` works inside one transaction (the caller's c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from openmhhs.registration.timeline import Gap, TimelineChange
 from openmhhs.store.bulk import COPY_THRESHOLD, bulk_insert, insert_rows
 from openmhhs.store.compact import text_key
 from openmhhs.store.dcc_repo import DccRepository
-from openmhhs.store.message_codec import envelope
+from openmhhs.store.message_codec import Envelope, envelope
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
@@ -916,6 +916,27 @@ class MarketStore:
     def reference_seen(self, reference: str) -> bool:
         rows = self.connection.execute(_BODIES_BY_REFERENCE, {"reference": reference})
         return any(envelope(row.body).reference == reference for row in rows)
+
+    def known_references(self, references: Iterable[str]) -> frozenset[str]:
+        """Which of ``references`` are logged (one query; checked against the bodies)."""
+        return self._known(message.c.sender_unique_reference, references, lambda said: said.reference)
+
+    def known_correlations(self, correlations: Iterable[str]) -> frozenset[str]:
+        """Which of ``correlations`` a logged message carries (one query; checked against the bodies)."""
+        return self._known(message.c.correlation_id, correlations, lambda said: said.correlation_id)
+
+    def _known(
+        self, column: sa.Column[Any], values: Iterable[str], read: Callable[[Envelope], str | None]
+    ) -> frozenset[str]:
+        wanted = set(values)
+        found: set[str] = set()
+        listed = sorted(wanted)
+        for offset in range(0, len(listed), 1000):
+            rows = self.connection.execute(
+                sa.select(message.c.body).where(column.in_(listed[offset : offset + 1000]))
+            )
+            found.update(v for v in (read(envelope(r.body)) for r in rows) if v in wanted)
+        return frozenset(found)
 
     def add_deliveries(self, message_id: int, recipients: Iterable[str], *, state: str = "pending") -> None:
         rows = [{"message_id": message_id, "recipient": r, "state": state} for r in recipients]

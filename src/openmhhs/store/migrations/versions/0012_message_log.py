@@ -7,7 +7,7 @@ Revision ID: 0012
 Revises: 0009
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,7 +91,7 @@ _MESSAGE_INDEXES = ("message_by_mpan", "message_by_correlation", "message_by_cha
 _DELIVERY_INDEXES = ("delivery_pending", "delivery_by_message", "delivery_by_recipient")
 
 
-def _batches(connection: sa.Connection, table: sa.Table) -> Iterator[list[Any]]:
+def _batches(connection: sa.Connection, table: sa.Table) -> Iterator[Sequence[Any]]:
     after = 0
     while True:
         rows = connection.execute(
