@@ -89,7 +89,8 @@ ORIGINS: tuple[str, ...] = ("participant", "submitted", "dip", "data")
 def text_key(text: str) -> int:
     """A signed 64-bit key of ``text`` (BLAKE2b): equal texts, equal keys; two different texts
     share a key with probability 2**-64, so a lookup by key is checked against the text."""
-    return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+    data = text.encode("utf-8", "surrogatepass")  # any str, even one no JSON could carry
+    return int.from_bytes(blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
 _INTERFACE = re.compile(r"IF-(\d{3})\Z")
