@@ -144,8 +144,11 @@ def _rebuild(*, narrow: bool) -> None:
         op.drop_index(index, table_name="message")
     for index in _DELIVERY_INDEXES:
         op.drop_index(index, table_name="delivery")
-    op.rename_table("message", "message_before")
-    op.rename_table("delivery", "delivery_before")
+    for table in ("message", "delivery"):
+        op.rename_table(table, f"{table}_before")
+        if connection.dialect.name == "postgresql":  # free the names the new table's key takes
+            connection.execute(sa.text(f"ALTER INDEX {table}_pkey RENAME TO {table}_before_pkey"))
+            connection.execute(sa.text(f"ALTER SEQUENCE {table}_id_seq RENAME TO {table}_before_id_seq"))
     old_message = _wide_message("message_before") if narrow else _narrow_message("message_before")
     new_message = _narrow_message("message") if narrow else _wide_message("message")
     new_message.create(connection)
