@@ -249,3 +249,8 @@ def test_msg1006_refuses_only_the_same_reference_even_when_every_key_collides(
         if m["CommonBlock"]["S1"]["senderCorrelationID"] == correlation
     ]
     assert len(exchange) > 1 and {m["CommonBlock"]["M0"]["MPANCore"] for m in exchange} == {str(first)}
+
+
+def test_messages_of_something_that_is_no_mpan_are_none(cli: CliHarness) -> None:
+    shown = cli("messages", "--mpan", "not-an-mpan", "--json", ok=True)
+    assert orjson.loads(shown.stdout) == [] and "Traceback" not in shown.output

@@ -33,6 +33,7 @@ __all__ = [
     "from_micros",
     "interface_number",
     "pack_transaction_id",
+    "storable_mpan",
     "text_key",
     "to_micros",
     "unpack_transaction_id",
@@ -187,6 +188,11 @@ class Catalogue(sa.types.TypeDecorator[str]):
         return None if value is None else self.values[int(value) - 1]
 
 
+def storable_mpan(text: str) -> bool:
+    """Whether ``text`` is 13 digits, as every MPAN core in the log is (anything else matches none)."""
+    return len(text) == 13 and text.isascii() and text.isdigit()
+
+
 class MpanNumber(sa.types.TypeDecorator[str]):
     """A 13-digit MPAN core stored as a number."""
 
@@ -196,7 +202,7 @@ class MpanNumber(sa.types.TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
         if value is None:
             return None
-        if len(value) != 13 or not value.isdigit() or not value.isascii():
+        if not storable_mpan(value):
             raise ValueError(f"not an MPAN core: {value!r}")
         return int(value)
 

@@ -31,7 +31,7 @@ from openmhhs.registration.model import (
 )
 from openmhhs.registration.timeline import Gap, TimelineChange
 from openmhhs.store.bulk import COPY_THRESHOLD, bulk_insert, insert_rows
-from openmhhs.store.compact import text_key
+from openmhhs.store.compact import storable_mpan, text_key
 from openmhhs.store.dcc_repo import DccRepository
 from openmhhs.store.message_codec import Envelope, envelope
 from openmhhs.store.tables import (
@@ -1110,6 +1110,8 @@ class MarketStore:
     def messages(
         self, *, core: str | None = None, correlation_id: str | None = None, after_id: int = 0
     ) -> list[StoredMessage]:
+        if core is not None and not storable_mpan(core):
+            return []  # not an MPAN core: no message names it
         query = sa.select(message).where(message.c.id > after_id).order_by(message.c.id)
         if core is not None:
             query = query.where(message.c.mpan == core)
