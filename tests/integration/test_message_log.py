@@ -21,7 +21,7 @@ from openmhhs.store import compact, market_repo
 from openmhhs.store.compact import DELIVERY_STATES, ORIGINS
 from openmhhs.store.database import Database
 from openmhhs.store.footprint import MESSAGE_LOG_TABLES, footprint, table_bytes
-from openmhhs.store.market_repo import MarketStore, NewMessage
+from openmhhs.store.market_repo import FinishedDelivery, MarketStore, NewMessage
 from openmhhs.store.migrate import MIGRATIONS
 from openmhhs.store.types import UtcDateTime
 from tests.conftest import CliHarness
@@ -205,6 +205,24 @@ def test_bulk_log_takes_ids_in_one_step_and_writes_deliveries(db_url: str) -> No
             assert store.deliveries_of(ids[-1]) == [("9000000001", "pending", None, None)]
             assert [d.message.id for d in store.pending_deliveries(3)] == first + ids[:2]
             assert store.known_references(["S-bulk-7", "S-never"]) == {"S-bulk-7"}
+            final = example_message(spec, maximal=False)
+            final["CommonBlock"]["S1"]["senderUniqueReference"] = "S-final"
+            (finished,) = store.log_finished(
+                [_new(orjson.dumps(final), "S-final")],
+                [
+                    [
+                        FinishedDelivery("9000000001", "refused", AT, "SP001", "why"),
+                        FinishedDelivery("2222222222", "done", AT),
+                    ]
+                ],
+            )
+            assert store.deliveries_of(finished) == [
+                ("9000000001", "refused", "SP001", "why"),
+                ("2222222222", "done", None, None),
+            ]
+            assert [p.id for p in store.parked_deliveries()] and finished not in {
+                d.message.id for d in store.pending_deliveries(len(batch) + 10)
+            }
             grown = footprint(connection, appointments=len(batch), before=before)
         assert grown.tables["message"] > 0 and grown.tables["delivery"] > 0
         assert grown.total == sum(grown.tables.values())

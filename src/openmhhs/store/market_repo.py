@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -53,6 +53,7 @@ __all__ = [
     "PARKED_STATES",
     "DeliveryTaken",
     "DuplicateMessage",
+    "FinishedDelivery",
     "MarketStore",
     "NewMessage",
     "ParkedDelivery",
@@ -136,7 +137,7 @@ _PORTFOLIO_DELETE = sa.delete(sds_portfolio).where(
 )
 _INSERT_MESSAGE = sa.insert(message).returning(message.c.id)
 _MESSAGE_COLUMNS = tuple(c.name for c in message.c)
-_DELIVERY_COLUMNS = ("message_id", "recipient", "state")
+_DELIVERY_COLUMNS = ("message_id", "recipient", "state", "processed_at", "outcome_code", "outcome_detail")
 _BODIES_BY_REFERENCE = sa.select(message.c.body).where(message.c.sender_unique_reference == _B("reference"))
 _BODIES_BY_CORRELATION = sa.select(message.c.body).where(message.c.correlation_id == _B("correlation"))
 _LAST_MESSAGE_ID = sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))
@@ -237,6 +238,17 @@ class NewMessage:
             "origin": self.origin,
             "body": self.body,
         }
+
+
+class FinishedDelivery(NamedTuple):
+    """A delivery of a message to log, in its state: 'pending' | 'mailbox' (nothing more yet),
+    or finished ('done' | 'refused' | 'failed') at ``processed_at`` with ``code`` and ``detail``."""
+
+    recipient: str
+    state: str
+    processed_at: datetime | None = None
+    code: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1074,6 +1086,16 @@ class MarketStore:
         with their deliveries; returns their ids in order. The ids are taken in one step (the
         sequence on PostgreSQL; after the highest on SQLite, whose writers are serial), then
         the rows go in with one executemany (COPY on PostgreSQL from a few hundred rows) per table."""
+        return self.log_finished(
+            messages, [[FinishedDelivery(r, state) for r, state in new.recipients] for new in messages]
+        )
+
+    def log_finished(
+        self, messages: Sequence[NewMessage], deliveries: Sequence[Sequence[FinishedDelivery]]
+    ) -> list[int]:
+        """Like :meth:`log_messages`, each message with its deliveries given in their final
+        state (the batch lane's: done, refused or failed, when, code and reason) instead of
+        ``NewMessage.recipients``; returns the messages' ids in order."""
         if not messages:
             return []
         ids = self._next_message_ids(len(messages))
@@ -1082,12 +1104,8 @@ class MarketStore:
             for message_id, row in zip(ids, (new.row() for new in messages), strict=True)
         ]
         _write(self.connection, message, _MESSAGE_COLUMNS, rows)
-        deliveries = [
-            (message_id, recipient, state)
-            for message_id, new in zip(ids, messages, strict=True)
-            for recipient, state in new.recipients
-        ]
-        _write(self.connection, delivery, _DELIVERY_COLUMNS, deliveries)
+        finished = [(message_id, *d) for message_id, each in zip(ids, deliveries, strict=True) for d in each]
+        _write(self.connection, delivery, _DELIVERY_COLUMNS, finished)
         return ids
 
     def _next_message_ids(self, count: int) -> list[int]:
