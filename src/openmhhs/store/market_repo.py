@@ -32,6 +32,7 @@ from openmhhs.registration.model import (
 from openmhhs.registration.timeline import Gap, TimelineChange
 from openmhhs.store.bulk import bulk_insert
 from openmhhs.store.dcc_repo import DccRepository
+from openmhhs.store.ports import TimelineConflict
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
@@ -56,6 +57,7 @@ __all__ = [
     "ParkedDelivery",
     "PendingDelivery",
     "StoredMessage",
+    "TimelineConflict",
     "stored_message",
 ]
 
@@ -160,10 +162,6 @@ class DuplicateMessage(Exception):
 
 class DeliveryTaken(Exception):
     """A delivery to finish was no longer pending: another market delivered it."""
-
-
-class TimelineConflict(Exception):
-    """A row to retire was already retired: someone else changed the timeline first."""
 
 
 @dataclass(frozen=True, slots=True)
