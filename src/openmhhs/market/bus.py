@@ -33,7 +33,7 @@ from openmhhs.market.ingress import (
     ParticipantFailed,
     admit,
     deliver,
-    new_message,
+    prepare,
 )
 from openmhhs.mdr.service import MeterDataRetriever
 from openmhhs.metering.service import MeteringService
@@ -369,10 +369,10 @@ class Market:
     def _prepare(self, messages: Iterable[DipMessageStruct], stats: RunStats) -> list[NewMessage]:
         prepared = []
         for message in messages:
-            raw = encode(message)
-            if self.validate_produced:
-                parse(raw, now=None)  # every produced message must be schema-valid
-            prepared.append(new_message(message, raw, at=self.now, origin=PRODUCED, route=self._route))
+            done = prepare(
+                message, at=self.now, origin=PRODUCED, route=self._route, validate=self.validate_produced
+            )
+            prepared.append(done.new)
             stats.produced += 1
         return prepared
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from openmhhs.codes import ResponseCode
 from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible, check_new_exchange
 from openmhhs.dip.build import new_transaction_id
-from openmhhs.dip.parse import DuplicateSenderReference, MessageRejected, Parsed
+from openmhhs.dip.parse import DuplicateSenderReference, MessageRejected, Parsed, encode, parse
 from openmhhs.dip.participant import Context, Delivered, Participant, Refusing
 from openmhhs.dip.routing import Directory, check_routing
 from openmhhs.dip.schema import DipMessageStruct
@@ -37,9 +37,12 @@ __all__ = [
     "Admission",
     "Handled",
     "ParticipantFailed",
+    "Prepared",
     "admit",
     "deliver",
+    "inadmissible",
     "new_message",
+    "prepare",
     "refusals",
     "unique_ids",
 ]
@@ -117,6 +120,30 @@ def new_message(
         body=raw,
         recipients=tuple((r, route(r)) for r in recipients),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A produced message, encoded once, ready to log; ``parsed``: as validated against the
+    DIP's schema (None when not validated), for a caller that hands it on without parsing again."""
+
+    new: NewMessage
+    parsed: Parsed | None
+
+
+def prepare(
+    message: DipMessageStruct,
+    *,
+    at: datetime,
+    origin: str,
+    route: Callable[[str], str],
+    validate: bool = True,
+) -> Prepared:
+    """A message a participant produced, encoded (and, with ``validate``, checked against the
+    schema: a participant never sends what the DIP would refuse) and addressed."""
+    raw = encode(message)
+    parsed = parse(raw, now=None) if validate else None
+    return Prepared(new_message(message, raw, at=at, origin=origin, route=route), parsed)
 
 
 def admit(
