@@ -30,6 +30,7 @@ from openmhhs.failpoints import failpoint
 from openmhhs.identity.isd import IsdTable
 from openmhhs.ids import DipId
 from openmhhs.market.ingress import (
+    IsdDirectory,
     ParticipantFailed,
     admit,
     deliver,
@@ -93,20 +94,6 @@ class RunStats:
     days: list[date] = field(default_factory=list)
 
 
-class _Directory:
-    def __init__(self, isd: IsdTable) -> None:
-        self._roles: dict[str, list[tuple[str, object]]] = {}
-        for entry in isd:
-            if entry.dip_id is not None:
-                self._roles.setdefault(str(entry.dip_id), []).append((str(entry.dip_role), entry))
-
-    def roles_of(self, dip_id: str, *, on: date | datetime) -> set[str]:
-        from openmhhs.identity.translation import moment_of  # noqa: PLC0415
-
-        at = moment_of(on)
-        return {role for role, entry in self._roles.get(dip_id, []) if entry.effective_at(at)}  # type: ignore[attr-defined]
-
-
 class Market:
     """The participants of one database, and the bus between them."""
 
@@ -131,7 +118,7 @@ class Market:
             self.isd = load_isd(connection)
             self.organisations = {o.company_number: o for o in load_organisations(connection)}
             self.modes = MarketStore(connection).modes()
-        self.directory = _Directory(self.isd)
+        self.directory = IsdDirectory(self.isd)
         self.participants: dict[str, list[Participant]] = {}
         self.rs: RegistrationService | None = None
         self._carried = RunStats()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.exc import OperationalError
 
@@ -27,6 +27,8 @@ from openmhhs.dip.parse import DuplicateSenderReference, MessageRejected, Parsed
 from openmhhs.dip.participant import Context, Delivered, Participant, Refusing
 from openmhhs.dip.routing import Directory, check_routing
 from openmhhs.dip.schema import DipMessageStruct
+from openmhhs.identity.isd import IsdEntry, IsdTable
+from openmhhs.identity.translation import moment_of
 from openmhhs.registration.service import NoRequestAwaits
 from openmhhs.store.database import DatabaseUnavailable
 from openmhhs.store.market_repo import DuplicateMessage, NewMessage
@@ -36,6 +38,7 @@ __all__ = [
     "INFRASTRUCTURE",
     "Admission",
     "Handled",
+    "IsdDirectory",
     "ParticipantFailed",
     "Prepared",
     "admit",
@@ -82,6 +85,20 @@ class Handled:
     code: ResponseCode | None = None
     detail: str | None = None
     produced: tuple[DipMessageStruct, ...] = ()
+
+
+class IsdDirectory:
+    """The DIP roles each DIP ID holds, from an ISD table (the routing check's directory)."""
+
+    def __init__(self, isd: IsdTable) -> None:
+        self._roles: dict[str, list[tuple[str, IsdEntry]]] = {}
+        for entry in isd:
+            if entry.dip_id is not None:
+                self._roles.setdefault(str(entry.dip_id), []).append((str(entry.dip_role), entry))
+
+    def roles_of(self, dip_id: str, *, on: date | datetime) -> set[str]:
+        at = moment_of(on)
+        return {role for role, entry in self._roles.get(dip_id, []) if entry.effective_at(at)}
 
 
 def unique_ids(ids: Iterable[str]) -> list[str]:

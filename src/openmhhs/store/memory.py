@@ -255,6 +255,11 @@ class MemoryRegistration:
             self._rows.setdefault(str(row.mpan), {})[row.id] = row
         self._requests: dict[str, AppointmentRequest] = {r.correlation_id: r for r in seed.requests}
 
+    def put_mpan(self, record: MpanRecord) -> None:
+        """Seed (or replace) an MPAN's registration data: what CSS and the MPAN's site tell
+        the RS outside the DIP; not a write of the unit of work."""
+        self._mpans[str(record.mpan)] = record
+
     def get_mpan(self, core: str) -> MpanRecord | None:
         return self._mpans.get(core)
 
@@ -350,6 +355,11 @@ class MemoryDataService:
         for rows in self._portfolio.values():
             rows.sort(key=lambda h: h.period.start)
         self._facts = {(f.sds, f.mpan): f for f in seed.facts}
+
+    def put_contract(self, contract: Contract) -> None:
+        """Seed a contract (contracts are agreed outside the DIP); not a write of the unit of work."""
+        self._contracts.append(contract)
+        self._contracts.sort(key=lambda c: (str(c.sds), str(c.supplier), c.reference))
 
     def contracts(self, *, sds: str) -> list[Contract]:
         return [c for c in self._contracts if str(c.sds) == sds]
