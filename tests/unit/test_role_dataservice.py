@@ -281,3 +281,24 @@ def test_change_of_supplier_moves_the_mdr_instruction(market: MemoryMarket) -> N
     (held_before, held_after) = market.uow.dataservice.portfolio_rows(sds=BEACON, core=core)
     assert (held_before.supplier, held_after.supplier) == (AURORA, DAWN)
     assert held_after.period.start == TODAY + 3 * D
+
+
+def test_every_code_the_rs_and_the_sds_answer_is_reached_here() -> None:
+    """Each REG/SP/DS code in the RS's and the SDS's code paths has a role test above or in
+    test_role_registration.py (a new code without one fails here)."""
+    import re
+    from pathlib import Path
+
+    import openmhhs
+
+    source = Path(openmhhs.__file__).parent
+    rooms = ["registration/rules.py", "registration/service.py", "dataservice/decisions.py"]
+    rooms += ["dataservice/service.py", "identity/translation.py", "identity/registry.py", "ids.py"]
+    codes = {
+        c
+        for room in rooms
+        for c in re.findall(r"ResponseCode\.((?:REG|SP|DS)\d{3,4})", (source / room).read_text())
+    }
+    here = Path(__file__).read_text() + (Path(__file__).parent / "test_role_registration.py").read_text()
+    tested = set(re.findall(r'"((?:REG|SP|DS)\d{3,4})"', here))
+    assert len(codes) >= 40 and codes <= tested, sorted(codes - tested)
