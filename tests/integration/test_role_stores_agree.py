@@ -278,3 +278,50 @@ def test_sql_unit_of_work_commits_rolls_back_and_owns_its_connection(db: Databas
         assert SqlUnitOfWork(connection).dataservice.facts(sds=str(SDS), core=str(CORE)) == facts
     with pytest.raises(RuntimeError), db.begin() as connection:
         SqlUnitOfWork(connection).commit()  # inside its caller's transaction: the caller ends it
+
+
+def test_migration_0010_gives_each_serving_sds_the_facts_of_its_mpans(tmp_path: Any) -> None:
+    """A database made before the SDS kept its own MPAN facts keeps its IF-061s' content."""
+    import sqlalchemy as sa
+
+    from openmhhs.store.migrate import upgrade
+    from openmhhs.store.tables import mpan, sds_portfolio
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(db.engine, "0009")
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.insert(mpan),
+            {
+                "mpan": str(CORE),
+                "distributor": "9000000020",
+                "gsp_group": "_H",
+                "segment": "S",
+                "connection_type": "W",
+                "energisation": "D",
+                "domestic": True,
+                "energy_direction": "E",
+                "dcc_service_flag": "A",
+                "meter_type": "S2AD",
+                "postcode": None,
+                "duos_tariff_id": "A01",
+            },
+        )
+        row = {
+            "sds": str(SDS),
+            "mpan": str(CORE),
+            "supplier": str(SUPPLIER),
+            "mdr": str(MDR),
+            "mdr_mpid": "MDRC",
+        }
+        connection.execute(
+            sa.insert(sds_portfolio),
+            [
+                {**row, "valid_from": DAY, "valid_to": DAY + D},
+                {**row, "valid_from": DAY + D, "valid_to": None},
+            ],
+        )
+    upgrade(db.engine, "0010")
+    with db.engine.begin() as connection:
+        facts = SqlUnitOfWork(connection).dataservice.facts(sds=str(SDS), core=str(CORE))
+    assert facts == MpanFacts(str(SDS), str(CORE), "E", "D")

@@ -12,6 +12,7 @@ inside it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -514,8 +515,8 @@ class MemoryMessages:
             if m.correlation_id is not None:
                 self._correlations[m.correlation_id] = self._correlations.get(m.correlation_id, 0) + 1
         self._deliveries: dict[int, tuple[int, LoggedDelivery]] = {}
-        self._pending: list[int] = []
-        """Ids of pending deliveries, in order."""
+        self._pending: dict[int, None] = {}
+        """Ids of pending deliveries, in order (a dict: ordered, with O(1) membership)."""
 
     # -- logging ---------------------------------------------------------------------------------
     def log_message(
@@ -600,13 +601,13 @@ class MemoryMessages:
         for delivery in added:
             self._deliveries[delivery.id] = (message_id, delivery)
             if state == "pending":
-                self._pending.append(delivery.id)
+                self._pending[delivery.id] = None
 
         def undo() -> None:
             for delivery in added:
                 del self._deliveries[delivery.id]
                 if delivery.state == "pending":
-                    self._pending.remove(delivery.id)
+                    self._pending.pop(delivery.id, None)
 
         self._journal.wrote(AddedDeliveries(message_id, added), undo)
 
@@ -622,7 +623,7 @@ class MemoryMessages:
     # -- delivering -----------------------------------------------------------------------------
     def pending_deliveries(self, limit: int) -> list[PendingDelivery]:
         found = []
-        for delivery_id in self._pending[:limit]:
+        for delivery_id in itertools.islice(self._pending, limit):
             message_id, delivery = self._deliveries[delivery_id]
             found.append(PendingDelivery(delivery_id, delivery.recipient, self._messages[message_id]))
         return found
@@ -637,19 +638,18 @@ class MemoryMessages:
         if taken:
             raise DeliveryTaken(f"{len(taken)} of {len(rows)} deliveries were finished elsewhere")
         before = {r.delivery_id: self._deliveries[r.delivery_id] for r in rows}
-        pending_before = list(self._pending)
         for row in rows:
             message_id, delivery = self._deliveries[row.delivery_id]
             self._deliveries[row.delivery_id] = (
                 message_id,
                 replace(delivery, state=row.state, processed_at=at, code=row.code, detail=row.detail),
             )
-        finished = {r.delivery_id for r in rows}
-        self._pending = [i for i in self._pending if i not in finished]
+        for row in rows:
+            self._pending.pop(row.delivery_id, None)
 
         def undo() -> None:
             self._deliveries.update(before)
-            self._pending = pending_before
+            self._pending = dict.fromkeys(sorted([*self._pending, *before]))  # ids grow in order
 
         self._journal.wrote(FinishedDeliveries(tuple(rows), at), undo)
 
