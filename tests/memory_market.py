@@ -199,7 +199,7 @@ class MemoryMarket(Market):
         for group in self.participants.values():
             for participant in group:
                 out += participant.daily(ctx, self.uow)
-        self._log(out)
+        self.log_produced(out)
         self.drain()
         return self.sent_since(mark)
 
@@ -214,7 +214,7 @@ class MemoryMarket(Market):
     def _route(self, recipient: str) -> str:
         return "pending" if recipient in self.participants else "mailbox"
 
-    def _log(self, out: list[DipMessageStruct]) -> None:
+    def log_produced(self, out: list[DipMessageStruct]) -> None:
         self.uow.messages.log_messages(
             [prepare(m, at=self.now, origin=PRODUCED, route=self._route).new for m in out]
         )
@@ -239,10 +239,10 @@ class MemoryMarket(Market):
                     ctx,
                     check_values=stored.origin != PRODUCED,
                     isolate=True,
-                    then=self._log,
+                    then=self.log_produced,
                 )
                 if handled.state == "refused":
-                    self._log(list(handled.produced))
+                    self.log_produced(list(handled.produced))
                 code = None if handled.code is None else handled.code.value
                 finished.append(DeliveryOutcome(pending.id, handled.state, code, handled.detail))
             self.uow.messages.finish_deliveries(finished, at=self.now)

@@ -276,7 +276,7 @@ def test_change_of_supplier_moves_the_mdr_instruction(market: MemoryMarket) -> N
     market.change_supplier(core, DAWN, TODAY + 3 * D)
     rs = market.participants[RS][0]
     out = rs.registration_changed(core, since=TODAY + 3 * D, ctx=market.context(), uow=market.uow)  # type: ignore[attr-defined]
-    market._log(out)
+    market.log_produced(out)
     market.drain()
     (held_before, held_after) = market.uow.dataservice.portfolio_rows(sds=BEACON, core=core)
     assert (held_before.supplier, held_after.supplier) == (AURORA, DAWN)

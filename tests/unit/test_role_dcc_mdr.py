@@ -33,7 +33,7 @@ def test_dcc_records_the_mdr_outcome_and_registrations(market: MemoryMarket) -> 
     market.submit(market.dsapp(core, mdr=CIRRUS))
     rs = market.participants[RS][0]
     out = rs.registration_changed(core, since=None, ctx=market.context(), uow=market.uow)  # type: ignore[attr-defined]
-    market._log(out)
+    market.log_produced(out)
     market.drain()
     records = market.uow.dcc.records(core)
     assert records.mdrs == (MdrNotice(core, CIRRUS, TODAY),)

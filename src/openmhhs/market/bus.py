@@ -43,7 +43,7 @@ from openmhhs.registration.service import RegistrationService
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_isd, load_organisations
 from openmhhs.store.market_repo import MarketStore, NewMessage, PendingDelivery
-from openmhhs.store.ports import DeliveryOutcome
+from openmhhs.store.ports import DeliveryOutcome, UnitOfWork
 from openmhhs.store.unit_of_work import SqlUnitOfWork
 from openmhhs.supplier.service import Supplier
 
@@ -305,7 +305,7 @@ class Market:
 
     def _deliver_batch(
         self,
-        uow: SqlUnitOfWork,
+        uow: UnitOfWork,
         batch: list[PendingDelivery],
         ctx: Context,
         stats: RunStats,
