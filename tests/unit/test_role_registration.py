@@ -4,6 +4,7 @@ REG code it answers, each with exactly the messages it sends, beside a valid nei
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -386,3 +387,20 @@ def test_appointment_activates_on_its_day(market: MemoryMarket) -> None:
     accepted(market.submit(market.dsapp(core, effective=TODAY + 2 * D)))
     assert market.pass_days(1) == []
     assert [s.row() for s in market.pass_days(1)] == [("[DSAppActive]", RS, (AURORA, BEACON), None)]
+
+
+def test_a_failed_savepoint_restores_the_requests_the_rs_looks_for(external: MemoryMarket) -> None:
+    core = external.mpan()
+    _ask(external, core)
+    uow = external.uow
+    (request,) = uow.registration.open_requests(core, Service.DS)
+    with pytest.raises(RuntimeError), uow.savepoint():
+        uow.registration.settle_request(request.correlation_id, RequestState.ACCEPTED, "SP000")
+        assert uow.registration.open_requests(core, Service.DS) == []
+        assert uow.registration.requests_to_activate(TODAY) == [
+            replace(request, state=RequestState.ACCEPTED, outcome_code="SP000")
+        ]
+        raise RuntimeError
+    assert uow.registration.open_requests(core, Service.DS) == [request]
+    assert uow.registration.requests_to_lapse(TODAY) == [request]
+    assert uow.registration.requests_to_activate(TODAY + 9 * D) == []

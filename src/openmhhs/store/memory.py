@@ -254,7 +254,42 @@ class MemoryRegistration:
             if row.id is None:
                 raise ValueError("a seeded appointment carries its row id")
             self._rows.setdefault(str(row.mpan), {})[row.id] = row
-        self._requests: dict[str, AppointmentRequest] = {r.correlation_id: r for r in seed.requests}
+        self._requests: dict[str, AppointmentRequest] = {}
+        # indexes of the requests the RS looks for (a chunk holds thousands)
+        self._open: dict[tuple[str, Service], dict[str, None]] = {}
+        self._awaiting: dict[str, None] = {}
+        self._to_activate: dict[str, None] = {}
+        for request in seed.requests:
+            self._put(request.correlation_id, request)
+
+    def _index(self, request: AppointmentRequest, *, add: bool) -> None:
+        key = request.correlation_id
+        found: list[dict[str, None]] = []
+        if request.state is RequestState.AWAITING_PROVIDER:
+            found = [self._open.setdefault((str(request.mpan), request.service), {}), self._awaiting]
+        elif request.state is RequestState.ACCEPTED and not request.activated:
+            found = [self._to_activate]
+        for index in found:
+            if add:
+                index[key] = None
+            else:
+                index.pop(key, None)
+
+    def _put(self, key: str, request: AppointmentRequest | None) -> None:
+        old = self._requests.get(key)
+        if old is not None:
+            self._index(old, add=False)
+        if request is None:
+            self._requests.pop(key, None)
+        else:
+            self._requests[key] = request
+            self._index(request, add=True)
+
+    def _sorted(
+        self, keys: Iterable[str], keep: Callable[[AppointmentRequest], bool]
+    ) -> list[AppointmentRequest]:
+        found = (self._requests[k] for k in keys)
+        return sorted((r for r in found if keep(r)), key=lambda r: r.id or 0)
 
     def put_mpan(self, record: MpanRecord) -> None:
         """Seed (or replace) an MPAN's registration data: what CSS and the MPAN's site tell
@@ -295,35 +330,28 @@ class MemoryRegistration:
         if key in self._requests:
             raise ValueError(f"appointment request {key} is already recorded")
         stored = replace(request, id=self._journal.new_id())
-        self._requests[key] = stored
+        self._put(key, stored)
 
         def undo() -> None:
-            del self._requests[key]
+            self._put(key, None)
 
         self._journal.wrote(AddedRequest(stored), undo)
 
     def request(self, correlation_id: str) -> AppointmentRequest | None:
         return self._requests.get(correlation_id)
 
-    def _requests_where(self, keep: Callable[[AppointmentRequest], bool]) -> list[AppointmentRequest]:
-        return sorted((r for r in self._requests.values() if keep(r)), key=lambda r: r.id or 0)
-
     def open_requests(self, core: str, service: Service) -> list[AppointmentRequest]:
-        return self._requests_where(
-            lambda r: (
-                str(r.mpan) == core and r.service is service and r.state is RequestState.AWAITING_PROVIDER
-            )
-        )
+        return self._sorted(self._open.get((core, service), {}), lambda r: True)
 
     def _update(self, correlation_id: str, write: Write, **changes: object) -> None:
         old = self._requests.get(correlation_id)
         if old is None:
             self._journal.wrote(write, lambda: None)
             return
-        self._requests[correlation_id] = replace(old, **changes)  # type: ignore[arg-type]
+        self._put(correlation_id, replace(old, **changes))  # type: ignore[arg-type]
 
         def undo() -> None:
-            self._requests[correlation_id] = old
+            self._put(correlation_id, old)
 
         self._journal.wrote(write, undo)
 
@@ -336,14 +364,10 @@ class MemoryRegistration:
         self._update(correlation_id, ActivatedRequest(correlation_id), activated=True)
 
     def requests_to_lapse(self, received_before_or_on: date) -> list[AppointmentRequest]:
-        return self._requests_where(
-            lambda r: r.state is RequestState.AWAITING_PROVIDER and r.received_on <= received_before_or_on
-        )
+        return self._sorted(self._awaiting, lambda r: r.received_on <= received_before_or_on)
 
     def requests_to_activate(self, day: date) -> list[AppointmentRequest]:
-        return self._requests_where(
-            lambda r: r.state is RequestState.ACCEPTED and not r.activated and r.effective_from <= day
-        )
+        return self._sorted(self._to_activate, lambda r: r.effective_from <= day)
 
 
 class MemoryDataService:
@@ -583,7 +607,21 @@ class MemoryMessages:
                 if not self._correlations[new.correlation_id]:
                     del self._correlations[new.correlation_id]
 
-        self._journal.wrote(LoggedMessage(message_id, replace(new, recipients=())), undo)
+        logged = NewMessage(
+            new.reference,
+            new.interface_id,
+            new.event_code,
+            new.sender,
+            new.sender_role,
+            new.core,
+            new.correlation_id,
+            new.transaction_id,
+            new.at,
+            new.origin,
+            new.body,
+            (),
+        )
+        self._journal.wrote(LoggedMessage(message_id, logged), undo)
         return message_id
 
     def correlation_seen(self, correlation_id: str, *, other_than: str) -> bool:
