@@ -633,29 +633,33 @@ class MemoryMessages:
         return reference in self._references
 
     def add_deliveries(self, message_id: int, recipients: Iterable[str], *, state: str = "pending") -> None:
-        added = tuple(LoggedDelivery(self._journal.new_id(), r, state) for r in recipients)
-        if not added:
+        self._add(message_id, [(r, state) for r in recipients])
+
+    def _add(self, message_id: int, recipients: Sequence[tuple[str, str]]) -> None:
+        """Deliveries in the recipients' order, as the SQL log numbers them."""
+        if not recipients:
             return
+        new_id = self._journal.new_id
+        added = tuple(LoggedDelivery(new_id(), r, state) for r, state in recipients)
         for delivery in added:
             self._deliveries[delivery.id] = (message_id, delivery)
-            if state == "pending":
+            if delivery.state == "pending":
                 self._pending[delivery.id] = None
 
         def undo() -> None:
             for delivery in added:
                 del self._deliveries[delivery.id]
-                if delivery.state == "pending":
-                    self._pending.pop(delivery.id, None)
+                self._pending.pop(delivery.id, None)
 
         self._journal.wrote(AddedDeliveries(message_id, added), undo)
 
     def log_messages(self, messages: Sequence[NewMessage]) -> list[int]:
+        """Messages known to be new, each with its deliveries in its recipients' order."""
         ids = []
         for new in messages:
             message_id = self._log(new)
             ids.append(message_id)
-            for state in ("pending", "mailbox"):
-                self.add_deliveries(message_id, [r for r, st in new.recipients if st == state], state=state)
+            self._add(message_id, new.recipients)
         return ids
 
     # -- delivering -----------------------------------------------------------------------------
