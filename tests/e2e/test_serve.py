@@ -227,6 +227,11 @@ def test_hub_killed_mid_batch_loses_nothing_and_applies_nothing_twice(served: Se
     _killed_at(served, "hub.accept.before-commit", bodies[0])
     again = wait_for(lambda: _send(served, bodies[0]), timeout=60, what="the hub to answer again")
     assert set(_codes(again)) == {"MSG0000"}
+    # What phase 1 set off ends first: the failpoint armed next must meet the supplier's batch,
+    # not a participant's answer to phase 1 (an IF-034 stored just before the kill would leave
+    # the supplier's batch unstored, and its resend rightly accepted).
+    wait_for(lambda: _flow_done(served, mpans[:30]), timeout=120, what="phase 1 to complete")
+    wait_for(lambda: _quiet(served), timeout=60, what="the hub to have nothing to publish")
 
     # 2. killed after storing, before answering: the resend is refused as a duplicate, the
     #    original goes on
