@@ -14,7 +14,7 @@ import pytest
 from openmhhs.codes import ResponseCode
 from openmhhs.days import settlement_period_count
 from openmhhs.meterdata.meters import FaultPlan
-from openmhhs.meterdata.pipeline import process_block
+from openmhhs.meterdata.pipeline import History, process_block
 from openmhhs.meterdata.run import DataRun
 from openmhhs.meterdata.snapshot import SCHEMA, RegistrySnapshots
 from openmhhs.store.database import Database
@@ -85,19 +85,21 @@ def test_the_block_pipeline_settles_as_the_message_run_does(market: CliHarness) 
     and flags of the IF-021 version 1 the per-message run submits (the same rules), blocks of
     any size give the same, and the gate's refusals are coded."""
     snapshots = RegistrySnapshots(Database())
-    history: dict[str, tuple[int, ...]] = {}
-    halves: dict[str, tuple[int, ...]] = {}
+    history = History()
+    halves = History()
     got: dict[tuple[str, date], list[tuple[int, bool]]] = {}
     for offset in range(3):
         day = START + timedelta(days=offset)
         snapshot = snapshots.day(day)
         whole = process_block(snapshot, seed=5, faults=PLAN, history=history)
-        history = dict(whole.history)
+        history = whole.history
         rows = snapshot.table.num_rows
         parts = [process_block(snapshot.block(0, rows // 2), seed=5, faults=PLAN, history=halves)]
         parts.append(process_block(snapshot.block(rows // 2, rows), seed=5, faults=PLAN, history=halves))
-        halves = {**parts[0].history, **parts[1].history}
-        assert pa.concat_tables([p.consumption for p in parts]).equals(whole.consumption)
+        halves = parts[0].history.merged(parts[1].history)
+        assert halves.mpans.tolist() == whole.history.mpans.tolist()
+        assert halves.values.tolist() == whole.history.values.tolist()
+        assert pa.concat_tables([p.consumption for p in parts]).to_pylist() == whole.consumption.to_pylist()
         assert whole.submissions.column("ecs").null_count == whole.submissions.num_rows
         assert set(whole.decisions.column("code").drop_null().to_pylist()) <= {c.value for c in ResponseCode}
         for row in whole.consumption.to_pylist():

@@ -27,8 +27,12 @@ def block_path(dataset: Path, kind: str, day: date, block: int) -> Path:
     return dataset / kind / f"day={day.isoformat()}" / f"block={block:05d}.parquet"
 
 
-def write_block(dataset: Path, kind: str, day: date, block: int, table: pa.Table) -> int:
-    """Write one (day, block) file atomically; returns its size in bytes."""
+def write_block(
+    dataset: Path, kind: str, day: date, block: int, table: pa.Table, *, split: tuple[str, ...] = ()
+) -> int:
+    """Write one (day, block) file atomically; returns its size in bytes. Columns in ``split``
+    (noisy numbers such as half-hourly values) are stored byte-stream-split rather than
+    dictionary-encoded, which zstd compresses better."""
     final = block_path(dataset, kind, day, block)
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
@@ -38,7 +42,8 @@ def write_block(dataset: Path, kind: str, day: date, block: int, table: pa.Table
             temporary,
             compression="zstd",
             compression_level=6,
-            use_dictionary=True,
+            use_dictionary=[name for name in table.column_names if name not in split],
+            column_encoding=dict.fromkeys(split, "BYTE_STREAM_SPLIT"),
             write_statistics=True,
         )
         temporary.replace(final)

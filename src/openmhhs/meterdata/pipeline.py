@@ -10,30 +10,35 @@ Steps, each the one rule of its place:
 2. **Simulated meters** for the whole block (``SimulatedMeters.block``): a day the DCC cannot
    reach the morning after (a communications outage) is not retrieved.
 3. **SDS validation and estimation** for the whole block (``validation.settle_block``).
-4. **IF-021** per served MPAN-day (``messages.settlement_data``), checked by the ECS checks and
-   the official schema before it counts as sent; refused ones are counted, not sent.
+4. **IF-021** per served MPAN-day: the ECS checks over the whole block at once
+   (``ecs.ecs_masks``), then the JSON bodies of those settlement accepts written from the arrays
+   (``messages.settlement_bodies``, byte for byte what ``settlement_data`` builds); the first
+   body of each sender in the block is parsed in full against the official schema, and every
+   piece the others are made of was checked against it when cut (see ``messages``). Refused
+   MPAN-days are counted, not sent.
 
 The result is three Arrow tables (consumption per MPAN and period, the gate's decisions, the
-IF-021s) and the block's state for the next day (each MPAN's latest day of actual data, for E5).
+IF-021s), the IF-021 bodies, and the block's state for the next day (each MPAN's latest day of
+actual data, for E5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
-from openmhhs.days import LONDON
-from openmhhs.dcc.access import MdrIdOn, ReadRequest, decide
-from openmhhs.dip.build import MessageFactory, Sender, Site
-from openmhhs.dip.parse import encode, parse
+from openmhhs.days import LONDON, day_start
+from openmhhs.dcc.access import AccessDecision, ReadRequest, decide
+from openmhhs.dip.build import MessageFactory, Sender
 from openmhhs.identity.registry import DccUserRole
-from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore
-from openmhhs.meterdata.ecs import check_settlement_data
-from openmhhs.meterdata.messages import settlement_data
+from openmhhs.ids import DipId, DipRole
+from openmhhs.meterdata.ecs import MAX_PERIOD_KWH, PeriodLayout, ecs_masks, utc_seconds
+from openmhhs.meterdata.messages import SettlementRows, _layout, settlement_bodies
 from openmhhs.meterdata.meters import FaultPlan, SimulatedMeters, local_hours
 from openmhhs.meterdata.snapshot import Snapshot, gate_records
 from openmhhs.meterdata.validation import (
@@ -41,30 +46,30 @@ from openmhhs.meterdata.validation import (
     SOURCES,
     BlockInputs,
     Limits,
-    SettledPeriod,
-    history_periods,
+    history_block,
     settle_block,
 )
 
-__all__ = ["CONSUMPTION", "DECISIONS", "SUBMISSIONS", "BlockResult", "process_block"]
+__all__ = ["CONSUMPTION", "DECISIONS", "SUBMISSIONS", "BlockResult", "History", "process_block"]
 
-NULL = np.array(None, dtype=object)
+Ints = npt.NDArray[np.int64]
+MAX_PERIODS = 50
 
 CONSUMPTION = pa.schema(
     [
-        ("mpan", pa.string()),
-        ("sds", pa.string()),
+        ("mpan", pa.dictionary(pa.int32(), pa.string())),
+        ("sds", pa.dictionary(pa.int32(), pa.string())),
         ("period", pa.int8()),
         ("value_wh", pa.int32()),
         ("estimated", pa.bool_()),
-        ("quality", pa.string()),
+        ("quality", pa.dictionary(pa.int8(), pa.string())),
         ("reason", pa.int8()),
-        ("mdr", pa.string()),
+        ("mdr", pa.dictionary(pa.int32(), pa.string())),
     ]
 )
-"""Per MPAN (and SDS) and settlement period: the value, the DI-083 flag, the DI-076 estimation
-reason (0 for actual), and the MDR whose retrieval gave the value (null: estimated or the
-supplier's shared data)."""
+"""Per MPAN (and SDS) and settlement period, in MPAN and period order: the value, the DI-083
+flag, the DI-076 estimation reason (0 for actual), and the MDR whose retrieval gave the value
+(null: estimated or the supplier's shared data). Strings are dictionary-encoded."""
 
 DECISIONS = pa.schema(
     [
@@ -92,63 +97,174 @@ SUBMISSIONS = pa.schema(
 """One row per served MPAN-day: the IF-021 sent (its reference), or the ECS codes refusing it."""
 
 
+@dataclass(frozen=True, eq=False)
+class History:
+    """Per MPAN (sorted), its latest day with only actual data (E5), carried to the next day:
+    the day's values padded to 50 periods and how many periods it had."""
+
+    mpans: npt.NDArray[np.str_] = field(default_factory=lambda: np.array([], dtype=np.str_))
+    values: Ints = field(default_factory=lambda: np.zeros((0, MAX_PERIODS), dtype=np.int64))
+    lengths: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.mpans)
+
+    def find(self, mpans: npt.NDArray[np.str_]) -> tuple[npt.NDArray[np.bool_], Ints]:
+        """For each MPAN: whether it has history, and its row here."""
+        at = np.searchsorted(self.mpans, mpans)
+        at = np.minimum(at, max(len(self.mpans) - 1, 0))
+        found = (self.mpans[at] == mpans) if len(self.mpans) else np.zeros(len(mpans), dtype=np.bool_)
+        return np.asarray(found, dtype=np.bool_), at
+
+    def get(self, mpan: str) -> tuple[int, ...] | None:
+        found, at = self.find(np.array([mpan]))
+        return tuple(int(v) for v in self.values[at[0], : self.lengths[at[0]]]) if found[0] else None
+
+    def updated(self, mpans: npt.NDArray[np.str_], values: Ints) -> History:
+        """This history with ``mpans``' latest day replaced by ``values`` (rows x periods; of an
+        MPAN given twice, the later row wins)."""
+        padded = np.zeros((len(mpans), MAX_PERIODS), dtype=np.int64)
+        padded[:, : values.shape[1]] = values
+        lengths = np.full(len(mpans), values.shape[1], dtype=np.int64)
+        return self.merged(History(mpans[::-1], padded[::-1], lengths[::-1]))
+
+    def merged(self, newer: History) -> History:
+        """Both histories; ``newer`` (its first row of an MPAN) wins for an MPAN in both."""
+        keys, first = np.unique(np.concatenate([newer.mpans, self.mpans]), return_index=True)
+        return History(
+            keys,
+            np.concatenate([newer.values, self.values])[first],
+            np.concatenate([newer.lengths, self.lengths])[first],
+        )
+
+    def only(self, mpans: npt.NDArray[np.str_]) -> History:
+        """The history of ``mpans`` alone."""
+        keep = np.isin(self.mpans, mpans)
+        return History(self.mpans[keep], self.values[keep], self.lengths[keep])
+
+
 @dataclass(frozen=True)
 class BlockResult:
     day: date
     consumption: pa.Table
     decisions: pa.Table
     submissions: pa.Table
-    history: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    """Per MPAN, its latest day with only actual data (carried to the next day, for E5)."""
+    history: History = field(default_factory=History)
+    """The block's MPANs' latest day with only actual data (carried to the next day, for E5)."""
+    bodies: tuple[bytes, ...] = ()
+    """The IF-021s sent, in submission order (JSON, as handed to the DIP)."""
 
 
-def _known(ids: dict[str, str | None]) -> MdrIdOn:
-    """The MDR ids of the snapshot row (the MDR in force and its id that day, from the ISD)."""
-
-    def mdr_id(mdr: str, _day: date) -> str | None:
-        return ids.get(mdr)
-
-    return mdr_id
-
-
-def _decisions(snapshot: Snapshot, who: str) -> tuple[np.ndarray, list[dict[str, object]]]:
-    """The gate's decision on each row's read request by its MDR (``who="mdr"``) or supplier."""
-    allowed = np.zeros(snapshot.table.num_rows, dtype=np.bool_)
-    logged: list[dict[str, object]] = []
-    rows = snapshot.table.to_pylist()
-    for i, row in enumerate(rows):
-        requester = row["mdr"] if who == "mdr" else row["supplier"]
-        if requester is None or (who == "supplier" and not row["shares_data"]):
+def _decisions(snapshot: Snapshot, who: str) -> tuple[npt.NDArray[np.bool_], pa.Table]:
+    """The gate's decision (``dcc.access.decide``) on each row's read request by its MDR
+    (``who="mdr"``) or supplier. The decision is a function of what the row holds besides the
+    MPAN (requester, its id and role, the DCC's MDR and its id, supplier and direction), so it
+    is taken once per distinct such row and applied to every row alike."""
+    table = snapshot.table
+    columns = {
+        name: table.column(name).to_pylist()
+        for name in (
+            "mpan",
+            "sds",
+            "mdr" if who == "mdr" else "supplier",
+            f"{who}_via",
+            f"{who}_presented_id",
+            "dcc_mdr",
+            "dcc_mdr_id",
+            "dcc_supplier",
+            "energy_direction",
+            "shares_data",
+        )
+    }
+    requesters = columns["mdr" if who == "mdr" else "supplier"]
+    allowed = np.zeros(table.num_rows, dtype=np.bool_)
+    asked: list[int] = []
+    codes: list[str | None] = []
+    known: dict[tuple[object, ...], AccessDecision] = {}
+    for i, requester in enumerate(requesters):
+        if requester is None or (who == "supplier" and not columns["shares_data"][i]):
             continue
-        via = DccUserRole(row[f"{who}_via"])
-        mpid = row[f"{who}_presented_id"]
-        records = gate_records(
-            mpan=row["mpan"],
-            day=snapshot.day,
-            dcc_mdr=row["dcc_mdr"],
-            dcc_supplier=row["dcc_supplier"],
-            energy_direction=row["energy_direction"],
+        key = (
+            requester,
+            columns[f"{who}_via"][i],
+            columns[f"{who}_presented_id"][i],
+            columns["dcc_mdr"][i],
+            columns["dcc_mdr_id"][i],
+            columns["dcc_supplier"][i],
+            columns["energy_direction"][i],
         )
-        ids: dict[str, str | None] = {row["dcc_mdr"]: row["dcc_mdr_id"]} if row["dcc_mdr"] else {}
-        decision = decide(
-            request=ReadRequest(requester, mpid, via, row["mpan"], snapshot.day),
-            records=records,
-            mdr_id=_known(ids),
-            dcc_roles=snapshot.dcc_roles,
-        )
+        decision = known.get(key)
+        if decision is None:
+            decision = known[key] = _decide(snapshot, i, key, columns["mpan"][i])
         allowed[i] = decision.allowed
-        logged.append(
-            {
-                "mpan": row["mpan"],
-                "requester": requester,
-                "requester_mpid": mpid,
-                "via": via.value,
-                "allowed": decision.allowed,
-                "code": None if decision.code is None else decision.code.value,
-                "sds": row["sds"],
-            }
-        )
+        asked.append(i)
+        codes.append(None if decision.code is None else decision.code.value)
+    rows = pa.array(asked, type=pa.int64())
+    logged = pa.table(
+        {
+            "mpan": table.column("mpan").take(rows),
+            "requester": table.column("mdr" if who == "mdr" else "supplier").take(rows),
+            "requester_mpid": table.column(f"{who}_presented_id").take(rows),
+            "via": table.column(f"{who}_via").take(rows),
+            "allowed": pa.array(allowed[asked] if asked else [], type=pa.bool_()),
+            "code": pa.array(codes, type=pa.string()),
+            "sds": table.column("sds").take(rows),
+        },
+        schema=DECISIONS,
+    )
     return allowed, logged
+
+
+def _decide(snapshot: Snapshot, row: int, key: tuple[object, ...], mpan: str) -> AccessDecision:
+    requester, via, mpid, dcc_mdr, dcc_mdr_id, dcc_supplier, direction = (
+        str(k) if k is not None else None for k in key
+    )
+    assert requester is not None and via is not None and direction is not None
+    ids = {dcc_mdr: dcc_mdr_id} if dcc_mdr else {}
+    return decide(
+        request=ReadRequest(requester, str(mpid), DccUserRole(via), mpan, snapshot.day),
+        records=gate_records(
+            mpan=mpan,
+            day=snapshot.day,
+            dcc_mdr=dcc_mdr,
+            dcc_supplier=dcc_supplier,
+            energy_direction=direction,
+        ),
+        mdr_id=lambda mdr, _day: ids.get(mdr),
+        dcc_roles=snapshot.dcc_roles,
+    )
+
+
+@lru_cache(maxsize=64)
+def _period_layout(day: date) -> PeriodLayout:
+    """The IF-021's settlement days and period ends of a UK day, for the ECS checks."""
+    groups = _layout(day)
+    starts = [utc_seconds(datetime.fromisoformat(utc_day)) for utc_day, _ in groups]
+    ends = [
+        (utc_seconds(datetime.fromisoformat(sp)), d)
+        for d, (_, indexes) in enumerate(groups)
+        for _, sp in indexes
+    ]
+    return PeriodLayout(
+        day_starts=np.array(starts, dtype=np.int64),
+        durations=np.full(len(groups), 30, dtype=np.int64),
+        ends=np.array([e for e, _ in ends], dtype=np.int64),
+        day_of=np.array([d for _, d in ends], dtype=np.int64),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _connection_seconds(day: date) -> int:
+    return utc_seconds(day_start(day))
+
+
+def _dictionary(values: list[str], index: Ints, type_: pa.DataType | None = None) -> pa.DictionaryArray:
+    """``values[index]`` dictionary-encoded (an index of -1 is null)."""
+    mask = index < 0
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.where(mask, 0, index), type=type_ or pa.int32(), mask=mask if mask.any() else None),
+        pa.array(values, type=pa.string()),
+    )
 
 
 def process_block(
@@ -157,17 +273,18 @@ def process_block(
     seed: int = 2025,
     faults: FaultPlan | None = None,
     limits: Limits | None = None,
-    history: Mapping[str, tuple[int, ...]] | None = None,
+    history: History | None = None,
 ) -> BlockResult:
     """Retrieve, validate, estimate and submit one block of one day (see the module)."""
     day = snapshot.day
     table = snapshot.table
-    history = dict(history or {})
+    history = history if history is not None else History()
     limits = limits or Limits()
     meters = SimulatedMeters(seed, faults)
     hours = local_hours(day)
     n, rows = len(hours), table.num_rows
     mpans = table.column("mpan").to_pylist()
+    mpan_array = np.array(mpans, dtype=np.str_)
     annual = np.asarray(table.column("annual_wh").fill_null(3_100_000).to_numpy(), dtype=np.float64)
     export = np.asarray(table.column("export").to_numpy(zero_copy_only=False), dtype=np.bool_)
     kwp = np.where(export, 4.0, 0.0)
@@ -181,11 +298,16 @@ def process_block(
     clock_off = np.where(meter.clock_error, 3600.0, 0.0)  # an hour fast: its midnight read an hour early
 
     supplier_allowed, supplier_logged = _decisions(snapshot, "supplier")
-    logged += supplier_logged
-    later = meters.block(mpans, day, annual_wh=annual, export_kwp=kwp, asked_on=day + timedelta(days=2))
-    shared_ok = (supplier_allowed & later.reachable)[:, None] & later.recorded
+    # the supplier reads the same meter a day later: the same half-hours, reached or not then
+    later_reachable = meters.reachable(mpans, day + timedelta(days=2))
+    shared_ok = (supplier_allowed & later_reachable)[:, None] & meter.recorded
 
-    known = [history.get(m) for m in mpans]
+    has_history, at = history.find(mpan_array)
+    history_wh = (
+        history_block(history.values[at], history.lengths[at], n)
+        if len(history)
+        else np.zeros((rows, n), dtype=np.int64)
+    )
     settled = settle_block(
         BlockInputs(
             period_hours=hours,
@@ -197,12 +319,10 @@ def process_block(
             register_end_wh=meter.register_end_wh,
             clock_ok=clock_off <= limits.clock_tolerance.total_seconds(),
             same_meter=np.ones(rows, dtype=np.bool_),
-            supplier_wh=later.import_wh,
+            supplier_wh=meter.import_wh,
             supplier_recorded=shared_ok,
-            history_wh=np.array(
-                [history_periods(h, n) if h else [0] * n for h in known], dtype=np.int64
-            ).reshape(rows, n),
-            has_history=np.array([bool(h) for h in known], dtype=np.bool_),
+            history_wh=np.where(has_history[:, None], history_wh, 0),
+            has_history=has_history,
             annual_wh=annual.astype(np.int64),
         ),
         limits,
@@ -210,82 +330,134 @@ def process_block(
 
     served = np.asarray(table.column("supplier").is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     actual = settled.actual
-    for i in np.flatnonzero(served & (actual == n)):
-        history[mpans[i]] = tuple(int(v) for v in settled.values_wh[i])
+    complete = np.flatnonzero(served & (actual == n))
+    carried = history.updated(mpan_array[complete], settled.values_wh[complete]).only(mpan_array)
 
     idx = np.flatnonzero(served)
-    mdr_names = np.array(table.column("mdr").to_pylist(), dtype=object)
+    quality = settled.quality[idx]
     from_mdr = settled.source[idx] == SOURCES.index("mdr")
+    mdr_names = table.column("mdr").to_pylist()
+    mdr_dictionary = sorted({m for m in mdr_names if m is not None})
+    mdr_index = np.array([-1 if m is None else mdr_dictionary.index(m) for m in mdr_names], dtype=np.int64)[
+        idx
+    ]
+    sds_names = table.column("sds").to_pylist()
+    sds_dictionary = sorted(set(sds_names))
+    sds_index = np.array([sds_dictionary.index(x) for x in sds_names], dtype=np.int64)[idx]
     consumption = pa.table(
         {
-            "mpan": np.repeat(np.array(mpans, dtype=object)[idx], n),
-            "sds": np.repeat(np.array(table.column("sds").to_pylist(), dtype=object)[idx], n),
+            "mpan": _dictionary(mpan_array[idx].tolist(), np.repeat(np.arange(len(idx)), n)),
+            "sds": _dictionary(sds_dictionary, np.repeat(sds_index, n)),
             "period": np.tile(np.arange(1, n + 1, dtype=np.int8), len(idx)),
             "value_wh": settled.values_wh[idx].astype(np.int32).ravel(),
-            "estimated": (settled.quality[idx] != QUALITIES.index("A")).ravel(),
-            "quality": np.array(QUALITIES, dtype=object)[settled.quality[idx]].ravel(),
+            "estimated": (quality != QUALITIES.index("A")).ravel(),
+            "quality": _dictionary(list(QUALITIES), quality.astype(np.int64).ravel(), pa.int8()),
             "reason": settled.reason[idx].astype(np.int8).ravel(),
-            "mdr": np.where(from_mdr, np.repeat(mdr_names[idx], n).reshape(len(idx), n), NULL).ravel(),
+            "mdr": _dictionary(mdr_dictionary, np.where(from_mdr, mdr_index[:, None], -1).ravel()),
         },
         schema=CONSUMPTION,
     )
-    submissions = _submit(snapshot, idx, settled.values_wh, settled.quality, settled.reason, n)
+    submissions, bodies = _submit(snapshot, idx, settled.values_wh, settled.quality, settled.reason, limits)
     return BlockResult(
         day,
         consumption,
-        pa.Table.from_pylist(logged, schema=DECISIONS),
+        pa.concat_tables([logged, supplier_logged]),
         submissions,
-        {m: history[m] for m in mpans if m in history},
+        carried,
+        bodies,
     )
 
 
 def _submit(
-    snapshot: Snapshot, idx: np.ndarray, values: np.ndarray, quality: np.ndarray, reason: np.ndarray, n: int
-) -> pa.Table:
-    """IF-021 for each served MPAN-day, built, ECS-checked and schema-checked (``parse``)."""
+    snapshot: Snapshot,
+    idx: Ints,
+    values: Ints,
+    quality: npt.NDArray[np.uint8],
+    reason: npt.NDArray[np.uint8],
+    limits: Limits,
+) -> tuple[pa.Table, tuple[bytes, ...]]:
+    """IF-021 for each served MPAN-day: the ECS checks over the block, then the bodies of those
+    settlement accepts, per sender (see the module)."""
     day = snapshot.day
     asked_on = day + timedelta(days=1)
     at = datetime(asked_on.year, asked_on.month, asked_on.day, 2, tzinfo=LONDON).astimezone(UTC)
-    rows = snapshot.table.to_pylist()
-    factories: dict[str, MessageFactory] = {}
-    out: list[dict[str, object]] = []
-    for i in idx:
-        row = rows[i]
-        sds = row["sds"]
-        factory = factories.get(sds)
-        if factory is None:
-            prefix = f"d{day:%y%m%d}{row['mpan'][-6:]}{len(factories)}"
-            factory = factories[sds] = MessageFactory(Sender(DipId(sds), DipRole.SDS), unique_prefix=prefix)
-        periods = [
-            SettledPeriod(int(v), QUALITIES[q], None if q == 0 else str(r), "")
-            for v, q, r in zip(values[i], quality[i], reason[i], strict=True)
-        ]
-        recipients = [
-            DipId(x) for x in dict.fromkeys([snapshot.mds, row["supplier"], row["distributor"]]) if x
-        ]
-        message = settlement_data(
+    table = snapshot.table.take(pa.array(idx, type=pa.int64()))
+    col = {
+        name: table.column(name).to_pylist()
+        for name in (
+            "mpan",
+            "sds",
+            "supplier",
+            "distributor",
+            "gsp_group",
+            "connection_type",
+            "connection_from",
+            "export",
+        )
+    }
+    values, quality, reason = values[idx], quality[idx], reason[idx]
+    mq = ["AE" if e else "AI" for e in col["export"]]
+    masks = ecs_masks(
+        event="[ActivePower]",
+        mq=np.array(mq or [""])[: len(mq)],
+        layout=_period_layout(day),
+        value_wh=values,
+        quality=np.array(QUALITIES)[quality],
+        has_reason=reason != 0,
+        connection_from=np.array([_connection_seconds(d) for d in col["connection_from"]], dtype=np.int64),
+    )
+    refused = masks.refused_rows()
+    known: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def addressees(supplier: str, distributor: str) -> tuple[str, ...]:
+        """The Market-wide Data Service, the supplier and the distributor, once each."""
+        key = (supplier, distributor)
+        if key not in known:
+            known[key] = tuple(x for x in dict.fromkeys([snapshot.mds, supplier, distributor]) if x)
+        return known[key]
+
+    references: list[str | None] = [None] * len(idx)
+    bodies: list[bytes] = []
+    by_sds: dict[str, list[int]] = {}
+    for i in np.flatnonzero(~refused).tolist():
+        by_sds.setdefault(col["sds"][i], []).append(i)
+    for number, (sds, rows) in enumerate(sorted(by_sds.items())):
+        prefix = f"d{day:%y%m%d}{col['mpan'][rows[0]][-6:]}{number}"
+        factory = MessageFactory(Sender(DipId(sds), DipRole.SDS), unique_prefix=prefix)
+        took = np.array(rows, dtype=np.int64)
+        made, sent = settlement_bodies(
             factory,
-            site=Site(MpanCore(row["mpan"]), DipId(row["distributor"]), GspGroup(row["gsp_group"])),
-            recipients=recipients,
+            SettlementRows(
+                mpan=[col["mpan"][i] for i in rows],
+                distributor=[col["distributor"][i] for i in rows],
+                gsp_group=[col["gsp_group"][i] for i in rows],
+                recipients=[addressees(col["supplier"][i], col["distributor"][i]) for i in rows],
+                connection_type=[col["connection_type"][i] for i in rows],
+                connection_from=[col["connection_from"][i] for i in rows],
+                mq=[mq[i] for i in rows],
+                values_wh=values[took],
+                quality=quality[took],
+                reason=reason[took],
+            ),
             day=day,
-            periods=periods,
-            connection_type=row["connection_type"],
-            connection_from=row["connection_from"],
             now=at,
-            mq="AE" if row["export"] else "AI",
+            qualities=QUALITIES,
+            max_wh=int(MAX_PERIOD_KWH * 1000),
         )
-        refusals = check_settlement_data(message)
-        if not refusals:
-            parse(encode(message), now=None)  # never send what the DIP would refuse
-        out.append(
-            {
-                "mpan": row["mpan"],
-                "sds": sds,
-                "supplier": row["supplier"],
-                "periods": n,
-                "actual": int((quality[i] == 0).sum()),
-                "reference": None if refusals else message.common_block.s1.sender_unique_reference,
-                "ecs": ",".join(sorted({r.code.value for r in refusals})) or None,
-            }
-        )
-    return pa.Table.from_pylist(out, schema=SUBMISSIONS)
+        for i, reference in zip(rows, made, strict=True):
+            references[i] = reference
+        bodies += sent
+    ecs = [",".join(c.value for c in masks.codes(i)) if refused[i] else None for i in range(len(idx))]
+    submissions = pa.table(
+        {
+            "mpan": pa.array(col["mpan"], type=pa.string()),
+            "sds": pa.array(col["sds"], type=pa.string()),
+            "supplier": pa.array(col["supplier"], type=pa.string()),
+            "periods": np.full(len(idx), values.shape[1] if values.ndim == 2 else 0, dtype=np.int8),
+            "actual": (quality == QUALITIES.index("A")).sum(axis=1).astype(np.int8),
+            "reference": pa.array(references, type=pa.string()),
+            "ecs": pa.array(ecs, type=pa.string()),
+        },
+        schema=SUBMISSIONS,
+    )
+    return submissions, tuple(bodies)
