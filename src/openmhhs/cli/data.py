@@ -26,6 +26,7 @@ from openmhhs.cli.common import (
     parse_day,
     today,
 )
+from openmhhs.days import days as days_between
 from openmhhs.dcc.access import reading_role
 from openmhhs.dcc.access_list import write_access_list
 from openmhhs.identity.registry import DccUserRole
@@ -130,8 +131,10 @@ def engine_json(stats: EngineStats, dataset: Path, first: date, last: date, seco
     return {
         "values": stats.values,
         "dataset": str(dataset),
-        "days": [first.isoformat(), last.isoformat()],
+        "days": [d.isoformat() for d in days_between(first, last)],
         "mpan_days": stats.mpan_days,
+        "periods": stats.values,
+        "actual": stats.values - stats.estimated,
         "estimated": stats.estimated,
         "access_refusals": stats.refusals,
         "if021": stats.if021,

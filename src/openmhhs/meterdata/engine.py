@@ -51,12 +51,24 @@ class EngineStats:
     ecs_refused: int = 0
     bytes: int = 0
     blocks: int = 0
+    unreachable: int = 0
+    """MPAN-days whose meter the DCC could not reach the morning after (an MDR allowed to read)."""
+    late_retrievals: int = 0
+    amendments: int = 0
     if021_bytes: int = 0
     task_seconds: float = 0.0
     """Time spent inside the (day, block) tasks, summed over workers."""
     snapshot_seconds: float = 0.0
     """Time spent building the days' registry snapshots (in the client)."""
     by_day: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def periods(self) -> int:
+        return self.values
+
+    @property
+    def actual(self) -> int:
+        return self.values - self.estimated
 
 
 def block_task(
@@ -88,6 +100,9 @@ def block_task(
         "if021": submissions.num_rows - refused,
         "ecs_refused": refused,
         "if021_bytes": sum(len(b) for b in result.bodies),
+        "unreachable": result.unreachable,
+        "late_retrievals": result.late_retrievals,
+        "amendments": result.amendments,
         "bytes": size,
     }
     counts["task_seconds_us"] = round((time.perf_counter() - started) * 1_000_000)
@@ -206,7 +221,10 @@ def _count(stats: EngineStats, day: date, counts: Mapping[str, int]) -> None:
     stats.ecs_refused += counts["ecs_refused"]
     stats.bytes += counts["bytes"]
     stats.if021_bytes += counts["if021_bytes"]
+    stats.unreachable += counts["unreachable"]
+    stats.late_retrievals += counts["late_retrievals"]
+    stats.amendments += counts["amendments"]
     stats.task_seconds += counts["task_seconds_us"] / 1_000_000
     row = stats.by_day.setdefault(day.isoformat(), {})
-    for key in ("values", "estimated", "refusals", "ecs_refused"):
+    for key in ("values", "estimated", "refusals", "ecs_refused", "unreachable", "amendments"):
         row[key] = row.get(key, 0) + counts[key]

@@ -153,6 +153,10 @@ class BlockResult:
     """The block's MPANs' latest day with only actual data (carried to the next day, for E5)."""
     bodies: tuple[bytes, ...] = ()
     """The IF-021s sent, in submission order (JSON, as handed to the DIP)."""
+    unreachable: int = 0
+    """Rows whose MDR was allowed to read but the DCC could not reach the meter."""
+    late_retrievals: int = 0
+    amendments: int = 0
 
 
 def _decisions(snapshot: Snapshot, who: str) -> tuple[npt.NDArray[np.bool_], pa.Table]:
@@ -365,6 +369,7 @@ def process_block(
         submissions,
         carried,
         bodies,
+        unreachable=int((mdr_allowed & ~meter.reachable).sum()),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["day_values", "summary"]
+__all__ = ["completeness", "day_values", "samples", "summary"]
 
 
 def _files(dataset: Path, kind: str, first: date, last: date) -> list[str]:
@@ -90,3 +90,50 @@ def summary(dataset: Path, first: date, last: date) -> dict[str, Any]:
         "refusals": refusals,
         "by_sds_mdr": groups,
     }
+
+
+def completeness(dataset: Path) -> list[tuple[date, int, int, int]]:
+    """Per settlement day in the dataset: (day, MPAN-days, actual values, estimated values)."""
+    files = _files(dataset, "consumption", date.min, date.max)
+    if not files:
+        return []
+    rows = (
+        duckdb.connect()
+        .execute(
+            """
+            SELECT day, count(DISTINCT (mpan, sds)), count(*) FILTER (WHERE NOT estimated),
+                   count(*) FILTER (WHERE estimated)
+            FROM read_parquet(?, hive_partitioning = true, hive_types = {'day': DATE})
+            GROUP BY day ORDER BY day
+            """,
+            [files],
+        )
+        .fetchall()
+    )
+    return [(d, int(n), int(a), int(e)) for d, n, a, e in rows]
+
+
+def samples(dataset: Path, count: int) -> dict[str, list[tuple[date, list[int], int]]]:
+    """The first ``count`` MPANs of the dataset: per settlement day, each period's value (Wh)
+    and how many were estimated."""
+    files = _files(dataset, "consumption", date.min, date.max)
+    if not files or count < 1:
+        return {}
+    rows = (
+        duckdb.connect()
+        .execute(
+            """
+            WITH chosen AS (SELECT DISTINCT mpan FROM read_parquet(?) ORDER BY mpan LIMIT ?)
+            SELECT mpan, day, list(value_wh ORDER BY period), count(*) FILTER (WHERE estimated)
+            FROM read_parquet(?, hive_partitioning = true, hive_types = {'day': DATE})
+            WHERE mpan IN (SELECT mpan FROM chosen)
+            GROUP BY mpan, day ORDER BY mpan, day
+            """,
+            [files, count, files],
+        )
+        .fetchall()
+    )
+    found: dict[str, list[tuple[date, list[int], int]]] = {}
+    for mpan, day, values, estimated in rows:
+        found.setdefault(str(mpan), []).append((day, [int(v) for v in values], int(estimated)))
+    return found
