@@ -120,7 +120,8 @@ class MessageFactory:
 
     def sender_unique_references(self, interface_id: str, now: datetime, count: int) -> list[str]:
         """The next ``count`` sender unique references (a batch of messages sent at ``now``)."""
-        head = f"S-{interface_id}-{self.sender.dip_id}-{self.sender.role}-{now.strftime('%Y%m%d')}-{self._prefix}"
+        sender = f"{self.sender.dip_id}-{self.sender.role}"
+        head = f"S-{interface_id}-{sender}-{now.strftime('%Y%m%d')}-{self._prefix}"
         return [f"{head}{next(self._counter):08d}" for _ in range(count)]
 
     def build(

@@ -27,7 +27,7 @@ from openmhhs.days import days
 from openmhhs.failpoints import failpoint
 from openmhhs.meterdata.dataset import write_block
 from openmhhs.meterdata.meters import FaultPlan
-from openmhhs.meterdata.pipeline import History, process_block
+from openmhhs.meterdata.pipeline import BlockState, process_block
 from openmhhs.meterdata.snapshot import RegistrySnapshots, Snapshot
 from openmhhs.store.database import Database
 
@@ -74,30 +74,39 @@ class EngineStats:
 def block_task(
     snapshot: Snapshot,
     block: int,
-    previous: tuple[History, dict[str, int]] | None,
+    previous: tuple[BlockState, dict[str, int]] | None,
     dataset: str,
     seed: int,
     faults: FaultPlan | None,
-) -> tuple[History, dict[str, int]]:
+) -> tuple[BlockState, dict[str, int]]:
     """One (day, block): process it, write its files, return its state and counts (with the
     task's own seconds, for the per-worker figures)."""
     started = time.perf_counter()
     result = process_block(
-        snapshot, seed=seed, faults=faults, history=None if previous is None else previous[0]
+        snapshot, seed=seed, faults=faults, state=None if previous is None else previous[0]
     )
     folder = Path(dataset)
     size = write_block(folder, "consumption", snapshot.day, block, result.consumption, split=("value_wh",))
     failpoint("meter.block.half-written")  # a worker lost here: the task runs again elsewhere
     size += write_block(folder, "decisions", snapshot.day, block, result.decisions)
     size += write_block(folder, "submissions", snapshot.day, block, result.submissions)
+    late_refusals = 0
+    for late in result.late:  # an earlier day's amendments, under that day, named for this one
+        suffix = f"-late-{snapshot.day.isoformat()}"
+        size += write_block(
+            folder, "consumption", late.day, block, late.consumption, split=("value_wh",), suffix=suffix
+        )
+        size += write_block(folder, "decisions", late.day, block, late.decisions, suffix=suffix)
+        size += write_block(folder, "submissions", late.day, block, late.submissions, suffix=suffix)
+        late_refusals += late.decisions.num_rows - _true(late.decisions.column("allowed"))
     submissions = result.submissions
     refused = submissions.num_rows - submissions.column("ecs").null_count
     counts = {
         "values": result.consumption.num_rows,
         "estimated": _true(result.consumption.column("estimated")),
         "mpan_days": submissions.num_rows,
-        "refusals": result.decisions.num_rows - _true(result.decisions.column("allowed")),
-        "if021": submissions.num_rows - refused,
+        "refusals": result.decisions.num_rows - _true(result.decisions.column("allowed")) + late_refusals,
+        "if021": submissions.num_rows - refused + result.amendments,
         "ecs_refused": refused,
         "if021_bytes": sum(len(b) for b in result.bodies),
         "unreachable": result.unreachable,
@@ -106,7 +115,7 @@ def block_task(
         "bytes": size,
     }
     counts["task_seconds_us"] = round((time.perf_counter() - started) * 1_000_000)
-    return result.history, counts
+    return result.state, counts
 
 
 def _true(column: pa.ChunkedArray) -> int:

@@ -31,6 +31,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from openmhhs.days import LONDON, day_start
 from openmhhs.dcc.access import AccessDecision, ReadRequest, decide
@@ -40,17 +41,29 @@ from openmhhs.ids import DipId, DipRole
 from openmhhs.meterdata.ecs import MAX_PERIOD_KWH, PeriodLayout, ecs_masks, utc_seconds
 from openmhhs.meterdata.messages import SettlementRows, _layout, settlement_bodies
 from openmhhs.meterdata.meters import FaultPlan, SimulatedMeters, local_hours
+from openmhhs.meterdata.snapshot import SCHEMA as SNAPSHOT_SCHEMA
 from openmhhs.meterdata.snapshot import Snapshot, gate_records
 from openmhhs.meterdata.validation import (
     QUALITIES,
     SOURCES,
     BlockInputs,
     Limits,
+    SettledBlock,
     history_block,
     settle_block,
 )
 
-__all__ = ["CONSUMPTION", "DECISIONS", "SUBMISSIONS", "BlockResult", "History", "process_block"]
+__all__ = [
+    "CONSUMPTION",
+    "DECISIONS",
+    "RETRY_DAYS",
+    "SUBMISSIONS",
+    "BlockResult",
+    "BlockState",
+    "History",
+    "LateResult",
+    "process_block",
+]
 
 Ints = npt.NDArray[np.int64]
 MAX_PERIODS = 50
@@ -65,11 +78,13 @@ CONSUMPTION = pa.schema(
         ("quality", pa.dictionary(pa.int8(), pa.string())),
         ("reason", pa.int8()),
         ("mdr", pa.dictionary(pa.int32(), pa.string())),
+        ("version", pa.int8()),
     ]
 )
 """Per MPAN (and SDS) and settlement period, in MPAN and period order: the value, the DI-083
 flag, the DI-076 estimation reason (0 for actual), and the MDR whose retrieval gave the value
-(null: estimated or the supplier's shared data). Strings are dictionary-encoded."""
+(null: estimated or the supplier's shared data), and the IF-021 version that carried it (1,
+then 2 where late actual data amended the day). Strings are dictionary-encoded."""
 
 DECISIONS = pa.schema(
     [
@@ -92,6 +107,7 @@ SUBMISSIONS = pa.schema(
         ("actual", pa.int8()),
         ("reference", pa.string()),
         ("ecs", pa.string()),
+        ("version", pa.int8()),
     ]
 )
 """One row per served MPAN-day: the IF-021 sent (its reference), or the ECS codes refusing it."""
@@ -143,20 +159,50 @@ class History:
         return History(self.mpans[keep], self.values[keep], self.lengths[keep])
 
 
+RETRY_DAYS = 5
+"""An MDR keeps trying to retrieve a day it could not reach for this many days."""
+
+BACKLOG = pa.schema(
+    [*((f.name, f.type) for f in SNAPSHOT_SCHEMA), ("day", pa.date32()), ("first_actual", pa.int8())]
+)
+"""A day an MDR could not reach: its snapshot row of that day, the day, and the actual periods
+of the IF-021 first sent for it (-1: none was sent)."""
+
+
+@dataclass(frozen=True, eq=False)
+class BlockState:
+    """What a block carries from one day to the next: the E5 history and the retry backlog."""
+
+    history: History = field(default_factory=History)
+    backlog: pa.Table = field(default_factory=BACKLOG.empty_table)
+
+
+@dataclass(frozen=True)
+class LateResult:
+    """An earlier day a late retrieval amended: its consumption (version 2 rows), the gate's
+    decisions on the retries and the amending IF-021s."""
+
+    day: date
+    consumption: pa.Table
+    decisions: pa.Table
+    submissions: pa.Table
+
+
 @dataclass(frozen=True)
 class BlockResult:
     day: date
     consumption: pa.Table
     decisions: pa.Table
     submissions: pa.Table
-    history: History = field(default_factory=History)
-    """The block's MPANs' latest day with only actual data (carried to the next day, for E5)."""
+    state: BlockState = field(default_factory=BlockState)
+    """What the block carries to its next day (the E5 history and the retry backlog)."""
     bodies: tuple[bytes, ...] = ()
     """The IF-021s sent, in submission order (JSON, as handed to the DIP)."""
     unreachable: int = 0
     """Rows whose MDR was allowed to read but the DCC could not reach the meter."""
     late_retrievals: int = 0
     amendments: int = 0
+    late: tuple[LateResult, ...] = ()
 
 
 def _decisions(snapshot: Snapshot, who: str) -> tuple[npt.NDArray[np.bool_], pa.Table]:
@@ -271,42 +317,41 @@ def _dictionary(values: list[str], index: Ints, type_: pa.DataType | None = None
     )
 
 
-def process_block(
-    snapshot: Snapshot,
-    *,
-    seed: int = 2025,
-    faults: FaultPlan | None = None,
-    limits: Limits | None = None,
-    history: History | None = None,
-) -> BlockResult:
-    """Retrieve, validate, estimate and submit one block of one day (see the module)."""
+@dataclass(frozen=True)
+class _Settled:
+    mdr_allowed: npt.NDArray[np.bool_]
+    reachable: npt.NDArray[np.bool_]
+    settled: SettledBlock
+    decisions: pa.Table
+
+
+def _settle_rows(
+    snapshot: Snapshot, meters: SimulatedMeters, *, asked_on: date, history: History, limits: Limits
+) -> _Settled:
+    """The gate, the meters as a retrieval on ``asked_on`` finds them (the supplier's a day
+    later) and the SDS's validation and estimation, for the snapshot's rows and day."""
     day = snapshot.day
     table = snapshot.table
-    history = history if history is not None else History()
-    limits = limits or Limits()
-    meters = SimulatedMeters(seed, faults)
     hours = local_hours(day)
     n, rows = len(hours), table.num_rows
     mpans = table.column("mpan").to_pylist()
-    mpan_array = np.array(mpans, dtype=np.str_)
     annual = np.asarray(table.column("annual_wh").fill_null(3_100_000).to_numpy(), dtype=np.float64)
     export = np.asarray(table.column("export").to_numpy(zero_copy_only=False), dtype=np.bool_)
     kwp = np.where(export, 4.0, 0.0)
 
     mdr_allowed, logged = _decisions(snapshot, "mdr")
-    meter = meters.block(mpans, day, annual_wh=annual, export_kwp=kwp, asked_on=day + timedelta(days=1))
+    meter = meters.block(mpans, day, annual_wh=annual, export_kwp=kwp, asked_on=asked_on)
     retrieved = mdr_allowed & meter.reachable
-    import_side = ~export
     mdr_wh = np.where(export[:, None], meter.export_wh, meter.import_wh)
     recorded = np.where(export[:, None], True, meter.recorded)
     clock_off = np.where(meter.clock_error, 3600.0, 0.0)  # an hour fast: its midnight read an hour early
 
     supplier_allowed, supplier_logged = _decisions(snapshot, "supplier")
     # the supplier reads the same meter a day later: the same half-hours, reached or not then
-    later_reachable = meters.reachable(mpans, day + timedelta(days=2))
+    later_reachable = meters.reachable(mpans, asked_on + timedelta(days=1))
     shared_ok = (supplier_allowed & later_reachable)[:, None] & meter.recorded
 
-    has_history, at = history.find(mpan_array)
+    has_history, at = history.find(np.array(mpans, dtype=np.str_))
     history_wh = (
         history_block(history.values[at], history.lengths[at], n)
         if len(history)
@@ -318,7 +363,7 @@ def process_block(
             retrieved=retrieved,
             mdr_wh=mdr_wh,
             recorded=recorded,
-            has_register=retrieved & import_side,
+            has_register=retrieved & ~export,
             register_start_wh=meter.register_start_wh,
             register_end_wh=meter.register_end_wh,
             clock_ok=clock_off <= limits.clock_tolerance.total_seconds(),
@@ -331,13 +376,12 @@ def process_block(
         ),
         limits,
     )
+    return _Settled(mdr_allowed, meter.reachable, settled, pa.concat_tables([logged, supplier_logged]))
 
-    served = np.asarray(table.column("supplier").is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-    actual = settled.actual
-    complete = np.flatnonzero(served & (actual == n))
-    carried = history.updated(mpan_array[complete], settled.values_wh[complete]).only(mpan_array)
 
-    idx = np.flatnonzero(served)
+def _consumption(table: pa.Table, idx: Ints, settled: SettledBlock, version: int) -> pa.Table:
+    """The consumption rows of the snapshot rows ``idx`` (MPAN and period order)."""
+    n = settled.values_wh.shape[1]
     quality = settled.quality[idx]
     from_mdr = settled.source[idx] == SOURCES.index("mdr")
     mdr_names = table.column("mdr").to_pylist()
@@ -348,9 +392,10 @@ def process_block(
     sds_names = table.column("sds").to_pylist()
     sds_dictionary = sorted(set(sds_names))
     sds_index = np.array([sds_dictionary.index(x) for x in sds_names], dtype=np.int64)[idx]
-    consumption = pa.table(
+    mpans = np.array(table.column("mpan").to_pylist(), dtype=np.str_)
+    return pa.table(
         {
-            "mpan": _dictionary(mpan_array[idx].tolist(), np.repeat(np.arange(len(idx)), n)),
+            "mpan": _dictionary(mpans[idx].tolist(), np.repeat(np.arange(len(idx)), n)),
             "sds": _dictionary(sds_dictionary, np.repeat(sds_index, n)),
             "period": np.tile(np.arange(1, n + 1, dtype=np.int8), len(idx)),
             "value_wh": settled.values_wh[idx].astype(np.int32).ravel(),
@@ -358,18 +403,110 @@ def process_block(
             "quality": _dictionary(list(QUALITIES), quality.astype(np.int64).ravel(), pa.int8()),
             "reason": settled.reason[idx].astype(np.int8).ravel(),
             "mdr": _dictionary(mdr_dictionary, np.where(from_mdr, mdr_index[:, None], -1).ravel()),
+            "version": np.full(len(idx) * n, version, dtype=np.int8),
         },
         schema=CONSUMPTION,
     )
-    submissions, bodies = _submit(snapshot, idx, settled.values_wh, settled.quality, settled.reason, limits)
+
+
+def _served(table: pa.Table) -> npt.NDArray[np.bool_]:
+    return np.asarray(table.column("supplier").is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def process_block(
+    snapshot: Snapshot,
+    *,
+    seed: int = 2025,
+    faults: FaultPlan | None = None,
+    limits: Limits | None = None,
+    state: BlockState | None = None,
+) -> BlockResult:
+    """Retrieve, validate, estimate and submit one block of one day, then retry the earlier days
+    its MDRs could not reach and amend those late actual data improves (see the module)."""
+    day = snapshot.day
+    table = snapshot.table
+    state = state if state is not None else BlockState()
+    limits = limits or Limits()
+    meters = SimulatedMeters(seed, faults)
+    n = len(local_hours(day))
+    mpan_array = np.array(table.column("mpan").to_pylist(), dtype=np.str_)
+
+    today = _settle_rows(
+        snapshot, meters, asked_on=day + timedelta(days=1), history=state.history, limits=limits
+    )
+    settled = today.settled
+    served = _served(table)
+    complete = np.flatnonzero(served & (settled.actual == n))
+    carried = state.history.updated(mpan_array[complete], settled.values_wh[complete])
+
+    idx = np.flatnonzero(served)
+    consumption = _consumption(table, idx, settled, 1)
+    submissions, bodies = _submit(
+        snapshot, idx, settled.values_wh, settled.quality, settled.reason, sent_on=day + timedelta(days=1)
+    )
+
+    # the days an allowed MDR could not reach: retried each morning for RETRY_DAYS days
+    unreached = np.flatnonzero(today.mdr_allowed & ~today.reachable)
+    first_actual = np.full(table.num_rows, -1, dtype=np.int8)
+    sent = np.asarray(
+        submissions.column("reference").is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_
+    )
+    first_actual[idx[sent]] = np.asarray(submissions.column("actual").to_numpy(), dtype=np.int8)[sent]
+    new_backlog = (
+        table.take(pa.array(unreached, type=pa.int64()))
+        .append_column("day", pa.array([day] * len(unreached), type=pa.date32()))
+        .append_column("first_actual", pa.array(first_actual[unreached], type=pa.int8()))
+    )
+
+    late: list[LateResult] = []
+    kept: list[pa.Table] = []
+    retrieved_late = amendments = 0
+    backlog = state.backlog
+    days_due = sorted(set(backlog.column("day").to_pylist()))
+    for old in days_due:
+        rows = backlog.filter(pc.equal(backlog.column("day"), pa.scalar(old, type=pa.date32())))
+        if (day - old).days > RETRY_DAYS or old >= day:
+            continue
+        old_table = rows.select(SNAPSHOT_SCHEMA.names)
+        retry = _settle_rows(
+            Snapshot(old, old_table, snapshot.dcc_roles, snapshot.mds),
+            meters,
+            asked_on=day + timedelta(days=1),
+            history=carried,
+            limits=limits,
+        )
+        got = retry.mdr_allowed & retry.reachable
+        retrieved_late += int(got.sum())
+        kept.append(rows.filter(pa.array(~got)))
+        previous = np.asarray(rows.column("first_actual").to_numpy(), dtype=np.int64)
+        better = np.flatnonzero(
+            got & _served(old_table) & (previous >= 0) & (retry.settled.actual > previous)
+        )
+        amended, _ = _submit(
+            Snapshot(old, old_table, snapshot.dcc_roles, snapshot.mds),
+            better,
+            retry.settled.values_wh,
+            retry.settled.quality,
+            retry.settled.reason,
+            sent_on=day + timedelta(days=1),
+            version=2,
+        )
+        amendments += amended.column("ecs").null_count
+        late.append(
+            LateResult(old, _consumption(old_table, better, retry.settled, 2), retry.decisions, amended)
+        )
+    remaining = pa.concat_tables([*kept, new_backlog]) if kept else new_backlog
     return BlockResult(
         day,
         consumption,
-        pa.concat_tables([logged, supplier_logged]),
+        today.decisions,
         submissions,
-        carried,
+        BlockState(carried.only(mpan_array), remaining),
         bodies,
-        unreachable=int((mdr_allowed & ~meter.reachable).sum()),
+        unreachable=len(unreached),
+        late_retrievals=retrieved_late,
+        amendments=amendments,
+        late=tuple(late),
     )
 
 
@@ -379,13 +516,15 @@ def _submit(
     values: Ints,
     quality: npt.NDArray[np.uint8],
     reason: npt.NDArray[np.uint8],
-    limits: Limits,
+    *,
+    sent_on: date,
+    version: int = 1,
 ) -> tuple[pa.Table, tuple[bytes, ...]]:
-    """IF-021 for each served MPAN-day: the ECS checks over the block, then the bodies of those
-    settlement accepts, per sender (see the module)."""
+    """IF-021 for the snapshot rows ``idx`` (served MPAN-days), sent at 02:00 on ``sent_on``: the
+    ECS checks over the block, then the bodies of those settlement accepts, per sender (see the
+    module)."""
     day = snapshot.day
-    asked_on = day + timedelta(days=1)
-    at = datetime(asked_on.year, asked_on.month, asked_on.day, 2, tzinfo=LONDON).astimezone(UTC)
+    at = datetime(sent_on.year, sent_on.month, sent_on.day, 2, tzinfo=LONDON).astimezone(UTC)
     table = snapshot.table.take(pa.array(idx, type=pa.int64()))
     col = {
         name: table.column(name).to_pylist()
@@ -427,7 +566,9 @@ def _submit(
     for i in np.flatnonzero(~refused).tolist():
         by_sds.setdefault(col["sds"][i], []).append(i)
     for number, (sds, rows) in enumerate(sorted(by_sds.items())):
-        prefix = f"d{day:%y%m%d}{col['mpan'][rows[0]][-6:]}{number}"
+        prefix = f"d{day:%y%m%d}{col['mpan'][rows[0]][-6:]}{number}" + (
+            f"v{version}{sent_on:%y%m%d}" if version > 1 else ""
+        )
         factory = MessageFactory(Sender(DipId(sds), DipRole.SDS), unique_prefix=prefix)
         took = np.array(rows, dtype=np.int64)
         made, sent = settlement_bodies(
@@ -462,6 +603,7 @@ def _submit(
             "actual": (quality == QUALITIES.index("A")).sum(axis=1).astype(np.int8),
             "reference": pa.array(references, type=pa.string()),
             "ecs": pa.array(ecs, type=pa.string()),
+            "version": np.full(len(idx), version, dtype=np.int8),
         },
         schema=SUBMISSIONS,
     )
