@@ -74,7 +74,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_dashboard_app(db, folder / "meterdata"), host="127.0.0.1", port=port, log_level="error")
+        uvicorn.Config(
+            create_dashboard_app(db, folder / "meterdata"), host="127.0.0.1", port=port, log_level="error"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
