@@ -13,6 +13,7 @@ import pytest
 
 from openmhhs.codes import ResponseCode
 from openmhhs.days import settlement_period_count
+from openmhhs.dip.parse import parse
 from openmhhs.meterdata.meters import FaultPlan
 from openmhhs.meterdata.pipeline import BlockState, process_block
 from openmhhs.meterdata.run import DataRun
@@ -112,6 +113,12 @@ def test_the_block_pipeline_settles_as_the_message_run_does(market: CliHarness) 
         assert whole.submissions.column("ecs").null_count == whole.submissions.num_rows
         assert set(whole.decisions.column("code").drop_null().to_pylist()) <= {c.value for c in ResponseCode}
         late += whole.late_retrievals
+        sent = [parse(body, now=None).message for body in whole.bodies]  # every IF-021 against the schema
+        references = whole.submissions.column("reference").drop_null().to_pylist()
+        amending = [r for x in whole.late for r in x.submissions.column("reference").drop_null().to_pylist()]
+        assert sorted(m.common_block.s1.sender_unique_reference for m in sent) == sorted(
+            references + amending
+        )
         for table in [whole.consumption, *(x.consumption for x in whole.late)]:
             for row in table.to_pylist():
                 settled = (

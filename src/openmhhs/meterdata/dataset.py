@@ -38,11 +38,13 @@ def write_block(
     table: pa.Table,
     *,
     split: tuple[str, ...] = (),
+    delta: tuple[str, ...] = (),
     suffix: str = "",
 ) -> int:
     """Write one (day, block) file atomically; returns its size in bytes. Columns in ``split``
     (noisy numbers such as half-hourly values) are stored byte-stream-split rather than
-    dictionary-encoded, which zstd compresses better."""
+    dictionary-encoded, which zstd compresses better; string columns in ``delta`` (sorted, mostly
+    unique: MPANs, references) are stored as shared prefixes and suffixes (DELTA_BYTE_ARRAY)."""
     final = block_path(dataset, kind, day, block, suffix)
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
@@ -52,8 +54,11 @@ def write_block(
             temporary,
             compression="zstd",
             compression_level=6,
-            use_dictionary=[name for name in table.column_names if name not in split],
-            column_encoding=dict.fromkeys(split, "BYTE_STREAM_SPLIT"),
+            use_dictionary=[name for name in table.column_names if name not in split + delta],
+            column_encoding={
+                **dict.fromkeys(split, "BYTE_STREAM_SPLIT"),
+                **dict.fromkeys(delta, "DELTA_BYTE_ARRAY"),
+            },
             write_statistics=True,
         )
         temporary.replace(final)

@@ -38,6 +38,10 @@ BLOCK = 2000
 TINY = 200_000
 """Half-hourly values below which an embedded run stays in-process (no worker processes)."""
 
+DECISIONS_DELTA = ("mpan",)
+SUBMISSIONS_DELTA = ("mpan", "reference")
+"""Sorted, mostly unique strings: stored as shared prefixes (``dataset.write_block``)."""
+
 Progress = Callable[[date, int, int], None]
 
 
@@ -58,6 +62,8 @@ class EngineStats:
     if021_bytes: int = 0
     task_seconds: float = 0.0
     """Time spent inside the (day, block) tasks, summed over workers."""
+    task_cpu_seconds: float = 0.0
+    """CPU time the tasks used (on a shared machine, less disturbed by other work than time)."""
     snapshot_seconds: float = 0.0
     """Time spent building the days' registry snapshots (in the client)."""
     by_day: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -81,23 +87,29 @@ def block_task(
 ) -> tuple[BlockState, dict[str, int]]:
     """One (day, block): process it, write its files, return its state and counts (with the
     task's own seconds, for the per-worker figures)."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = process_block(
         snapshot, seed=seed, faults=faults, state=None if previous is None else previous[0]
     )
     folder = Path(dataset)
     size = write_block(folder, "consumption", snapshot.day, block, result.consumption, split=("value_wh",))
     failpoint("meter.block.half-written")  # a worker lost here: the task runs again elsewhere
-    size += write_block(folder, "decisions", snapshot.day, block, result.decisions)
-    size += write_block(folder, "submissions", snapshot.day, block, result.submissions)
+    size += write_block(folder, "decisions", snapshot.day, block, result.decisions, delta=DECISIONS_DELTA)
+    size += write_block(
+        folder, "submissions", snapshot.day, block, result.submissions, delta=SUBMISSIONS_DELTA
+    )
     late_refusals = 0
     for late in result.late:  # an earlier day's amendments, under that day, named for this one
         suffix = f"-late-{snapshot.day.isoformat()}"
         size += write_block(
             folder, "consumption", late.day, block, late.consumption, split=("value_wh",), suffix=suffix
         )
-        size += write_block(folder, "decisions", late.day, block, late.decisions, suffix=suffix)
-        size += write_block(folder, "submissions", late.day, block, late.submissions, suffix=suffix)
+        size += write_block(
+            folder, "decisions", late.day, block, late.decisions, delta=DECISIONS_DELTA, suffix=suffix
+        )
+        size += write_block(
+            folder, "submissions", late.day, block, late.submissions, delta=SUBMISSIONS_DELTA, suffix=suffix
+        )
         late_refusals += late.decisions.num_rows - _true(late.decisions.column("allowed"))
     submissions = result.submissions
     refused = submissions.num_rows - submissions.column("ecs").null_count
@@ -115,6 +127,7 @@ def block_task(
         "bytes": size,
     }
     counts["task_seconds_us"] = round((time.perf_counter() - started) * 1_000_000)
+    counts["task_cpu_us"] = round((time.process_time() - cpu) * 1_000_000)
     return result.state, counts
 
 
@@ -234,6 +247,7 @@ def _count(stats: EngineStats, day: date, counts: Mapping[str, int]) -> None:
     stats.late_retrievals += counts["late_retrievals"]
     stats.amendments += counts["amendments"]
     stats.task_seconds += counts["task_seconds_us"] / 1_000_000
+    stats.task_cpu_seconds += counts["task_cpu_us"] / 1_000_000
     row = stats.by_day.setdefault(day.isoformat(), {})
     for key in ("values", "estimated", "refusals", "ecs_refused", "unreachable", "amendments"):
         row[key] = row.get(key, 0) + counts[key]

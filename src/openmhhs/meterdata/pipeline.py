@@ -482,7 +482,7 @@ def process_block(
         better = np.flatnonzero(
             got & _served(old_table) & (previous >= 0) & (retry.settled.actual > previous)
         )
-        amended, _ = _submit(
+        amended, amending = _submit(
             Snapshot(old, old_table, snapshot.dcc_roles, snapshot.mds),
             better,
             retry.settled.values_wh,
@@ -492,6 +492,7 @@ def process_block(
             version=2,
         )
         amendments += amended.column("ecs").null_count
+        bodies += amending
         late.append(
             LateResult(old, _consumption(old_table, better, retry.settled, 2), retry.decisions, amended)
         )
