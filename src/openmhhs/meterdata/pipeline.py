@@ -16,10 +16,13 @@ Steps, each the one rule of its place:
    body of each sender in the block is parsed in full against the official schema, and every
    piece the others are made of was checked against it when cut (see ``messages``). Refused
    MPAN-days are counted, not sent.
+5. **Late retrieval**: the earlier days of the block's backlog (an allowed MDR could not reach
+   the meter) are retried the same way, through the gate, for ``RETRY_DAYS`` days; a day whose
+   late actual data has more actual periods than its first IF-021 is amended (version 2).
 
 The result is three Arrow tables (consumption per MPAN and period, the gate's decisions, the
-IF-021s), the IF-021 bodies, and the block's state for the next day (each MPAN's latest day of
-actual data, for E5).
+IF-021s), the same for each earlier day amended, the IF-021 bodies, and the block's state for
+the next day (``BlockState``: each MPAN's latest day of actual data, for E5, and the backlog).
 """
 
 from __future__ import annotations
@@ -245,7 +248,7 @@ def _decisions(snapshot: Snapshot, who: str) -> tuple[npt.NDArray[np.bool_], pa.
         )
         decision = known.get(key)
         if decision is None:
-            decision = known[key] = _decide(snapshot, i, key, columns["mpan"][i])
+            decision = known[key] = _decide(snapshot, key, columns["mpan"][i])
         allowed[i] = decision.allowed
         asked.append(i)
         codes.append(None if decision.code is None else decision.code.value)
@@ -265,7 +268,7 @@ def _decisions(snapshot: Snapshot, who: str) -> tuple[npt.NDArray[np.bool_], pa.
     return allowed, logged
 
 
-def _decide(snapshot: Snapshot, row: int, key: tuple[object, ...], mpan: str) -> AccessDecision:
+def _decide(snapshot: Snapshot, key: tuple[object, ...], mpan: str) -> AccessDecision:
     requester, via, mpid, dcc_mdr, dcc_mdr_id, dcc_supplier, direction = (
         str(k) if k is not None else None for k in key
     )
