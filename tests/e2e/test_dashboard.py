@@ -74,7 +74,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_dashboard_app(db), host="127.0.0.1", port=port, log_level="error")
+        uvicorn.Config(
+            create_dashboard_app(db, folder / "meterdata"), host="127.0.0.1", port=port, log_level="error"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -108,6 +110,7 @@ def test_overview_answers_html_with_every_section(served: tuple[str, str]) -> No
     ):
         assert f'id="{section}"' in page.text
     assert "SP000" in page.text and "SUPA" in page.text
+    assert "No meter data yet" not in page.text  # completeness read from the run's dataset
 
 
 def test_mpan_page_answers_html_with_its_timeline(served: tuple[str, str]) -> None:

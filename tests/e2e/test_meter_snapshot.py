@@ -13,8 +13,9 @@ import pytest
 
 from openmhhs.codes import ResponseCode
 from openmhhs.days import settlement_period_count
+from openmhhs.dip.parse import parse
 from openmhhs.meterdata.meters import FaultPlan
-from openmhhs.meterdata.pipeline import process_block
+from openmhhs.meterdata.pipeline import BlockState, process_block
 from openmhhs.meterdata.run import DataRun
 from openmhhs.meterdata.snapshot import SCHEMA, RegistrySnapshots
 from openmhhs.store.database import Database
@@ -23,7 +24,9 @@ from openmhhs.store.meterdata_repo import MeterDataStore
 from tests.conftest import CliHarness
 
 START = date(2025, 7, 1)
-PLAN = FaultPlan(missing_rate=0.05, outage_rate=0.3, exchange_rate=0.1, clock_error_rate=0.05)
+DAYS = 6
+OUTAGES = FaultPlan(missing_rate=0.05, outage_rate=1.0, exchange_rate=0.1, clock_error_rate=0.05)
+"""A 2-5 day outage in every 30 days of every meter: late retrievals within a few days."""
 
 
 @pytest.fixture
@@ -81,34 +84,58 @@ def test_snapshot_matches_access_list_and_portfolios(market: CliHarness, tmp_pat
 
 
 def test_the_block_pipeline_settles_as_the_message_run_does(market: CliHarness) -> None:
-    """Over three days with faults, every served MPAN-day the pipeline settles has the values
-    and flags of the IF-021 version 1 the per-message run submits (the same rules), blocks of
-    any size give the same, and the gate's refusals are coded."""
+    """Over six days with faults (outages of 2-5 days), every served MPAN-day the pipeline
+    settles has the values and flags of each IF-021 version the per-message run submits: the
+    first, and the amendment when a retried retrieval brings late actual data (the same rules,
+    the same retry backlog); blocks of any size give the same, and the gate's refusals are
+    coded."""
     snapshots = RegistrySnapshots(Database())
-    history: dict[str, tuple[int, ...]] = {}
-    halves: dict[str, tuple[int, ...]] = {}
-    got: dict[tuple[str, date], list[tuple[int, bool]]] = {}
-    for offset in range(3):
+    state = BlockState()
+    halves = [BlockState(), BlockState()]
+    got: dict[tuple[str, date, int], list[tuple[int, bool]]] = {}
+    late = 0
+    for offset in range(DAYS):
         day = START + timedelta(days=offset)
         snapshot = snapshots.day(day)
-        whole = process_block(snapshot, seed=5, faults=PLAN, history=history)
-        history = dict(whole.history)
+        whole = process_block(snapshot, seed=5, faults=OUTAGES, state=state)
+        state = whole.state
         rows = snapshot.table.num_rows
-        parts = [process_block(snapshot.block(0, rows // 2), seed=5, faults=PLAN, history=halves)]
-        parts.append(process_block(snapshot.block(rows // 2, rows), seed=5, faults=PLAN, history=halves))
-        halves = {**parts[0].history, **parts[1].history}
-        assert pa.concat_tables([p.consumption for p in parts]).equals(whole.consumption)
+        parts = [
+            process_block(snapshot.block(0, rows // 2), seed=5, faults=OUTAGES, state=halves[0]),
+            process_block(snapshot.block(rows // 2, rows), seed=5, faults=OUTAGES, state=halves[1]),
+        ]
+        halves = [p.state for p in parts]
+        merged = halves[0].history.merged(halves[1].history)
+        assert merged.mpans.tolist() == state.history.mpans.tolist()
+        assert merged.values.tolist() == state.history.values.tolist()
+        assert pa.concat_tables([p.consumption for p in parts]).to_pylist() == whole.consumption.to_pylist()
+        assert sum(p.amendments for p in parts) == whole.amendments
         assert whole.submissions.column("ecs").null_count == whole.submissions.num_rows
         assert set(whole.decisions.column("code").drop_null().to_pylist()) <= {c.value for c in ResponseCode}
-        for row in whole.consumption.to_pylist():
-            got.setdefault((row["mpan"], day), []).append(
-                (row["value_wh"], row["estimated"], row["quality"], row["mdr"])
-            )
-        assert all(len(v) == settlement_period_count(day) for (m, d), v in got.items() if d == day)
-    DataRun(Database(), seed=5, faults=PLAN).run(START, START + timedelta(days=2))
+        late += whole.late_retrievals
+        sent = [parse(body, now=None).message for body in whole.bodies]  # every IF-021 against the schema
+        references = whole.submissions.column("reference").drop_null().to_pylist()
+        amending = [r for x in whole.late for r in x.submissions.column("reference").drop_null().to_pylist()]
+        assert sorted(m.common_block.s1.sender_unique_reference for m in sent) == sorted(
+            references + amending
+        )
+        for table in [whole.consumption, *(x.consumption for x in whole.late)]:
+            for row in table.to_pylist():
+                settled = (
+                    day
+                    if table is whole.consumption
+                    else next(x.day for x in whole.late if x.consumption is table)
+                )
+                got.setdefault((row["mpan"], settled, row["version"]), []).append(
+                    (row["value_wh"], row["estimated"], row["quality"], row["mdr"])
+                )
+    assert late > 0, "the faults leave days to retrieve late"
+    assert all(len(v) == settlement_period_count(d) for (_, d, _), v in got.items())
+    DataRun(Database(), seed=5, faults=OUTAGES).run(START, START + timedelta(days=DAYS - 1))
     with Database().read() as connection:
-        submitted = {(x.mpan, x.day): x for x in MeterDataStore(connection).submissions() if x.version == 1}
+        submitted = {(x.mpan, x.day, x.version): x for x in MeterDataStore(connection).submissions()}
     assert set(submitted) == set(got)
+    assert any(version == 2 for _, _, version in submitted), "late actual data amends a day"
     for key, x in submitted.items():
         diff = [
             (i, got[key][i], x.values_wh[i]) for i in range(len(got[key])) if got[key][i][0] != x.values_wh[i]

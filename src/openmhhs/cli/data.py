@@ -26,6 +26,7 @@ from openmhhs.cli.common import (
     parse_day,
     today,
 )
+from openmhhs.days import days as days_between
 from openmhhs.dcc.access import reading_role
 from openmhhs.dcc.access_list import write_access_list
 from openmhhs.identity.registry import DccUserRole
@@ -130,12 +131,17 @@ def engine_json(stats: EngineStats, dataset: Path, first: date, last: date, seco
     return {
         "values": stats.values,
         "dataset": str(dataset),
-        "days": [first.isoformat(), last.isoformat()],
+        "days": [d.isoformat() for d in days_between(first, last)],
         "mpan_days": stats.mpan_days,
+        "periods": stats.values,
+        "actual": stats.values - stats.estimated,
         "estimated": stats.estimated,
         "access_refusals": stats.refusals,
         "if021": stats.if021,
+        "amendments": stats.amendments,
         "ecs_refused": stats.ecs_refused,
+        "unreachable": stats.unreachable,
+        "late_retrievals": stats.late_retrievals,
         "blocks": stats.blocks,
         "bytes": stats.bytes,
         "bytes_per_value": round(stats.bytes / stats.values, 3) if stats.values else None,
@@ -227,7 +233,15 @@ def data_run_command(
         emit_json(data)
         return
     table = Table(title="Meter data by settlement day", title_justify="left")
-    for column in ("day", "values", "estimated", "access refusals", "ECS refused"):
+    for column in (
+        "day",
+        "values",
+        "estimated",
+        "access refusals",
+        "ECS refused",
+        "unreachable",
+        "amendments",
+    ):
         table.add_column(column, justify="left" if column == "day" else "right")
     for day, row in sorted(data["by_day"].items()):
         table.add_row(
@@ -236,10 +250,13 @@ def data_run_command(
             f"{row['estimated']:,}",
             f"{row['refusals']:,}",
             f"{row['ecs_refused']:,}",
+            f"{row['unreachable']:,}",
+            f"{row['amendments']:,}",
         )
     console.print(table)
     console.print(
-        f"{data['values']:,} half-hourly values ({data['mpan_days']:,} MPAN-days, {data['if021']:,} IF-021) "
+        f"{data['values']:,} half-hourly values ({data['mpan_days']:,} MPAN-days, {data['if021']:,} IF-021, "
+        f"{data['amendments']:,} of them amendments after {data['late_retrievals']:,} late retrievals) "
         f"in {data['dataset']}: {data['bytes_per_value']} bytes a value, "
         f"{data['values_per_second']:,} values/s"
     )

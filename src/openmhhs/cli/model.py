@@ -23,7 +23,7 @@ from openmhhs.cli.common import (
     now,
     read_input,
 )
-from openmhhs.cli.data import stats_json
+from openmhhs.cli.data import engine_json
 from openmhhs.cli.demo_database import demo_database
 from openmhhs.cli.info import announce_database
 from openmhhs.market.description import MODELS, DescriptionInvalid, MarketDescription, parse_description
@@ -32,7 +32,7 @@ from openmhhs.market.loader import load_market, register_population
 from openmhhs.market.population import population
 from openmhhs.market.report import render_report
 from openmhhs.market.summary import Summary, summarise, summarise_meter_data
-from openmhhs.meterdata.run import DataRun
+from openmhhs.meterdata.engine import run_dataset
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 
@@ -187,17 +187,23 @@ def _run(
 
         result = run_market(db, market, members, progress=report, seed=seed)
         data_stats = None
+        dataset = out / "meterdata"
         if data_days > 0:
             started = time.perf_counter()
-            data_stats = DataRun(db, seed=seed).run(
+            data_stats = run_dataset(
+                db,
                 market.start,
                 market.start + timedelta(days=data_days - 1),
-                progress=lambda day, done, total: report(f"meter data {day}", done, total),
+                dataset,
+                seed=seed,
+                progress=lambda day, done, total: report(f"meter data {day} blocks", done, total),
             )
             data_seconds = time.perf_counter() - started
     summary = summarise(db, market, result)
     if data_stats is not None:
-        summary.meter = summarise_meter_data(db, data_stats)
+        summary.meter = summarise_meter_data(
+            dataset, data_stats, first=market.start, last=market.start + timedelta(days=data_days - 1)
+        )
         summary.meter_seconds = data_seconds
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.html").write_text(render_report(summary), encoding="utf-8")
@@ -237,7 +243,13 @@ def _summary_json(summary: Summary, out: Path) -> dict[str, Any]:
         "gaps_last_day": len(summary.gaps_end),
         "meter_data": None
         if summary.meter is None
-        else stats_json(summary.meter.stats, summary.meter_seconds),
+        else engine_json(
+            summary.meter.stats,
+            summary.meter.dataset,
+            summary.meter.first,
+            summary.meter.last,
+            summary.meter_seconds,
+        ),
         "report": str(out / "report.html"),
     }
 
@@ -296,9 +308,12 @@ def run_command(
         str, typer.Argument(help="A market description YAML file (or a built-in scenario).")
     ],
     mpans: Annotated[int, typer.Option("--mpans", help="How many MPANs to register.")] = 10_000,
-    out: Annotated[Path, typer.Option("-o", "--out", "--output", help="Folder for report.html.")] = Path(
-        "openmhhs-run"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--out", "--output", help="Folder for report.html (and meterdata/, the meter data)."
+        ),
+    ] = Path("openmhhs-run"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the population and the changes.")] = 2025,
     data_days: Annotated[
         int,
@@ -337,9 +352,12 @@ def demo_command(
     scenario: Annotated[
         str, typer.Option("--scenario", help="Built-in scenario or YAML file.")
     ] = DEFAULT_SCENARIO,
-    out: Annotated[Path, typer.Option("-o", "--out", "--output", help="Folder for report.html.")] = Path(
-        "openmhhs-demo"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--out", "--output", help="Folder for report.html (and meterdata/, the meter data)."
+        ),
+    ] = Path("openmhhs-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the population and the changes.")] = 2025,
     data_days: Annotated[
         int,

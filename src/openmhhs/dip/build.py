@@ -116,10 +116,13 @@ class MessageFactory:
         self._counter = itertools.count(1)
 
     def sender_unique_reference(self, interface_id: str, now: datetime) -> str:
-        return (
-            f"S-{interface_id}-{self.sender.dip_id}-{self.sender.role}-"
-            f"{now.strftime('%Y%m%d')}-{self._prefix}{next(self._counter):08d}"
-        )
+        return self.sender_unique_references(interface_id, now, 1)[0]
+
+    def sender_unique_references(self, interface_id: str, now: datetime, count: int) -> list[str]:
+        """The next ``count`` sender unique references (a batch of messages sent at ``now``)."""
+        sender = f"{self.sender.dip_id}-{self.sender.role}"
+        head = f"S-{interface_id}-{sender}-{now.strftime('%Y%m%d')}-{self._prefix}"
+        return [f"{head}{next(self._counter):08d}" for _ in range(count)]
 
     def build(
         self,

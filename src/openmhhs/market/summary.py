@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import msgspec
 import sqlalchemy as sa
@@ -14,13 +15,13 @@ from openmhhs.identity.isd import IsdEntry
 from openmhhs.identity.registry import Registry
 from openmhhs.market.description import MarketDescription
 from openmhhs.market.driver import RunResult, outcome_counts
-from openmhhs.meterdata.run import DataRunStats
+from openmhhs.meterdata.engine import EngineStats
+from openmhhs.meterdata.query import completeness, samples
 from openmhhs.registration.model import Appointment
 from openmhhs.registration.timeline import Gap
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_registry
 from openmhhs.store.market_repo import MarketStore, StoredMessage
-from openmhhs.store.meterdata_repo import MeterDataStore, Submission
 from openmhhs.store.tables import appointment, message, mpan_profile
 
 __all__ = ["MeterSummary", "Summary", "summarise", "summarise_meter_data"]
@@ -48,35 +49,29 @@ class Summary:
 
 @dataclass
 class MeterSummary:
-    """What ``data run`` submitted: completeness per settlement day, and sample MPANs'
-    half-hourly consumption as last submitted."""
+    """What ``data run`` wrote to the consumption dataset: completeness per settlement day, and
+    sample MPANs' half-hourly consumption, read from the dataset (DuckDB)."""
 
-    stats: DataRunStats
+    stats: EngineStats
+    dataset: Path
+    first: date
+    last: date
     completeness: list[tuple[date, int, int]]
-    """(day, actual periods, estimated periods) of the latest submission of every MPAN-day."""
+    """(day, actual periods, estimated periods) of every MPAN-day."""
     samples: dict[str, list[tuple[date, list[int], int]]]
     """Per sample MPAN: (day, Wh per period, estimated periods)."""
 
 
-def summarise_meter_data(db: Database, stats: DataRunStats, *, samples: int = 3) -> MeterSummary:
-    with db.read() as connection:
-        submissions = MeterDataStore(connection).submissions()
-    latest: dict[tuple[str, date], Submission] = {}
-    for x in submissions:  # ordered by version: the last one wins
-        latest[(x.mpan, x.day)] = x
-    by_day: dict[date, list[int]] = {}
-    for x in latest.values():
-        totals = by_day.setdefault(x.day, [0, 0])
-        totals[0] += x.actual
-        totals[1] += x.estimated
-    chosen = sorted({m for m, _ in latest})[:samples]
+def summarise_meter_data(
+    dataset: Path, stats: EngineStats, *, first: date, last: date, count: int = 3
+) -> MeterSummary:
     return MeterSummary(
         stats=stats,
-        completeness=[(d, a, e) for d, (a, e) in sorted(by_day.items())],
-        samples={
-            m: [(x.day, list(x.values_wh), x.estimated) for (mm, _), x in sorted(latest.items()) if mm == m]
-            for m in chosen
-        },
+        dataset=dataset,
+        first=first,
+        last=last,
+        completeness=[(d, a, e) for d, _, a, e in completeness(dataset)],
+        samples=samples(dataset, count),
     )
 
 

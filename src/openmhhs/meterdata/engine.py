@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import bisect
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from openmhhs.days import days
 from openmhhs.failpoints import failpoint
 from openmhhs.meterdata.dataset import write_block
 from openmhhs.meterdata.meters import FaultPlan
-from openmhhs.meterdata.pipeline import process_block
+from openmhhs.meterdata.pipeline import BlockState, process_block
 from openmhhs.meterdata.snapshot import RegistrySnapshots, Snapshot
 from openmhhs.store.database import Database
 
@@ -33,6 +37,10 @@ BLOCK = 2000
 """MPANs per block (the MPANs of the market in MPAN order, 2,000 at a time, the same every day)."""
 TINY = 200_000
 """Half-hourly values below which an embedded run stays in-process (no worker processes)."""
+
+DECISIONS_DELTA = ("mpan",)
+SUBMISSIONS_DELTA = ("mpan", "reference")
+"""Sorted, mostly unique strings: stored as shared prefixes (``dataset.write_block``)."""
 
 Progress = Callable[[date, int, int], None]
 
@@ -47,38 +55,84 @@ class EngineStats:
     ecs_refused: int = 0
     bytes: int = 0
     blocks: int = 0
+    unreachable: int = 0
+    """MPAN-days whose meter the DCC could not reach the morning after (an MDR allowed to read)."""
+    late_retrievals: int = 0
+    amendments: int = 0
+    if021_bytes: int = 0
+    task_seconds: float = 0.0
+    """Time spent inside the (day, block) tasks, summed over workers."""
+    task_cpu_seconds: float = 0.0
+    """CPU time the tasks used (on a shared machine, less disturbed by other work than time)."""
+    snapshot_seconds: float = 0.0
+    """Time spent building the days' registry snapshots (in the client)."""
     by_day: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def periods(self) -> int:
+        return self.values
+
+    @property
+    def actual(self) -> int:
+        return self.values - self.estimated
 
 
 def block_task(
     snapshot: Snapshot,
     block: int,
-    previous: tuple[Mapping[str, tuple[int, ...]], dict[str, int]] | None,
+    previous: tuple[BlockState, dict[str, int]] | None,
     dataset: str,
     seed: int,
     faults: FaultPlan | None,
-) -> tuple[Mapping[str, tuple[int, ...]], dict[str, int]]:
-    """One (day, block): process it, write its files, return its state and counts."""
+) -> tuple[BlockState, dict[str, int]]:
+    """One (day, block): process it, write its files, return its state and counts (with the
+    task's own seconds, for the per-worker figures)."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = process_block(
-        snapshot, seed=seed, faults=faults, history=None if previous is None else previous[0]
+        snapshot, seed=seed, faults=faults, state=None if previous is None else previous[0]
     )
     folder = Path(dataset)
-    size = write_block(folder, "consumption", snapshot.day, block, result.consumption)
+    size = write_block(folder, "consumption", snapshot.day, block, result.consumption, split=("value_wh",))
     failpoint("meter.block.half-written")  # a worker lost here: the task runs again elsewhere
-    size += write_block(folder, "decisions", snapshot.day, block, result.decisions)
-    size += write_block(folder, "submissions", snapshot.day, block, result.submissions)
+    size += write_block(folder, "decisions", snapshot.day, block, result.decisions, delta=DECISIONS_DELTA)
+    size += write_block(
+        folder, "submissions", snapshot.day, block, result.submissions, delta=SUBMISSIONS_DELTA
+    )
+    late_refusals = 0
+    for late in result.late:  # an earlier day's amendments, under that day, named for this one
+        suffix = f"-late-{snapshot.day.isoformat()}"
+        size += write_block(
+            folder, "consumption", late.day, block, late.consumption, split=("value_wh",), suffix=suffix
+        )
+        size += write_block(
+            folder, "decisions", late.day, block, late.decisions, delta=DECISIONS_DELTA, suffix=suffix
+        )
+        size += write_block(
+            folder, "submissions", late.day, block, late.submissions, delta=SUBMISSIONS_DELTA, suffix=suffix
+        )
+        late_refusals += late.decisions.num_rows - _true(late.decisions.column("allowed"))
     submissions = result.submissions
-    refused = submissions.column("ecs").is_valid()
+    refused = submissions.num_rows - submissions.column("ecs").null_count
     counts = {
         "values": result.consumption.num_rows,
-        "estimated": result.consumption.column("estimated").to_pylist().count(True),
+        "estimated": _true(result.consumption.column("estimated")),
         "mpan_days": submissions.num_rows,
-        "refusals": result.decisions.column("allowed").to_pylist().count(False),
-        "if021": submissions.num_rows - refused.to_pylist().count(True),
-        "ecs_refused": refused.to_pylist().count(True),
+        "refusals": result.decisions.num_rows - _true(result.decisions.column("allowed")) + late_refusals,
+        "if021": submissions.num_rows - refused + result.amendments,
+        "ecs_refused": refused,
+        "if021_bytes": sum(len(b) for b in result.bodies),
+        "unreachable": result.unreachable,
+        "late_retrievals": result.late_retrievals,
+        "amendments": result.amendments,
         "bytes": size,
     }
-    return result.history, counts
+    counts["task_seconds_us"] = round((time.perf_counter() - started) * 1_000_000)
+    counts["task_cpu_us"] = round((time.process_time() - cpu) * 1_000_000)
+    return result.state, counts
+
+
+def _true(column: pa.ChunkedArray) -> int:
+    return int(pc.sum(column).as_py() or 0)
 
 
 def _blocks(snapshot: Snapshot, starts: list[str]) -> list[tuple[int, Snapshot]]:
@@ -104,17 +158,25 @@ def run_dataset(
     progress: Progress | None = None,
 ) -> EngineStats:
     """Run the days ``first`` to ``last`` over the market in ``db`` into ``dataset``."""
+    clock = time.perf_counter()
     snapshots = RegistrySnapshots(db)
     mpans = sorted(snapshots.sites)
     starts = mpans[::block_size] or [""]
     window = list(days(first, last))
     dataset.mkdir(parents=True, exist_ok=True)
     target = str(dataset.resolve())
-    stats = EngineStats()
+    stats = EngineStats(snapshot_seconds=time.perf_counter() - clock)
+
+    def day_blocks(day: date) -> list[tuple[int, Snapshot]]:
+        started = time.perf_counter()
+        parts = _blocks(snapshots.day(day), starts)
+        stats.snapshot_seconds += time.perf_counter() - started
+        return parts
+
     if scheduler is None and (workers == 0 or (workers is None and len(mpans) * len(window) * 48 < TINY)):
         previous: dict[int, Any] = {}
         for day in window:
-            parts = _blocks(snapshots.day(day), starts)
+            parts = day_blocks(day)
             for done, (block, snapshot) in enumerate(parts, 1):
                 previous[block] = block_task(snapshot, block, previous.get(block), target, seed, faults)
                 _count(stats, day, previous[block][1])
@@ -141,7 +203,7 @@ def run_dataset(
         latest: dict[int, Any] = {}
         totals: dict[date, int] = {}
         for day in window:
-            parts = _blocks(snapshots.day(day), starts)
+            parts = day_blocks(day)
             totals[day] = len(parts)
             for block, snapshot in parts:
                 future = client.submit(
@@ -180,6 +242,12 @@ def _count(stats: EngineStats, day: date, counts: Mapping[str, int]) -> None:
     stats.if021 += counts["if021"]
     stats.ecs_refused += counts["ecs_refused"]
     stats.bytes += counts["bytes"]
+    stats.if021_bytes += counts["if021_bytes"]
+    stats.unreachable += counts["unreachable"]
+    stats.late_retrievals += counts["late_retrievals"]
+    stats.amendments += counts["amendments"]
+    stats.task_seconds += counts["task_seconds_us"] / 1_000_000
+    stats.task_cpu_seconds += counts["task_cpu_us"] / 1_000_000
     row = stats.by_day.setdefault(day.isoformat(), {})
-    for key in ("values", "estimated", "refusals", "ecs_refused"):
+    for key in ("values", "estimated", "refusals", "ecs_refused", "unreachable", "amendments"):
         row[key] = row.get(key, 0) + counts[key]

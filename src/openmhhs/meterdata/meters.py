@@ -220,6 +220,12 @@ class SimulatedMeters:
             return None
         return EPOCH + timedelta(days=int(first[0])), EPOCH + timedelta(days=int(last[0]))
 
+    def reachable(self, mpans: Sequence[str], asked_on: date) -> Bools:
+        """Whether the DCC reaches each meter on ``asked_on`` (no communications outage then)."""
+        keys = np.array([int(m) for m in mpans], dtype=np.int64)
+        covered, _, _ = self._outages(keys, (asked_on - EPOCH).days)
+        return ~covered
+
     def _last_exchange(self, keys: Ints, n: int) -> Ints:
         """The latest day number <= n on which each meter was exchanged (``_NONE``: never)."""
         if n < 0 or self.faults.exchange_rate <= 0:

@@ -1,5 +1,7 @@
 """Queries over the consumption dataset with DuckDB (``meterdata.dataset`` layout): one MPAN's
-day, and the completeness of a window per SDS and MDR with the DCC's refusals by code."""
+day, and the completeness of a window per SDS and MDR with the DCC's refusals by code. Every
+query reads each MPAN-day as last submitted (the highest IF-021 version: an amendment by late
+actual data replaces the first submission)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["day_values", "summary"]
+__all__ = ["completeness", "day_values", "samples", "summary"]
 
 
 def _files(dataset: Path, kind: str, first: date, last: date) -> list[str]:
@@ -22,6 +24,13 @@ def _files(dataset: Path, kind: str, first: date, last: date) -> list[str]:
     return found
 
 
+LATEST = """
+    SELECT * FROM read_parquet(?, hive_partitioning = true, hive_types = {'day': DATE}, filename = true)
+    QUALIFY version = max(version) OVER (PARTITION BY day, mpan, sds)
+"""
+"""The consumption rows of each MPAN-day's latest IF-021 version (parameter: the files)."""
+
+
 def day_values(dataset: Path, mpan: str, day: date) -> list[dict[str, Any]] | None:
     """Each period of the MPAN's day: value (kWh), estimated, the MDR that retrieved it; None when
     the dataset has no such day for the MPAN."""
@@ -31,7 +40,7 @@ def day_values(dataset: Path, mpan: str, day: date) -> list[dict[str, Any]] | No
     rows = (
         duckdb.connect()
         .execute(
-            "SELECT period, value_wh, estimated, mdr FROM read_parquet(?) WHERE mpan = ? ORDER BY period",
+            f"SELECT period, value_wh, estimated, mdr FROM ({LATEST}) WHERE mpan = ? ORDER BY period",
             [files, mpan],
         )
         .fetchall()
@@ -52,11 +61,11 @@ def summary(dataset: Path, first: date, last: date) -> dict[str, Any]:
     if consumption:
         # the MDR of an MPAN-day is the one whose data it has (null: none of its values came from one)
         for sds, mdr, n, a in connection.execute(
-            """
+            f"""
             WITH days AS (
-                SELECT filename, mpan, sds, count(*) AS n, count(*) FILTER (WHERE NOT estimated) AS a,
+                SELECT day, mpan, sds, count(*) AS n, count(*) FILTER (WHERE NOT estimated) AS a,
                        max(mdr) AS mdr
-                FROM read_parquet(?, filename = true) GROUP BY filename, mpan, sds
+                FROM ({LATEST}) GROUP BY day, mpan, sds
             )
             SELECT sds, mdr, sum(n), sum(a) FROM days GROUP BY sds, mdr ORDER BY sds, mdr NULLS LAST
             """,
@@ -90,3 +99,49 @@ def summary(dataset: Path, first: date, last: date) -> dict[str, Any]:
         "refusals": refusals,
         "by_sds_mdr": groups,
     }
+
+
+def completeness(dataset: Path) -> list[tuple[date, int, int, int]]:
+    """Per settlement day in the dataset: (day, MPAN-days, actual values, estimated values)."""
+    files = _files(dataset, "consumption", date.min, date.max)
+    if not files:
+        return []
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"""
+            SELECT day, count(DISTINCT (mpan, sds)), count(*) FILTER (WHERE NOT estimated),
+                   count(*) FILTER (WHERE estimated)
+            FROM ({LATEST}) GROUP BY day ORDER BY day
+            """,
+            [files],
+        )
+        .fetchall()
+    )
+    return [(d, int(n), int(a), int(e)) for d, n, a, e in rows]
+
+
+def samples(dataset: Path, count: int) -> dict[str, list[tuple[date, list[int], int]]]:
+    """The first ``count`` MPANs of the dataset: per settlement day, each period's value (Wh)
+    and how many were estimated."""
+    files = _files(dataset, "consumption", date.min, date.max)
+    if not files or count < 1:
+        return {}
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"""
+            WITH chosen AS (SELECT DISTINCT mpan FROM read_parquet(?) ORDER BY mpan LIMIT ?)
+            SELECT mpan, day, list(value_wh ORDER BY period), count(*) FILTER (WHERE estimated)
+            FROM ({LATEST})
+            WHERE mpan IN (SELECT mpan FROM chosen)
+            GROUP BY mpan, day ORDER BY mpan, day
+            """,
+            [files, count, files],
+        )
+        .fetchall()
+    )
+    found: dict[str, list[tuple[date, list[int], int]]] = {}
+    for mpan, day, values, estimated in rows:
+        found.setdefault(str(mpan), []).append((day, [int(v) for v in values], int(estimated)))
+    return found

@@ -49,6 +49,7 @@ __all__ = [
     "SettledBlock",
     "SettledDay",
     "SettledPeriod",
+    "history_block",
     "settle_day",
 ]
 
@@ -181,8 +182,17 @@ class SettledBlock:
 def history_periods(history: Sequence[int], n: int) -> list[int]:
     """E5: the latest day with actual data, period by period onto a day of ``n`` periods (the
     same clock time: days of 46, 48 and 50 periods are stretched onto each other)."""
-    m = len(history)
-    return [int(history[min(m - 1, i * m // n)]) for i in range(n)]
+    values = np.array([list(history)], dtype=np.int64).reshape(1, len(history))
+    return [int(v) for v in history_block(values, np.array([len(history)], dtype=np.int64), n)[0]]
+
+
+def history_block(values: Ints, lengths: Ints, n: int) -> Ints:
+    """``history_periods`` for rows at once: row i's first ``lengths[i]`` values (a day of 46, 48
+    or 50 periods) onto a day of ``n`` periods."""
+    m = np.maximum(lengths, 1)[:, None]
+    index = np.minimum(m - 1, np.arange(n, dtype=np.int64)[None, :] * m // n)
+    mapped: Ints = np.take_along_axis(values, index, axis=1).astype(np.int64)
+    return mapped
 
 
 def _spread_rows(total: Ints, weights: npt.NDArray[np.float64], where: Bools) -> Ints:

@@ -4,13 +4,15 @@ internet. Read-only: every page is a query.
 
 ``dashboard_router(db)`` is an ``APIRouter`` to mount in any FastAPI app
 (``app.include_router(dashboard_router(db))``); ``create_dashboard_app(db)`` is the
-stand-alone app ``openmhhs dashboard`` serves."""
+stand-alone app ``openmhhs dashboard`` serves. Meter data completeness is read from the
+consumption dataset (``dataset=``, DuckDB over its Parquet files), not the database."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -22,6 +24,7 @@ from openmhhs import __version__, clock
 from openmhhs.ids import InvalidMpanCore, MpanCore
 from openmhhs.market.bus import CLOCK_KEY
 from openmhhs.market.driver import outcome_counts
+from openmhhs.meterdata.query import completeness as meter_completeness
 from openmhhs.registration.model import Service
 from openmhhs.registration.timeline import as_of
 from openmhhs.store.database import Database
@@ -43,7 +46,7 @@ def _market_day(db: Database) -> date:
     return date.fromisoformat(text) if text else clock.today()
 
 
-def dashboard_router(db: Database) -> APIRouter:
+def dashboard_router(db: Database, dataset: Path | None = None) -> APIRouter:
     """The dashboard's pages and assets, mountable at ``/`` of any FastAPI app."""
     router = APIRouter(include_in_schema=False)
 
@@ -56,7 +59,7 @@ def dashboard_router(db: Database) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     async def overview(on: Annotated[date | None, Query()] = None) -> HTMLResponse:
-        return await asyncio.to_thread(_overview, db, on)
+        return await asyncio.to_thread(_overview, db, on, dataset)
 
     @router.get("/mpan")
     async def search(mpan: Annotated[str, Query()] = "", on: Annotated[str, Query()] = "") -> Response:
@@ -75,18 +78,18 @@ def dashboard_router(db: Database) -> APIRouter:
     return router
 
 
-def create_dashboard_app(db: Database) -> FastAPI:
+def create_dashboard_app(db: Database, dataset: Path | None = None) -> FastAPI:
     app = FastAPI(
         title="openmhhs dashboard", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
     )
-    app.include_router(dashboard_router(db))
+    app.include_router(dashboard_router(db, dataset))
     return app
 
 
 # --- pages ----------------------------------------------------------------------------------------
 
 
-def _overview(db: Database, on: date | None) -> HTMLResponse:
+def _overview(db: Database, on: date | None, dataset: Path | None) -> HTMLResponse:
     day = on or _market_day(db)
     with db.read() as connection:
         store = MarketStore(connection)
@@ -95,9 +98,9 @@ def _overview(db: Database, on: date | None) -> HTMLResponse:
         participants = queries.participants_on(connection, day)
         queues = queries.delivery_queues(connection)
         allowed, refused, refusals = queries.access_log(connection, refused_only=True, limit=50)
-        completeness = queries.completeness(connection)
         gaps = store.gaps_on(day, limit=200)
         arrangements = store.arrangement_counts(day)
+    completeness = meter_completeness(dataset) if dataset is not None else []
     outcomes: Counter[str] = outcome_counts(db)
     states = sorted({s for q in queues for s in q.states})
     return _html(

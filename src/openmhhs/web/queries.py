@@ -1,6 +1,7 @@
 """Read-only queries behind the dashboard: what the market's database holds on a day, summed
 in the database (participants, the ISD as of the day, delivery queues, outcomes, the DCC's
-access log, meter data completeness). Nothing here writes."""
+access log). Nothing here writes; meter data completeness comes from the consumption dataset
+(``meterdata.query``)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,12 @@ from openmhhs.store.tables import (
     delivery_attempt,
     message,
     mpan,
-    settlement_submission,
 )
 
 __all__ = [
     "AccessRow",
     "Queue",
     "access_log",
-    "completeness",
     "counts",
     "delivery_queues",
     "isd_on",
@@ -149,30 +148,3 @@ def access_log(
         for r in connection.execute(query)
     ]
     return int(by_outcome.get(True, 0)), int(by_outcome.get(False, 0)), rows
-
-
-def completeness(connection: Connection) -> list[tuple[date, int, int, int]]:
-    """Per settlement day: (day, MPANs submitted, actual periods, estimated periods) of the
-    latest submission of every MPAN-day."""
-    latest = (
-        sa.select(
-            settlement_submission.c.mpan,
-            settlement_submission.c.day,
-            sa.func.max(settlement_submission.c.version).label("version"),
-        )
-        .group_by(settlement_submission.c.mpan, settlement_submission.c.day)
-        .subquery()
-    )
-    s = settlement_submission
-    query = (
-        sa.select(s.c.day, sa.func.count(), sa.func.sum(s.c.actual), sa.func.sum(s.c.estimated))
-        .select_from(
-            s.join(
-                latest,
-                sa.and_(s.c.mpan == latest.c.mpan, s.c.day == latest.c.day, s.c.version == latest.c.version),
-            )
-        )
-        .group_by(s.c.day)
-        .order_by(s.c.day)
-    )
-    return [(d, int(n), int(a or 0), int(e or 0)) for d, n, a, e in connection.execute(query)]
