@@ -19,18 +19,34 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from openmhhs.dataservice.contracts import Contract
 from openmhhs.dataservice.portfolio import Held
 from openmhhs.dcc.access import MdrNotice, SupplyNotice
 from openmhhs.periods import Period
-from openmhhs.registration.model import Appointment, AppointmentRequest, MpanRecord, RequestState
+from openmhhs.registration.model import RequestState
+from openmhhs.store.bulk import insert_rows
 from openmhhs.store.market_repo import MarketStore, _appointment, _request
-from openmhhs.store.ports import Instruction
+from openmhhs.store.memory import (
+    ActivatedRequest,
+    AddedRequest,
+    AppliedTimeline,
+    Instructed,
+    MemoryUnitOfWork,
+    PortfolioRow,
+    RecordedMdr,
+    RecordedSupply,
+    ReplacedPortfolio,
+    Seed,
+    SettledRequest,
+    Stopped,
+    Write,
+)
+from openmhhs.store.ports import Instruction, TimelineConflict
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
     dcc_mdr_notice,
     dcc_supply_notice,
+    delivery,
     mdr_instruction,
     message,
     mpan,
@@ -38,44 +54,12 @@ from openmhhs.store.tables import (
     supplier_period,
 )
 
-__all__ = ["ChunkState", "PortfolioRow", "preload"]
+__all__ = ["Flushed", "allocate_message_ids", "flush", "preload"]
 
 _LIVE_REQUESTS = (RequestState.AWAITING_PROVIDER.value, RequestState.ACCEPTED.value)
 """The requests a delivery or the day's work can still change: awaiting their provider
 (answered, superseded or lapsed) or accepted (activated). A settled one is only ever looked
 up to be found not awaiting, which its absence says too (OMH0503)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PortfolioRow:
-    """One row of an SDS's portfolio, with whose it is."""
-
-    sds: str
-    mpan: str
-    held: Held
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkState:
-    """Every role's records for one chunk of MPANs, as read at the chunk's start."""
-
-    cores: tuple[str, ...]
-    records: tuple[MpanRecord, ...] = ()
-    appointments: tuple[Appointment, ...] = ()
-    """Current (unretired) rows, both services, in MPAN, service and date order."""
-    requests: tuple[AppointmentRequest, ...] = ()
-    """Requests awaiting their provider or accepted, in the order they were received."""
-    contracts: tuple[Contract, ...] = ()
-    portfolio: tuple[PortfolioRow, ...] = ()
-    instructions: tuple[Instruction, ...] = ()
-    mdr_notices: tuple[MdrNotice, ...] = ()
-    supply_notices: tuple[SupplyNotice, ...] = ()
-    references_seen: frozenset[str] = field(default_factory=frozenset)
-    """Of the sender unique references submitted in the chunk, those already logged (MSG1006)."""
-    correlations_seen: frozenset[str] = field(default_factory=frozenset)
-    """Of the correlation IDs submitted in the chunk, those already logged."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Rows of further tables (e.g. the SDS's MPAN facts), by table."""
 
 
 def _in(column: sa.ColumnElement[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:
@@ -88,11 +72,13 @@ def preload(
     *,
     references: Iterable[str] = (),
     correlations: Iterable[str] = (),
-) -> ChunkState:
-    """Every role's records for ``cores``: one query per table."""
+) -> Seed:
+    """Every role's records for ``cores``, one query per table, as the seed of the chunk's
+    ``MemoryUnitOfWork``; with, of ``references`` and ``correlations`` (those submitted in
+    the chunk), the ones already logged."""
     chunk = tuple(sorted(set(cores)))
     if not chunk:
-        return ChunkState(cores=())
+        return Seed(contracts=tuple(MarketStore(connection).contracts()))
     periods: dict[str, list[Any]] = {}
     for row in connection.execute(
         sa.select(supplier_period)
@@ -173,9 +159,8 @@ def preload(
             .order_by(dcc_supply_notice.c.id)
         )
     )
-    return ChunkState(
-        cores=chunk,
-        records=records,
+    return Seed(
+        mpans=records,
         appointments=appointments,
         requests=requests,
         contracts=tuple(MarketStore(connection).contracts()),
@@ -183,8 +168,8 @@ def preload(
         instructions=instructions,
         mdr_notices=mdr_notices,
         supply_notices=supply_notices,
-        references_seen=_seen(connection, message.c.sender_unique_reference, references),
-        correlations_seen=_seen(connection, message.c.correlation_id, correlations),
+        known_references=_seen(connection, message.c.sender_unique_reference, references),
+        known_correlations=_seen(connection, message.c.correlation_id, correlations),
     )
 
 
@@ -195,3 +180,340 @@ def _seen(connection: Connection, column: sa.Column[Any], values: Iterable[str])
     return frozenset(
         r[0] for r in connection.execute(sa.select(column).where(_in(column, wanted)).distinct())
     )
+
+
+# -- the flush ---------------------------------------------------------------------------------------
+@dataclass
+class Flushed:
+    """How many rows a flush wrote, by table."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, count: int) -> None:
+        if count:
+            self.rows[table] = self.rows.get(table, 0) + count
+
+
+def flush(connection: Connection, uow: MemoryUnitOfWork, seed: Seed) -> Flushed:
+    """Write what ``uow`` recorded since ``seed``, each table with one statement per kind of
+    write, every row in its final state. Raises ``TimelineConflict`` or ``DeliveryTaken`` when
+    another writer changed the chunk's rows since they were read (the caller rolls back)."""
+    writes = uow.writes
+    done = Flushed()
+    _flush_timeline(connection, writes, seed, done)
+    _flush_requests(connection, writes, uow, seed, done)
+    _flush_portfolio(connection, writes, uow, done)
+    _flush_dcc(connection, writes, done)
+    _flush_instructions(connection, writes, uow, done)
+    _flush_messages(connection, uow, done)
+    return done
+
+
+_APPOINTMENT_COLUMNS = (
+    "mpan",
+    "service",
+    "provider",
+    "provider_mpid",
+    "mdr",
+    "mdr_mpid",
+    "valid_from",
+    "valid_to",
+    "supplier",
+    "contract_reference",
+    "scenario",
+    "correlation_id",
+    "recorded_at",
+    "retired_at",
+    "retired_by",
+)
+_RETIRE_SEEDED = (
+    sa.update(appointment)
+    .where(
+        appointment.c.id == sa.bindparam("row_id"),
+        appointment.c.mpan == sa.bindparam("core"),  # on PostgreSQL, the one partition holding it
+        appointment.c.retired_at.is_(None),
+    )
+    .values(retired_at=sa.bindparam("at"), retired_by=sa.bindparam("by"))
+)
+
+
+def _flush_timeline(connection: Connection, writes: Sequence[Write], seed: Seed, done: Flushed) -> None:
+    seeded = {a.id for a in seed.appointments}
+    new: dict[int, list[Any]] = {}
+    retire: list[dict[str, Any]] = []
+    for write in writes:
+        if not isinstance(write, AppliedTimeline):
+            continue
+        for row in write.change.retire:
+            assert row.id is not None
+            if row.id in new:  # inserted in this chunk: written once, retired
+                new[row.id][-2:] = [write.at, write.by]
+            elif row.id in seeded:
+                retire.append({"row_id": row.id, "core": str(row.mpan), "at": write.at, "by": write.by})
+            else:
+                raise TimelineConflict(f"appointment row {row.id} is not one of the chunk's")
+        for a in write.inserted:
+            assert a.id is not None
+            new[a.id] = [
+                str(a.mpan),
+                a.service.value,
+                str(a.provider),
+                str(a.provider_mpid),
+                None if a.mdr is None else str(a.mdr),
+                None if a.mdr_mpid is None else str(a.mdr_mpid),
+                a.period.start,
+                a.period.end,
+                str(a.supplier),
+                a.contract_reference,
+                None if a.scenario is None else a.scenario.value,
+                a.correlation_id,
+                write.at,
+                None,
+                None,
+            ]
+    if retire:
+        result = connection.execute(_RETIRE_SEEDED, retire)
+        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(retire):
+            raise TimelineConflict("an appointment row of the chunk was retired by another writer")
+        done.add("appointment retired", len(retire))
+    done.add("appointment", insert_rows(connection, appointment, _APPOINTMENT_COLUMNS, new.values()))
+
+
+_REQUEST_COLUMNS = (
+    "correlation_id",
+    "mpan",
+    "service",
+    "supplier",
+    "supplier_mpid",
+    "provider",
+    "provider_mpid",
+    "effective_from",
+    "scenario",
+    "received_on",
+    "raw_block",
+    "nominated_mdr",
+    "state",
+    "outcome_code",
+    "activated",
+)
+_UPDATE_REQUEST = (
+    sa.update(appointment_request)
+    .where(appointment_request.c.correlation_id == sa.bindparam("correlation"))
+    .values(state=sa.bindparam("new_state"), outcome_code=sa.bindparam("code"), activated=sa.bindparam("on"))
+)
+
+
+def _flush_requests(
+    connection: Connection, writes: Sequence[Write], uow: MemoryUnitOfWork, seed: Seed, done: Flushed
+) -> None:
+    seeded = {r.correlation_id for r in seed.requests}
+    added: list[str] = []
+    changed: dict[str, None] = {}
+    for write in writes:
+        if isinstance(write, AddedRequest):
+            added.append(write.request.correlation_id)
+        elif isinstance(write, (SettledRequest, ActivatedRequest)) and write.correlation_id in seeded:
+            changed[write.correlation_id] = None
+    rows = []
+    for correlation in added:
+        r = uow.registration.request(correlation)
+        assert r is not None
+        rows.append(
+            (
+                r.correlation_id,
+                str(r.mpan),
+                r.service.value,
+                str(r.supplier),
+                str(r.supplier_mpid),
+                str(r.provider),
+                str(r.provider_mpid),
+                r.effective_from,
+                r.scenario.value,
+                r.received_on,
+                r.raw_block,
+                None if r.nominated_mdr is None else str(r.nominated_mdr),
+                r.state.value,
+                r.outcome_code,
+                r.activated,
+            )
+        )
+    done.add("appointment_request", insert_rows(connection, appointment_request, _REQUEST_COLUMNS, rows))
+    updates = []
+    for correlation in changed:
+        r = uow.registration.request(correlation)
+        assert r is not None
+        updates.append(
+            {
+                "correlation": correlation,
+                "new_state": r.state.value,
+                "code": r.outcome_code,
+                "on": r.activated,
+            }
+        )
+    if updates:
+        connection.execute(_UPDATE_REQUEST, updates)
+        done.add("appointment_request updated", len(updates))
+
+
+_PORTFOLIO_COLUMNS = (
+    "sds",
+    "mpan",
+    "supplier",
+    "mdr",
+    "mdr_mpid",
+    "valid_from",
+    "valid_to",
+    "correlation_id",
+    "contract_reference",
+)
+_DELETE_PORTFOLIO = sa.delete(sds_portfolio).where(
+    sds_portfolio.c.sds == sa.bindparam("sds"), sds_portfolio.c.mpan == sa.bindparam("core")
+)
+
+
+def _flush_portfolio(
+    connection: Connection, writes: Sequence[Write], uow: MemoryUnitOfWork, done: Flushed
+) -> None:
+    touched = dict.fromkeys((w.sds, w.mpan) for w in writes if isinstance(w, ReplacedPortfolio))
+    if not touched:
+        return
+    connection.execute(_DELETE_PORTFOLIO, [{"sds": sds, "core": core} for sds, core in touched])
+    rows = [
+        (
+            sds,
+            core,
+            h.supplier,
+            h.mdr,
+            h.mdr_mpid,
+            h.period.start,
+            h.period.end,
+            h.correlation_id,
+            h.contract_reference,
+        )
+        for sds, core in touched
+        for h in uow.dataservice.portfolio_rows(sds=sds, core=core)
+    ]
+    done.add("sds_portfolio", insert_rows(connection, sds_portfolio, _PORTFOLIO_COLUMNS, rows))
+
+
+def _flush_dcc(connection: Connection, writes: Sequence[Write], done: Flushed) -> None:
+    mdrs = [
+        (w.mpan, w.mdr, w.mdr_mpid, w.valid_from, w.supplier, w.at, w.transaction_id)
+        for w in writes
+        if isinstance(w, RecordedMdr)
+    ]
+    supplies = [
+        (w.mpan, w.supplier, w.energy_direction, w.valid_from, w.at, w.transaction_id)
+        for w in writes
+        if isinstance(w, RecordedSupply)
+    ]
+    done.add(
+        "dcc_mdr_notice",
+        insert_rows(
+            connection,
+            dcc_mdr_notice,
+            ("mpan", "mdr", "mdr_mpid", "valid_from", "supplier", "received_at", "transaction_id"),
+            mdrs,
+        ),
+    )
+    done.add(
+        "dcc_supply_notice",
+        insert_rows(
+            connection,
+            dcc_supply_notice,
+            ("mpan", "supplier", "energy_direction", "valid_from", "received_at", "transaction_id"),
+            supplies,
+        ),
+    )
+
+
+_DELETE_INSTRUCTIONS = sa.delete(mdr_instruction).where(
+    mdr_instruction.c.mdr == sa.bindparam("mdr_"), mdr_instruction.c.mpan == sa.bindparam("core")
+)
+
+
+def _flush_instructions(
+    connection: Connection, writes: Sequence[Write], uow: MemoryUnitOfWork, done: Flushed
+) -> None:
+    touched: dict[tuple[str, str], None] = {}
+    for write in writes:
+        if isinstance(write, Instructed):
+            touched[(write.instruction.mdr, write.instruction.mpan)] = None
+        elif isinstance(write, Stopped):
+            touched[(write.mdr, write.mpan)] = None
+    if not touched:
+        return
+    connection.execute(_DELETE_INSTRUCTIONS, [{"mdr_": mdr, "core": core} for mdr, core in touched])
+    rows = [
+        (i.mdr, i.mpan, i.sds, i.mdr_mpid, i.valid_from, i.valid_to, i.correlation_id)
+        for mdr, core in touched
+        for i in uow.mdr.instructions(mdr=mdr, core=core)
+    ]
+    done.add(
+        "mdr_instruction",
+        insert_rows(
+            connection,
+            mdr_instruction,
+            ("mdr", "mpan", "sds", "mdr_mpid", "valid_from", "valid_to", "correlation_id"),
+            rows,
+        ),
+    )
+
+
+_MESSAGE_COLUMNS = (
+    "id",
+    "sender_unique_reference",
+    "interface_id",
+    "event_code",
+    "sender",
+    "sender_role",
+    "mpan",
+    "correlation_id",
+    "transaction_id",
+    "received_at",
+    "origin",
+    "body",
+)
+_DELIVERY_COLUMNS = ("message_id", "recipient", "state", "processed_at", "outcome_code", "outcome_detail")
+
+
+def allocate_message_ids(connection: Connection, count: int) -> list[int]:
+    """``count`` new message ids, in one round trip: from the sequence on PostgreSQL; on SQLite
+    after the largest (the writer holds the database's write lock from BEGIN IMMEDIATE)."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('message', 'id')) FROM generate_series(1, %(n)s)",
+            {"n": count},
+        )
+        return sorted(int(r[0]) for r in rows)
+    last = connection.execute(sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))).scalar_one()
+    return list(range(int(last) + 1, int(last) + 1 + count))
+
+
+def _flush_messages(connection: Connection, uow: MemoryUnitOfWork, done: Flushed) -> None:
+    logged = uow.messages.logged()
+    ids = allocate_message_ids(connection, len(logged))
+    rows = []
+    deliveries = []
+    for message_id, (m, finals) in zip(ids, logged, strict=True):
+        rows.append(
+            (
+                message_id,
+                m.sender_unique_reference,
+                m.interface_id,
+                m.event_code,
+                m.sender,
+                m.sender_role,
+                m.mpan,
+                m.correlation_id,
+                m.transaction_id,
+                m.received_at,
+                m.origin,
+                m.body,
+            )
+        )
+        deliveries += [(message_id, d.recipient, d.state, d.processed_at, d.code, d.detail) for d in finals]
+    done.add("message", insert_rows(connection, message, _MESSAGE_COLUMNS, rows))
+    done.add("delivery", insert_rows(connection, delivery, _DELIVERY_COLUMNS, deliveries))
