@@ -36,12 +36,38 @@ from openmhhs.dataservice.service import SmartDataService
 from openmhhs.dip.parse import encode
 from openmhhs.ids import DipId
 from openmhhs.market.bulk_mdr import plan_bulk_mdr_change
+from openmhhs.market.lane import LANES, BatchLane
 from openmhhs.market.migration import Migration, MigrationStats
 from openmhhs.market.outcomes import outcome_of
+from openmhhs.market.workers import default_workers, play_in_workers
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 
 DEFAULT_MIGRATION_SCENARIO = "1a-fully-separated"
+
+LaneOption = typer.Option(
+    "--lane",
+    help="batch (default): a chunk of MPANs per transaction, played in memory and written at once "
+    "(a failing chunk is replayed message by message); message: every message in its own step.",
+)
+WorkersOption = typer.Option(
+    "--workers",
+    help="Processes the batch lane splits the MPANs over (by a stable hash); default: one per core.",
+)
+
+
+def _lane(value: str) -> str:
+    if value not in LANES:
+        raise InputInvalid(f"--lane is one of {', '.join(LANES)}, not {value!r}")
+    return value
+
+
+def _workers(value: int | None) -> int:
+    if value is None:
+        return default_workers()
+    if value < 1:
+        raise InputInvalid("--workers must be 1 or more")
+    return value
 
 
 def _migration_json(stats: MigrationStats) -> dict[str, Any]:
@@ -78,17 +104,31 @@ def migrate_command(
         int, typer.Option("--batch", min=1, help="MPANs per batch (and per checkpoint).")
     ] = 2_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic population.")] = 2025,
+    lane: Annotated[str, LaneOption] = "batch",
+    workers: Annotated[int | None, WorkersOption] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Migrate MPANs to MHHS through the real appointment flow (IF-031 for the Data Service and the
     Metering Service, to IF-036), in batches with constant memory. Interrupted, the same command
-    resumes from the last checkpoint without duplicating anything."""
+    resumes from the last checkpoint without duplicating anything. By default each batch goes
+    through the batch lane (a chunk of MPANs per transaction, in memory, over --workers processes);
+    --lane message plays it message by message."""
+    lane = _lane(lane)
     if not synthetic:
         raise InputInvalid("only --synthetic migrations exist: pass --synthetic")
     if mpans < 1:
         raise InputInvalid("--mpans must be 1 or more")
     market, text = read_description(scenario)
-    migration = Migration(Database(), market, source=text, total=mpans, seed=seed, batch=batch)
+    migration = Migration(
+        Database(),
+        market,
+        source=text,
+        total=mpans,
+        seed=seed,
+        batch=batch,
+        lane=lane,
+        workers=_workers(workers),
+    )
     columns = (
         TextColumn("migrating"),
         BarColumn(),
@@ -242,13 +282,17 @@ def bulk_mdr_change_command(
         Path | None,
         typer.Option("-o", "--out", "--output", help="Write the IF-034 batch (a JSON array) to this file."),
     ] = None,
+    lane: Annotated[str, LaneOption] = "batch",
+    workers: Annotated[int | None, WorkersOption] = None,
     as_json: bool = JsonOption,
     effective: Annotated[str | None, typer.Option("--effective", hidden=True)] = None,
 ) -> None:
     """Plan an SDS-led change of MDR for every MPAN the SDS serves with --from-mdr on the day
     --from (--effective, its older name, still works): the IF-034 [SDS-MDRUpdate] batch, and
     what would be refused and why (DS001, DS004-DS006 from the SDS's contract; REG1080-REG1084,
-    REG1093, REG1098 from the Registration Service)."""
+    REG1093, REG1098 from the Registration Service). With --apply the batch goes through the
+    batch lane (--lane message: message by message)."""
+    lane = _lane(lane)
     market = open_market()
     participant = market.participant(str(DipId(sds)), SmartDataService)
     if not isinstance(participant, SmartDataService) or market.rs is None:
@@ -266,9 +310,23 @@ def bulk_mdr_change_command(
     applied: Counter[str] = Counter()
     if apply and messages:
         results = []
-        for offset in range(0, len(messages), 1_000):
-            results += market.send(messages[offset : offset + 1_000])
-        market.run()
+        if lane == "message":
+            for offset in range(0, len(messages), 1_000):
+                results += market.send(messages[offset : offset + 1_000])
+            market.run()
+        else:
+            count = _workers(workers)
+            if count > 1:
+                _, results = play_in_workers(
+                    market.db.url,
+                    workers=count,
+                    today=market.today,
+                    now=market.now,
+                    messages=messages,
+                    settings=market.settings,
+                )
+            else:
+                results = BatchLane(market).send(messages)
         with market.db.read() as connection:
             store = MarketStore(connection)
             for sent, result in zip(messages, results, strict=True):
