@@ -23,6 +23,8 @@ from openmhhs.bench import STAGES, run_bench
 from openmhhs.cli.common import (
     InputInvalid,
     JsonOption,
+    LaneOption,
+    checked_lane,
     coded,
     console,
     emit_json,
@@ -45,21 +47,10 @@ from openmhhs.store.market_repo import MarketStore
 
 DEFAULT_MIGRATION_SCENARIO = "1a-fully-separated"
 
-LaneOption = typer.Option(
-    "--lane",
-    help="batch (default): a chunk of MPANs per transaction, played in memory and written at once "
-    "(a failing chunk is replayed message by message); message: every message in its own step.",
-)
 WorkersOption = typer.Option(
     "--workers",
     help="Processes the batch lane splits the MPANs over (by a stable hash); default: one per core.",
 )
-
-
-def _lane(value: str) -> str:
-    if value not in LANES:
-        raise InputInvalid(f"--lane is one of {', '.join(LANES)}, not {value!r}")
-    return value
 
 
 def _workers(value: int | None) -> int:
@@ -113,7 +104,7 @@ def migrate_command(
     resumes from the last checkpoint without duplicating anything. By default each batch goes
     through the batch lane (a chunk of MPANs per transaction, in memory, over --workers processes);
     --lane message plays it message by message."""
-    lane = _lane(lane)
+    lane = checked_lane(lane)
     if not synthetic:
         raise InputInvalid("only --synthetic migrations exist: pass --synthetic")
     if mpans < 1:
@@ -170,14 +161,16 @@ def _bench_table(result: dict[str, Any]) -> Table:
     for column in ("stage", "run", "figure", "floor", "ratio", "peak RSS MB"):
         table.add_column(column, justify="left" if column in ("stage", "figure", "floor") else "right")
     for n, run in enumerate(result["stages"].get("appointments", []), start=1):
-        table.add_row(
-            "appointments",
-            str(n),
-            f"{run['appointments_per_s']:,}/s ({run['mpans']:,} in {run['flow_s']} s)",
-            f"{run['floor_appointments_per_s']:,}/s (orjson + bare insert)",
-            f"{run['ratio_flow_to_floor']}x",
-            f"{run['flow_peak_rss_mb']} (flow)",
-        )
+        for lane, figures in run["lanes"].items():
+            workers = f", {figures['workers']} workers" if figures["workers"] > 1 else ""
+            table.add_row(
+                f"appointments ({lane} lane{workers})",
+                str(n),
+                f"{figures['appointments_per_s']:,}/s ({run['mpans']:,} in {figures['flow_s']} s)",
+                f"{run['floor_appointments_per_s']:,}/s (orjson + bare insert)",
+                f"{run['ratio_by_lane'][lane]}x",
+                f"{run['flow_peak_rss_mb']} (flow)",
+            )
     for n, run in enumerate(result["stages"].get("point_query", []), start=1):
         inproc, floor = run["in_process"], run["floor_driver"]
         figure = f"p50 {inproc['p50_us']} µs, p99 {inproc['p99_us']} µs in-process"
@@ -232,6 +225,15 @@ def bench_command(
     http: Annotated[
         bool, typer.Option("--http/--no-http", help="Also time the point query over HTTP.")
     ] = True,
+    lane: Annotated[
+        str,
+        typer.Option(
+            "--lane",
+            help="The appointments stage's lane: batch, message (one message at a time) or both "
+            "(default; each on its own fresh database).",
+        ),
+    ] = "both",
+    workers: Annotated[int | None, WorkersOption] = None,
     out: Annotated[
         Path, typer.Option("-o", "--out", "--output", help="JSON file written with every figure.")
     ] = Path("bench-results/bench.json"),
@@ -247,6 +249,7 @@ def bench_command(
         raise InputInvalid("--database is sqlite or a postgresql:// URL")
     if database == "sqlite":
         database = None
+    lanes = LANES if lane == "both" else (checked_lane(lane),)
     with err_console.status("benchmarking") as status:
         result = run_bench(
             database=database,
@@ -256,6 +259,8 @@ def bench_command(
             repeat=repeat,
             http=http,
             stages=chosen,
+            lanes=lanes,
+            workers=_workers(workers),
             progress=lambda s: status.update(f"benchmarking: {s}"),
         )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -292,7 +297,7 @@ def bulk_mdr_change_command(
     what would be refused and why (DS001, DS004-DS006 from the SDS's contract; REG1080-REG1084,
     REG1093, REG1098 from the Registration Service). With --apply the batch goes through the
     batch lane (--lane message: message by message)."""
-    lane = _lane(lane)
+    lane = checked_lane(lane)
     market = open_market()
     participant = market.participant(str(DipId(sds)), SmartDataService)
     if not isinstance(participant, SmartDataService) or market.rs is None:

@@ -32,6 +32,7 @@ from openmhhs.dip.vocabulary import Scenario
 from openmhhs.ids import DipId, DipRole, Mpid
 from openmhhs.market.bus import Market
 from openmhhs.market.description import MarketDescription, Route, SupplierPlan
+from openmhhs.market.lane import BatchLane
 from openmhhs.market.population import Member
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
@@ -115,8 +116,10 @@ class _Run:
         members: Sequence[Member],
         progress: Progress,
         seed: int,
+        lane: str = "batch",
     ) -> None:
         self.db = db
+        self.lane = lane
         self.market = market
         self.members = list(members)
         self.progress = progress
@@ -190,6 +193,20 @@ class _Run:
         self.result.failed += stats.failed
         return [r.correlation_id or "" for r in results]
 
+    def send_in_lane(
+        self,
+        market: Market,
+        messages: Iterable[DipMessageStruct | None],
+        registrations: Sequence[tuple[str, date | None]] = (),
+    ) -> None:
+        """As ``send``, through the batch lane (the population's bulk work)."""
+        batch = [m for m in messages if m is not None]
+        lane = BatchLane(market)
+        lane.send(batch, registrations=registrations)
+        self.result.deliveries += lane.stats.delivered
+        self.result.messages += len(batch) + lane.stats.produced
+        self.result.failed += lane.stats.failed
+
     # -- the start day --------------------------------------------------------------------------
     def start_day(self, reserved: set[str]) -> None:
         day = self.market.start
@@ -218,7 +235,10 @@ class _Run:
                     )
                 )
             self.result.appointments_requested += sum(1 for m in messages if m is not None)
-            self.send(market, messages)
+            if self.lane == "batch":
+                self.send_in_lane(market, messages)
+            else:
+                self.send(market, messages)
             self.progress("appointments", offset + len(chunk), total)
 
     # -- the SDS's four decision cases ----------------------------------------------------------
@@ -524,12 +544,18 @@ def run_market(
     seed: int = 2025,
     mdr_change_share: float = 0.01,
     change_of_supplier_share: float = 0.01,
+    lane: str = "batch",
 ) -> RunResult:
-    """The main job's flows over a loaded market and population."""
-    run = _Run(db, market, members, progress, seed)
+    """The main job's flows over a loaded market and population: the population's bulk work
+    (its registrations reaching the DCC, every MPAN's first appointments) through the batch
+    lane unless ``lane="message"``; the cases and changes message by message."""
+    run = _Run(db, market, members, progress, seed, lane)
     started = time.perf_counter()
     first = run.new_market(market.start)  # the loaded registrations reach the DCC (IF-001)
-    if first.registrations_changed([(str(m.record.mpan), None) for m in members]):
+    loaded: list[tuple[str, date | None]] = [(str(m.record.mpan), None) for m in members]
+    if lane == "batch":
+        run.send_in_lane(first, [], loaded)
+    elif first.registrations_changed(loaded):
         first.deliver()
     reserved = run.decision_cases()
     run._busy |= reserved

@@ -87,11 +87,16 @@ class Workers:
         registrations: Sequence[tuple[str, date | None]] = (),
         chunk: int = DEFAULT_CHUNK,
         settings: RsSettings | None = None,
+        market: Market | None = None,
     ) -> tuple[LaneStats, list[SubmitResult]]:
         """Play ``messages`` (and ``registrations``) split over the workers by MPAN: the
-        workers' figures added up, and the DIP's answer to each message, in order."""
+        workers' figures added up, and the DIP's answer to each message, in order. With one
+        worker the work is played in this process (on ``market``, when given)."""
         if self._pool is None:
-            return _play(url, today, now, messages, registrations, chunk, settings)
+            if market is None:
+                return _play(url, today, now, messages, registrations, chunk, settings)
+            lane = BatchLane(market, chunk=chunk)
+            return lane.stats, lane.send(messages, registrations=registrations)
         shares: list[tuple[list[int], list[tuple[str, date | None]]]] = [([], []) for _ in range(self.count)]
         for n, message in enumerate(messages):
             shares[worker_of(mpan_of(message), self.count)][0].append(n)
