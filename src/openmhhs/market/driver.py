@@ -182,30 +182,32 @@ class _Run:
             now=now,
         )
 
-    def send(self, market: Market, messages: Iterable[DipMessageStruct | None]) -> list[str]:
+    def send(
+        self,
+        market: Market,
+        messages: Iterable[DipMessageStruct | None],
+        registrations: Sequence[tuple[str, date | None]] = (),
+    ) -> list[str]:
+        """Send ``messages`` (after the RS publishes ``registrations``, IF-001) and run the
+        market until all is delivered: through the batch lane, or message by message."""
         batch = [m for m in messages if m is not None]
-        if not batch:
+        if not batch and not registrations:
             return []
-        results = market.send(batch)
+        if self.lane == "batch":
+            lane = BatchLane(market)
+            results = lane.send(batch, registrations=registrations)
+            self.result.deliveries += lane.stats.delivered
+            self.result.messages += len(batch) + lane.stats.produced
+            self.result.failed += lane.stats.failed
+            return [r.correlation_id or "" for r in results]
+        if registrations:
+            self.result.messages += market.registrations_changed(list(registrations))
+        results = market.send(batch) if batch else []
         stats = market.run()
         self.result.deliveries += stats.delivered
         self.result.messages += len(batch) + stats.produced
         self.result.failed += stats.failed
         return [r.correlation_id or "" for r in results]
-
-    def send_in_lane(
-        self,
-        market: Market,
-        messages: Iterable[DipMessageStruct | None],
-        registrations: Sequence[tuple[str, date | None]] = (),
-    ) -> None:
-        """As ``send``, through the batch lane (the population's bulk work)."""
-        batch = [m for m in messages if m is not None]
-        lane = BatchLane(market)
-        lane.send(batch, registrations=registrations)
-        self.result.deliveries += lane.stats.delivered
-        self.result.messages += len(batch) + lane.stats.produced
-        self.result.failed += lane.stats.failed
 
     # -- the start day --------------------------------------------------------------------------
     def start_day(self, reserved: set[str]) -> None:
@@ -235,10 +237,7 @@ class _Run:
                     )
                 )
             self.result.appointments_requested += sum(1 for m in messages if m is not None)
-            if self.lane == "batch":
-                self.send_in_lane(market, messages)
-            else:
-                self.send(market, messages)
+            self.send(market, messages)
             self.progress("appointments", offset + len(chunk), total)
 
     # -- the SDS's four decision cases ----------------------------------------------------------
@@ -489,7 +488,7 @@ class _Run:
                 )
             )
         market = self.new_market(day)
-        market.registrations_changed([(str(m.record.mpan), ssd) for m in chosen])
+        changed: list[tuple[str, date | None]] = [(str(m.record.mpan), ssd) for m in chosen]
         messages: list[DipMessageStruct | None] = []
         for member in chosen:
             moved = Member(member.record, gainer, group.name, group.model or self.market.model, group.route)
@@ -510,7 +509,8 @@ class _Run:
             self.result.changes_of_supplier.append(str(member.record.mpan))
             self._busy.add(str(member.record.mpan))
         self.result.appointments_requested += sum(1 for m in messages if m is not None)
-        correlations = self.send(market, messages)
+        correlations = self.send(market, messages, changed)
+        correlations = [c for c, m in zip(correlations, [m for m in messages if m is not None], strict=True)]
         self.result.example_correlation = correlations[0] if correlations else None
 
     def days_pass(self, until: date) -> None:
@@ -554,7 +554,7 @@ def run_market(
     first = run.new_market(market.start)  # the loaded registrations reach the DCC (IF-001)
     loaded: list[tuple[str, date | None]] = [(str(m.record.mpan), None) for m in members]
     if lane == "batch":
-        run.send_in_lane(first, [], loaded)
+        run.send(first, [], loaded)
     elif first.registrations_changed(loaded):
         first.deliver()
     reserved = run.decision_cases()
