@@ -201,7 +201,7 @@ class _Run:
             self.result.failed += lane.stats.failed
             return [r.correlation_id or "" for r in results]
         if registrations:
-            self.result.messages += market.registrations_changed(list(registrations))
+            market.registrations_changed(list(registrations))
         results = market.send(batch) if batch else []
         stats = market.run()
         self.result.deliveries += stats.delivered
@@ -510,7 +510,6 @@ class _Run:
             self._busy.add(str(member.record.mpan))
         self.result.appointments_requested += sum(1 for m in messages if m is not None)
         correlations = self.send(market, messages, changed)
-        correlations = [c for c, m in zip(correlations, [m for m in messages if m is not None], strict=True)]
         self.result.example_correlation = correlations[0] if correlations else None
 
     def days_pass(self, until: date) -> None:

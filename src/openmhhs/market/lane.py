@@ -61,7 +61,10 @@ class LaneStats:
     refused: int = 0
     """Submitted messages the DIP refused (their answers say why)."""
     delivered: int = 0
+    published: int = 0
+    """IF-001s the RS published for the registrations."""
     produced: int = 0
+    """Messages the participants sent while the lane delivered (besides ``published``)."""
     failed: int = 0
     days: list[date] = field(default_factory=list)
 
@@ -76,6 +79,7 @@ class LaneStats:
         self.replayed += other.replayed
         self.submitted += other.submitted
         self.refused += other.refused
+        self.published += other.published
         self.delivered += other.delivered
         self.produced += other.produced
         self.failed += other.failed
@@ -160,12 +164,10 @@ class BatchLane:
         origin: str,
     ) -> list[SubmitResult]:
         market = self.market
-        run = RunStats()
         if registrations:
-            run.produced += market.registrations_changed(list(registrations))
+            self.stats.published += market.registrations_changed(list(registrations))
         results = market.send(messages, origin=origin) if messages else []
         self.stats.add(market.run())
-        self.stats.add(run)
         return results
 
     # -- the chunk in memory ------------------------------------------------------------------------
@@ -185,7 +187,7 @@ class BatchLane:
             for m in messages
             if (c := m.common_block.s1.sender_correlation_id)  # type: ignore[attr-defined]
         ]
-        run = RunStats()
+        run, published = RunStats(), RunStats()
         # Read without the write lock, so that workers play their chunks at once; the flush
         # finds any row another writer changed since (and the chunk is replayed).
         with market.db.read() as connection:
@@ -193,7 +195,7 @@ class BatchLane:
         uow = MemoryUnitOfWork(seed)
         lane = _Memory(market, uow)
         if registrations:
-            lane.registrations_changed(registrations, run)
+            lane.registrations_changed(registrations, published)
         results = [lane.submit(raw, origin) for raw in raws]
         lane.run(run)
         uow.commit()
@@ -201,6 +203,7 @@ class BatchLane:
         with market.db.begin() as connection:
             flush(connection, uow, seed)
         failpoint("lane.chunk.after-commit")
+        self.stats.published += published.produced
         return results, run
 
 
