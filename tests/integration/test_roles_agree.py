@@ -198,13 +198,14 @@ class RolesMachine(RuleBasedStateMachine):
         sds = market.participant(str(current.provider), SmartDataService)
         assert isinstance(sds, SmartDataService)
         try:
-            with market._transaction():
+            with market.unit_of_work() as uow:
                 message = sds.request_mdr_change(
                     site=Site(core, LDSO, GspGroup("_H")),
                     new_mdr=DipId(mdr),
                     effective_from=self.today + timedelta(days=ahead),
                     rs=RS,
                     ctx=market.context(),
+                    uow=uow,
                 )
         except Exception:  # the SDS's own contract rules may refuse: nothing is sent
             return

@@ -619,13 +619,14 @@ def sds_mdr_change_command(
     site = Site(record.mpan, record.distributor, record.gsp_group)
     market.bring_to_today()  # the SDS judges its change on today's portfolio
     try:
-        with market._transaction():
+        with market.unit_of_work() as uow:
             message = participant.request_mdr_change(
                 site=site,
                 new_mdr=DipId(mdr),
                 effective_from=parse_day(from_, option="--from"),
                 rs=market.rs.dip_id,
                 ctx=market.context(),
+                uow=uow,
             )
     except MdrChangeRefused as exc:
         raise exc from None

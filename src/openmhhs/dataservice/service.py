@@ -7,9 +7,9 @@ MDR itself (IF-034 [SDS-MDRUpdate])."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import msgspec
 
@@ -33,19 +33,11 @@ from openmhhs.dip.vocabulary import Scenario
 from openmhhs.identity.translation import AmbiguousIsdMatch, NoIsdMatch, mpid_for
 from openmhhs.ids import DipId, DipRole, Mpid
 from openmhhs.meterdata.messages import mdr_start, mdr_stop
-from openmhhs.registration.model import MpanRecord
+from openmhhs.store.ports import DataServiceRepository, MpanFacts, UnitOfWork
 
 ONE_DAY = timedelta(days=1)
 
-__all__ = ["DataServiceStore", "SmartDataService"]
-
-
-class DataServiceStore(Protocol):
-    def contracts(self, *, sds: str | None = None, supplier: str | None = None) -> list[Contract]: ...
-    def portfolio_rows(self, *, sds: str, core: str) -> list[Held]: ...
-    def portfolio_replace(self, *, sds: str, core: str, rows: Sequence[Held]) -> None: ...
-    def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None: ...
-    def get_mpan(self, core: str) -> MpanRecord | None: ...
+__all__ = ["SmartDataService"]
 
 
 def _day(text: str | None) -> date | None:
@@ -55,31 +47,35 @@ def _day(text: str | None) -> date | None:
 class SmartDataService:
     roles = frozenset({"SDS"})
 
-    def __init__(self, *, dip_id: DipId, store: DataServiceStore, unique_prefix: str | None = None) -> None:
+    def __init__(self, *, dip_id: DipId, unique_prefix: str | None = None) -> None:
         self.dip_id = dip_id
-        self.store = store
         self.factory = MessageFactory(Sender(dip_id, DipRole.SDS), unique_prefix=unique_prefix)
         self._contracts: list[Contract] | None = None
 
-    @property
-    def contracts(self) -> list[Contract]:
+    def contracts(self, repo: DataServiceRepository) -> list[Contract]:
+        """This SDS's contracts, read once (they change between market runs only)."""
         if self._contracts is None:
-            self._contracts = self.store.contracts(sds=str(self.dip_id))
+            self._contracts = repo.contracts(sds=str(self.dip_id))
         return self._contracts
 
-    def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
+    def receive(self, delivered: Delivered, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
+        repo = uow.dataservice
         message = delivered.message
         if isinstance(message, s.IF033DSAppSPRequest):
-            return [self._answer(message, ctx)]
+            self._learn(repo, message.common_block.m0, message.custom_block.b023, message.custom_block.b025)
+            return [self._answer(repo, message, ctx)]
         if isinstance(message, s.IF035DSAppAccepted):
-            return self._on_accepted(message, ctx)
+            return self._on_accepted(repo, message, ctx)
         if isinstance(message, s.IF035SDSMDROutcome):
-            return self._on_mdr_outcome(message, ctx)
+            return self._on_mdr_outcome(repo, message, ctx)
         if isinstance(message, (s.IF001InitialRegistration, s.IF001ChangeOfSupplier)):
-            b002 = message.custom_block.b002
+            custom = message.custom_block
+            self._learn(repo, message.common_block.m0, custom.b023, custom.b025)
+            b002 = custom.b002
             start = _day(b002.supplier_effective_from_date)
             assert start is not None
             return self._update(
+                repo,
                 message.common_block.m0,
                 lambda rows: portfolio.change_supplier(
                     rows, start=start, supplier=b002.incoming_supplier_dip_id
@@ -93,6 +89,7 @@ class SmartDataService:
                 valid_to = _day(b009.data_service_effective_to_date)
                 assert valid_to is not None
                 return self._update(
+                    repo,
                     message.common_block.m0,
                     lambda rows: portfolio.end(rows, at=valid_to),
                     ctx=ctx,
@@ -101,8 +98,14 @@ class SmartDataService:
                 )
         return []
 
-    def daily(self, ctx: Context) -> list[DipMessageStruct]:
+    def daily(self, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         return []
+
+    def _learn(self, repo: DataServiceRepository, m0: s.M0, b023: s.B023, b025: s.B025) -> None:
+        """The MPAN's energy direction and energisation, as the RS's message tells them."""
+        facts = MpanFacts(str(self.dip_id), m0.mpan_core, b023.energy_direction, b025.energisation_status)
+        if repo.facts(sds=facts.sds, core=facts.mpan) != facts:
+            repo.learn(facts)
 
     # -- IF-033 -> IF-034 ----------------------------------------------------------------------
     def proposal(self, message: s.IF033DSAppSPRequest) -> ProposedAppointment:
@@ -133,8 +136,10 @@ class SmartDataService:
             fallback_frequency=b071.traditional_fall_back_read_frequency,
         )
 
-    def _answer(self, message: s.IF033DSAppSPRequest, ctx: Context) -> DipMessageStruct:
-        decision = decide(proposal=self.proposal(message), contracts=self.contracts, today=ctx.today)
+    def _answer(
+        self, repo: DataServiceRepository, message: s.IF033DSAppSPRequest, ctx: Context
+    ) -> DipMessageStruct:
+        decision = decide(proposal=self.proposal(message), contracts=self.contracts(repo), today=ctx.today)
         custom = message.custom_block
         b018: Any = msgspec.UNSET
         if decision.accepted:
@@ -171,7 +176,9 @@ class SmartDataService:
         )
 
     # -- the portfolio, and the MDR's instructions ------------------------------------------------
-    def _on_accepted(self, message: s.IF035DSAppAccepted, ctx: Context) -> list[DipMessageStruct]:
+    def _on_accepted(
+        self, repo: DataServiceRepository, message: s.IF035DSAppAccepted, ctx: Context
+    ) -> list[DipMessageStruct]:
         custom = message.custom_block
         b019 = custom.b019
         if custom.b071.proposed_data_service_dip_id != self.dip_id or not isinstance(b019, s.B019):
@@ -182,6 +189,7 @@ class SmartDataService:
         if custom.b071.appointment_scenario == Scenario.USP:
             # a change of MDR by the Supplier: the SDS's own period (and its end) is unchanged
             return self._update(
+                repo,
                 message.common_block.m0,
                 lambda rows: portfolio.change_mdr(
                     rows,
@@ -195,6 +203,7 @@ class SmartDataService:
                 consent=custom.b071.supplier_proposed_consent_granularity,
             )
         return self._update(
+            repo,
             message.common_block.m0,
             lambda rows: portfolio.appoint(
                 rows,
@@ -210,7 +219,9 @@ class SmartDataService:
             consent=custom.b071.supplier_proposed_consent_granularity,
         )
 
-    def _on_mdr_outcome(self, message: s.IF035SDSMDROutcome, ctx: Context) -> list[DipMessageStruct]:
+    def _on_mdr_outcome(
+        self, repo: DataServiceRepository, message: s.IF035SDSMDROutcome, ctx: Context
+    ) -> list[DipMessageStruct]:
         custom = message.custom_block
         if custom.b099.response_code != "A":
             return []
@@ -218,6 +229,7 @@ class SmartDataService:
         assert start is not None
         correlation = message.common_block.s1.sender_correlation_id
         return self._update(
+            repo,
             message.common_block.m0,
             lambda rows: portfolio.change_mdr(
                 rows,
@@ -232,6 +244,7 @@ class SmartDataService:
 
     def _update(
         self,
+        repo: DataServiceRepository,
         m0: s.M0,
         change: Callable[[list[Held]], list[Held]],
         *,
@@ -243,14 +256,14 @@ class SmartDataService:
         """Apply a change to this SDS's portfolio for the MPAN and tell each MDR what changed
         for it (``portfolio.instructions``): nothing when the message changes nothing."""
         core = m0.mpan_core
-        before = self.store.portfolio_rows(sds=str(self.dip_id), core=core)
+        before = repo.portfolio_rows(sds=str(self.dip_id), core=core)
         after = change(before)
         if after == before:
             return []
-        self.store.portfolio_replace(sds=str(self.dip_id), core=core, rows=after)
+        repo.portfolio_replace(sds=str(self.dip_id), core=core, rows=after)
         site = EchoSite(m0)
         sent: list[DipMessageStruct] = []
-        record: MpanRecord | None = None
+        facts = repo.facts(sds=str(self.dip_id), core=core)
         for told in portfolio.instructions(before, after):
             if isinstance(told, portfolio.Stop):
                 sent.append(
@@ -265,8 +278,6 @@ class SmartDataService:
                     )
                 )
                 continue
-            if record is None:
-                record = self.store.get_mpan(core)
             supplier = DipId(told.supplier)
             sent.append(
                 mdr_start(
@@ -277,8 +288,8 @@ class SmartDataService:
                     mdr_from=told.from_day,
                     supplier=supplier,
                     supplier_mpid=str(_mpid(ctx, supplier, DipRole.SUP, told.from_day) or "ZZZZ"),
-                    energy_direction="I" if record is None else record.energy_direction,
-                    energisation="E" if record is None else record.energisation,
+                    energy_direction="I" if facts is None else facts.energy_direction,
+                    energisation="E" if facts is None else facts.energisation,
                     energisation_from=told.from_day,
                     consent=consent,
                     consent_from=told.from_day,
@@ -290,19 +301,19 @@ class SmartDataService:
 
     # -- SDS-led change of MDR ------------------------------------------------------------------
     def request_mdr_change(
-        self, *, site: Site, new_mdr: DipId, effective_from: date, rs: DipId, ctx: Context
+        self, *, site: Site, new_mdr: DipId, effective_from: date, rs: DipId, ctx: Context, uow: UnitOfWork
     ) -> s.IF034SDSMDRUpdate:
         """IF-034 [SDS-MDRUpdate] for an MPAN this SDS serves on the effective day (today for
         a retrospective one), if its contract for that day allows it (DS001, DS004, DS005,
         DS006 otherwise). An MDR unchanged on that day is left to the RS (REG1098)."""
         day = max(effective_from, ctx.today)
-        held = self.store.portfolio_on(sds=str(self.dip_id), core=str(site.mpan), day=day)
+        held = uow.dataservice.portfolio_on(sds=str(self.dip_id), core=str(site.mpan), day=day)
         if held is None:
             raise MdrChangeRefused(
                 ResponseCode.SP099, f"{self.dip_id} does not serve {site.mpan} on {day.isoformat()}"
             )
-        supplier, _, _, reference = held
-        mine = [c for c in self.contracts if c.supplier == supplier]
+        supplier, reference = held.supplier, held.contract_reference
+        mine = [c for c in self.contracts(uow.dataservice) if c.supplier == supplier]
         contract = next((c for c in mine if c.reference == reference), mine[0] if mine else None)
         if contract is None:
             raise MdrChangeRefused(ResponseCode.SP001, f"no contract with supplier {supplier}")

@@ -5,54 +5,27 @@ a day) — from which ``openmhhs.dcc.access`` decides every read."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Protocol
-
 from openmhhs.days import day_of, parse_dip_datetime
 from openmhhs.dip import schema as s
 from openmhhs.dip.participant import Context, Delivered
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.ids import DipId
+from openmhhs.store.ports import UnitOfWork
 
-__all__ = ["Dcc", "DccStore"]
-
-
-class DccStore(Protocol):
-    def dcc_notice(
-        self,
-        *,
-        core: str,
-        mdr: str,
-        mdr_mpid: str,
-        valid_from: date,
-        supplier: str,
-        at: datetime,
-        transaction_id: str,
-    ) -> None: ...
-    def dcc_supply_notice(
-        self,
-        *,
-        core: str,
-        supplier: str,
-        energy_direction: str,
-        valid_from: date,
-        at: datetime,
-        transaction_id: str,
-    ) -> None: ...
+__all__ = ["Dcc"]
 
 
 class Dcc:
     roles = frozenset({"DCC"})
 
-    def __init__(self, *, dip_id: DipId, store: DccStore) -> None:
+    def __init__(self, *, dip_id: DipId) -> None:
         self.dip_id = dip_id
-        self.store = store
 
-    def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
+    def receive(self, delivered: Delivered, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         message = delivered.message
         if isinstance(message, s.IF035DCCMDROutcome) and message.custom_block.b066.response_code == "A":
             b066 = message.custom_block.b066
-            self.store.dcc_notice(
+            uow.dcc.record_mdr(
                 core=message.common_block.m0.mpan_core,
                 mdr=b066.assigned_mdr_dip_id,
                 mdr_mpid=b066.assigned_mdr_mpid,
@@ -63,7 +36,7 @@ class Dcc:
             )
         elif isinstance(message, (s.IF001InitialRegistration, s.IF001ChangeOfSupplier)):
             custom = message.custom_block
-            self.store.dcc_supply_notice(
+            uow.dcc.record_supply(
                 core=message.common_block.m0.mpan_core,
                 supplier=custom.b002.incoming_supplier_dip_id,
                 energy_direction=str(custom.b023.energy_direction),
@@ -73,5 +46,5 @@ class Dcc:
             )
         return []
 
-    def daily(self, ctx: Context) -> list[DipMessageStruct]:
+    def daily(self, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         return []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from openmhhs.codes import ResponseCode
 from openmhhs.dip.catalogue import EventSpec
@@ -14,6 +14,9 @@ from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.isd import IsdTable
 from openmhhs.identity.registry import Organisation
 from openmhhs.ids import CompanyNumber, DipId
+
+if TYPE_CHECKING:
+    from openmhhs.store.ports import UnitOfWork
 
 __all__ = ["Context", "Delivered", "Participant", "Refusing"]
 
@@ -47,11 +50,12 @@ class Participant(Protocol):
     dip_id: DipId
     roles: frozenset[str]
 
-    def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
-        """Act on one message; return the messages to send in response."""
+    def receive(self, delivered: Delivered, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
+        """Act on one message, touching only this role's repository of ``uow``; return the
+        messages to send in response."""
         ...
 
-    def daily(self, ctx: Context) -> list[DipMessageStruct]:
+    def daily(self, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         """Work due on ``ctx.today`` (lapses, activations…); idempotent."""
         ...
 

@@ -93,7 +93,8 @@ def plan_bulk_mdr_change(
         sds=str(sds.dip_id), from_mdr=str(from_mdr), to_mdr=str(to_mdr), effective=effective, today=ctx.today
     )
     settings = market.rs.settings
-    with market._transaction() as store:
+    with market.unit_of_work() as uow:
+        store = MarketStore(uow.connection)
         # a retrospective date is planned over today's portfolio, and refused (DS005)
         day = max(effective, ctx.today)
         for core in affected_mpans(store, sds=str(sds.dip_id), mdr=str(from_mdr), day=day):
@@ -108,6 +109,7 @@ def plan_bulk_mdr_change(
                     effective_from=effective,
                     rs=market.rs.dip_id,
                     ctx=ctx,
+                    uow=uow,
                 )
                 b012, b018 = message.custom_block.b012, message.custom_block.b018
                 rules.validate_mdr_update(

@@ -14,54 +14,45 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 
 from openmhhs.codes import ResponseCode
 from openmhhs.dataservice.service import SmartDataService
 from openmhhs.days import LONDON
 from openmhhs.dcc.service import Dcc
-from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible, check_new_exchange
-from openmhhs.dip.build import new_transaction_id
-from openmhhs.dip.parse import (
-    DuplicateSenderReference,
-    MessageRejected,
-    Parsed,
-    Perspective,
-    encode,
-    parse,
-    parse_batch,
-)
-from openmhhs.dip.participant import Context, Delivered, Participant, Refusing
-from openmhhs.dip.routing import check_routing
+from openmhhs.dip.parse import Parsed, Perspective, encode, parse, parse_batch
+from openmhhs.dip.participant import Context, Delivered, Participant
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
 from openmhhs.identity.isd import IsdTable
 from openmhhs.ids import DipId
+from openmhhs.market.ingress import (
+    ParticipantFailed,
+    admit,
+    deliver,
+    new_message,
+)
 from openmhhs.mdr.service import MeterDataRetriever
 from openmhhs.metering.service import MeteringService
 from openmhhs.registration.rules import RsSettings
-from openmhhs.registration.service import NoRequestAwaits, RegistrationService
-from openmhhs.store.database import Database, DatabaseUnavailable
+from openmhhs.registration.service import RegistrationService
+from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_isd, load_organisations
-from openmhhs.store.market_repo import DuplicateMessage, MarketStore, NewMessage, PendingDelivery
+from openmhhs.store.market_repo import MarketStore, NewMessage, PendingDelivery
+from openmhhs.store.ports import DeliveryOutcome
+from openmhhs.store.unit_of_work import SqlUnitOfWork
 from openmhhs.supplier.service import Supplier
 
 __all__ = [
-    "INFRASTRUCTURE",
-    "ConnectionHolder",
     "Market",
     "MarketIncomplete",
     "RunStats",
     "SubmitResult",
     "participants_for",
-    "refusals",
     "roles_on",
-    "unique_ids",
 ]
 
 SIMULATED = "simulated"
@@ -69,18 +60,12 @@ EXTERNAL = "external"
 CLOCK_KEY = "market_day"
 PRODUCED = "participant"
 """The origin of a message a simulated participant produced in process."""
-INFRASTRUCTURE = (OperationalError, DatabaseUnavailable)
-"""Failures of the database rather than of a message (full, read-only, gone)."""
 HELD_ELSEWHERE_WAIT = 0.05
 """Seconds to wait when every pending delivery is held by another market (PostgreSQL)."""
 
 
 class MarketIncomplete(Exception):
     code = ResponseCode.OMH0502
-
-
-class _ParticipantFailed(Exception):
-    """A participant raised while a batch was delivered without savepoints."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +132,6 @@ class Market:
             self.organisations = {o.company_number: o for o in load_organisations(connection)}
             self.modes = MarketStore(connection).modes()
         self.directory = _Directory(self.isd)
-        self._connection: Connection | None = None
-        self.store = _StoreProxy(self)
         self.participants: dict[str, list[Participant]] = {}
         self.rs: RegistrationService | None = None
         self._carried = RunStats()
@@ -165,7 +148,6 @@ class Market:
             found = participants_for(
                 DipId(dip_id),
                 held,
-                store=self.store,
                 dcc=dcc,
                 settings=self.settings,
                 prefix=self._prefix,
@@ -195,7 +177,7 @@ class Market:
         market is first brought to today, so that what it sets off is judged on today."""
         self.bring_to_today()
         results: list[SubmitResult] = []
-        with self._transaction() as store:
+        with self.unit_of_work() as uow:
             for item in parse_batch(data, now=self.now, perspective=Perspective.DIP):
                 if not isinstance(item, Parsed):
                     results.append(
@@ -207,76 +189,33 @@ class Market:
                         )
                     )
                     continue
-                results.append(self._accept(store, item, origin))
+                admission = admit(
+                    uow.messages,
+                    item,
+                    directory=self.directory,
+                    at=self.now,
+                    origin=origin,
+                    route=self._route,
+                )
+                results.append(
+                    SubmitResult(
+                        admission.reference,
+                        admission.code,
+                        admission.detail,
+                        admission.correlation_id if admission.accepted else None,
+                        admission.message_id,
+                        admission.path,
+                    )
+                )
         return results
 
     def send(self, messages: Sequence[DipMessageStruct], *, origin: str = PRODUCED) -> list[SubmitResult]:
         """A simulated participant's own messages (e.g. a supplier's IF-031), via the DIP."""
         return self.submit(encode(list(messages)), origin=origin)
 
-    def _accept(self, store: MarketStore, item: Parsed, origin: str) -> SubmitResult:
-        s1 = item.message.common_block.s1  # type: ignore[attr-defined]
-        reference = s1.sender_unique_reference
-        try:
-            check_routing(item.message, item.spec, directory=self.directory, at=self.now, submitted=True)
-            check_new_exchange(item.message, item.spec, seen=store.correlation_seen)
-        except MessageRejected as exc:
-            return SubmitResult(reference, exc.code, exc.detail, path=exc.path)
-        try:
-            message_id = self._log(store, item.message, item.raw, origin)
-        except DuplicateMessage:
-            error = DuplicateSenderReference(
-                f"sender unique reference {reference} was already received",
-                path="$.CommonBlock.S1.senderUniqueReference",
-            )
-            return SubmitResult(reference, error.code, error.detail, path=error.path)
-        return SubmitResult(
-            reference,
-            ResponseCode.MSG0000,
-            ResponseCode.MSG0000.wording,
-            s1.sender_correlation_id,
-            message_id,
-        )
-
-    def _new_message(self, message: DipMessageStruct, raw: bytes, origin: str) -> NewMessage:
-        common = message.common_block  # type: ignore[attr-defined]
-        s1 = common.s1
-        transaction = new_transaction_id(message.INTERFACE_ID, s1.sender_dip_id, s1.sender_role_id, self.now)
-        recipients = unique_ids(r for r in common.a0.primary_recipients if r is not None)
-        return NewMessage(
-            reference=s1.sender_unique_reference,
-            interface_id=message.INTERFACE_ID,
-            event_code=common.s0.event_code,
-            sender=s1.sender_dip_id,
-            sender_role=s1.sender_role_id,
-            core=common.m0.mpan_core,
-            correlation_id=s1.sender_correlation_id,
-            transaction_id=transaction,
-            at=self.now,
-            origin=origin,
-            body=raw,
-            recipients=tuple((r, "pending" if r in self.participants else "mailbox") for r in recipients),
-        )
-
-    def _log(self, store: MarketStore, message: DipMessageStruct, raw: bytes, origin: str) -> int:
-        """Log a submitted message (refusing a sender unique reference seen before)."""
-        new = self._new_message(message, raw, origin)
-        message_id = store.log_message(
-            reference=new.reference,
-            interface_id=new.interface_id,
-            event_code=new.event_code,
-            sender=new.sender,
-            sender_role=new.sender_role,
-            core=new.core,
-            correlation_id=new.correlation_id,
-            transaction_id=new.transaction_id,
-            at=new.at,
-            origin=origin,
-            body=raw,
-        )
-        for state in ("pending", "mailbox"):
-            store.add_deliveries(message_id, [r for r, st in new.recipients if st == state], state=state)
-        return message_id
+    def _route(self, recipient: str) -> str:
+        """Where the DIP puts a message for ``recipient``: delivered here, or its mailbox."""
+        return "pending" if recipient in self.participants else "mailbox"
 
     # -- registration data from outside the DIP ----------------------------------------------
     def registrations_changed(self, changes: Sequence[tuple[str, date | None]]) -> int:
@@ -287,12 +226,12 @@ class Market:
             return 0
         stats = RunStats()
         rs = self.rs
-        with self._transaction() as store:
+        with self.unit_of_work() as uow:
             ctx = self.context()
             produced: list[DipMessageStruct] = []
             for core, since in changes:
-                produced += rs.registration_changed(core, since=since, ctx=ctx)
-            store.log_messages(self._prepare(produced, stats))
+                produced += rs.registration_changed(core, since=since, ctx=ctx, uow=uow)
+            uow.messages.log_messages(self._prepare(produced, stats))
         return stats.produced
 
     def deliver(self) -> RunStats:
@@ -325,9 +264,9 @@ class Market:
                 stats.days.append(day)
             self._daily(day, stats)
             self._drain(stats, day, max_deliveries)
-            with self._transaction() as store:
-                store.serialise(CLOCK_KEY)
-                store.set_state(CLOCK_KEY, day.isoformat())
+            with self.unit_of_work() as uow:
+                uow.clock.serialise(CLOCK_KEY)
+                uow.clock.set_state(CLOCK_KEY, day.isoformat())
 
     def _days_to_run(self) -> list[date]:
         with self.db.begin() as connection:
@@ -343,13 +282,13 @@ class Market:
 
     def _daily(self, day: date, stats: RunStats) -> int:
         produced: list[DipMessageStruct] = []
-        with self._transaction() as store:
-            store.serialise("daily")  # two markets never do one day's work twice
+        with self.unit_of_work() as uow:
+            uow.clock.serialise("daily")  # two markets never do one day's work twice
             ctx = self.context(day)
             for group in self.participants.values():
                 for participant in group:
-                    produced += participant.daily(ctx)
-            store.log_messages(self._prepare(produced, stats))
+                    produced += participant.daily(ctx, uow)
+            uow.messages.log_messages(self._prepare(produced, stats))
         return len(produced)
 
     def _drain(self, stats: RunStats, day: date, limit: int | None) -> None:
@@ -359,17 +298,17 @@ class Market:
         ctx = self.context(day)
         while limit is None or stats.delivered < limit:
             outcome = RunStats()
-            with self._transaction() as store:
-                batch = store.pending_deliveries(self.batch_size)
-                if not batch and not store.has_pending():
+            with self.unit_of_work() as uow:
+                batch = uow.messages.pending_deliveries(self.batch_size)
+                if not batch and not uow.messages.has_pending():
                     return
                 if batch:
                     try:
-                        with store.connection.begin_nested():
-                            self._deliver_batch(store, batch, ctx, outcome, isolate=False)
-                    except _ParticipantFailed:
+                        with uow.savepoint():
+                            self._deliver_batch(uow, batch, ctx, outcome, isolate=False)
+                    except ParticipantFailed:
                         outcome = RunStats()
-                        self._deliver_batch(store, batch, ctx, outcome, isolate=True)
+                        self._deliver_batch(uow, batch, ctx, outcome, isolate=True)
                     failpoint("bus.drain.before-commit")  # dies holding its claims
             if not batch:  # all pending ones are being delivered by another market: wait
                 time.sleep(HELD_ELSEWHERE_WAIT)
@@ -379,16 +318,24 @@ class Market:
 
     def _deliver_batch(
         self,
-        store: MarketStore,
+        uow: SqlUnitOfWork,
         batch: list[PendingDelivery],
         ctx: Context,
         stats: RunStats,
         *,
         isolate: bool,
     ) -> None:
-        finished: list[tuple[int, str, str | None, str | None]] = []
+        finished: list[DeliveryOutcome] = []
         produced: list[NewMessage] = []
         parsed_cache: dict[int, Parsed] = {}
+
+        def send(out: Sequence[DipMessageStruct]) -> None:
+            messages = self._prepare(out, stats)
+            if isolate:
+                uow.messages.log_messages(messages)
+            else:
+                produced.extend(messages)
+
         for pending in batch:
             stored = pending.message
             parsed = parsed_cache.get(stored.id)
@@ -399,52 +346,25 @@ class Market:
             receivers = [
                 p for p in self.participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients
             ]
-            try:
-                if stored.origin != PRODUCED:  # ours are built from values the market holds
-                    check_admissible(parsed.message)
-            except ValueNotAdmissible as exc:
-                answers = self._prepare(refusals(receivers, delivered, ctx, exc.code, exc.detail), stats)
-                if isolate:
-                    store.log_messages(answers)
-                else:
-                    produced += answers
-                finished.append((pending.id, "refused", exc.code.value, exc.detail[:2000]))
-                stats.delivered += 1
-                continue
-            savepoint = store.connection.begin_nested() if isolate else None
-            try:
-                out: list[DipMessageStruct] = []
-                for participant in receivers:
-                    out += participant.receive(delivered, ctx)
-                messages = self._prepare(out, stats)
-                if isolate:
-                    store.log_messages(messages)
-                else:
-                    produced += messages
-                if savepoint is not None:
-                    savepoint.commit()
-                finished.append((pending.id, "done", None, None))
-            except NoRequestAwaits as exc:
-                # Raised before the RS writes anything: nothing to undo without a savepoint.
-                if savepoint is not None:
-                    savepoint.rollback()
-                finished.append((pending.id, "done", exc.code.value, str(exc)))
-            except INFRASTRUCTURE:
-                raise  # the database, not the message: nothing is parked, the batch rolls back
-            except Exception as exc:
-                if savepoint is None:
-                    raise _ParticipantFailed from exc
-                savepoint.rollback()
-                # Parked, never retried in a loop and never in the way of what follows. The
-                # delivery answers RCP1000; no business rejection is sent, because the message
-                # is not refused: it is applied when requeued after a fix (one answer each).
-                reason = f"{type(exc).__name__}: {exc}"[:2000]
-                code = ResponseCode.RCP1000
-                finished.append((pending.id, "failed", code.value, reason))
+            handled = deliver(
+                uow,
+                delivered,
+                receivers,
+                ctx,
+                check_values=stored.origin != PRODUCED,  # ours are built from values the market holds
+                isolate=isolate,
+                then=send,
+            )
+            if handled.state == "refused":
+                send(handled.produced)
+            elif handled.state == "failed":
                 stats.failed += 1
+            code = None if handled.code is None else handled.code.value
+            detail = handled.detail if handled.state != "refused" else (handled.detail or "")[:2000]
+            finished.append(DeliveryOutcome(pending.id, handled.state, code, detail))
             stats.delivered += 1
-        store.log_messages(produced)
-        store.finish_deliveries(finished, at=ctx.now)
+        uow.messages.log_messages(produced)
+        uow.messages.finish_deliveries(finished, at=ctx.now)
 
     def _prepare(self, messages: Iterable[DipMessageStruct], stats: RunStats) -> list[NewMessage]:
         prepared = []
@@ -452,64 +372,17 @@ class Market:
             raw = encode(message)
             if self.validate_produced:
                 parse(raw, now=None)  # every produced message must be schema-valid
-            prepared.append(self._new_message(message, raw, PRODUCED))
+            prepared.append(new_message(message, raw, at=self.now, origin=PRODUCED, route=self._route))
             stats.produced += 1
         return prepared
 
     # -- transactions ----------------------------------------------------------------------------
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self)
-
-
-class _Transaction:
-    def __init__(self, market: Market) -> None:
-        self.market = market
-        self._context: object | None = None
-
-    def __enter__(self) -> MarketStore:
-        context = self.market.db.begin()
-        self._context = context
-        connection = context.__enter__()
-        self.market._connection = connection
-        return MarketStore(connection)
-
-    def __exit__(self, *exc: object) -> None:
-        self.market._connection = None
-        assert self._context is not None
-        self._context.__exit__(*exc)  # type: ignore[attr-defined]
-
-
-class _StoreProxy(MarketStore):
-    """Participants keep one store object; it always uses the market's open transaction."""
-
-    def __init__(self, market: Market | ConnectionHolder) -> None:
-        self._market = market
-
-    @property
-    def connection(self) -> Connection:
-        connection = self._market._connection
-        if connection is None:
-            raise RuntimeError("participants may only touch storage while the market delivers")
-        return connection
-
-
-def refusals(
-    receivers: Sequence[Participant],
-    delivered: Delivered,
-    ctx: Context,
-    code: ResponseCode,
-    detail: str,
-) -> list[DipMessageStruct]:
-    """The rejection messages of the receivers that have one; none if building it fails
-    (the delivery's own code still tells the sender)."""
-    out: list[DipMessageStruct] = []
-    for participant in receivers:
-        if isinstance(participant, Refusing):
-            try:
-                out += participant.refusal(delivered, ctx, code=code, detail=detail)
-            except Exception:  # a refusal must never stop the queue
-                continue
-    return out
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
+        """One transaction of the market's database, with a repository per role: committed
+        when the block ends, rolled back if it raises."""
+        with SqlUnitOfWork.begin(self.db) as uow:
+            yield uow
 
 
 def roles_on(isd: IsdTable, day: date) -> dict[str, set[str]]:
@@ -525,7 +398,6 @@ def participants_for(
     dip_id: DipId,
     roles: set[str],
     *,
-    store: MarketStore,
     dcc: DipId | None,
     settings: RsSettings,
     prefix: str,
@@ -535,37 +407,20 @@ def participants_for(
     found: list[Participant] = []
     if "REGS" in roles and with_rs:
         found.append(
-            RegistrationService(
-                dip_id=dip_id, store=store, dcc=dcc, settings=settings, unique_prefix=f"r{prefix}"
-            )
+            RegistrationService(dip_id=dip_id, dcc=dcc, settings=settings, unique_prefix=f"r{prefix}")
         )
     if "SDS" in roles:
-        found.append(SmartDataService(dip_id=dip_id, store=store, unique_prefix=f"d{prefix}"))
+        found.append(SmartDataService(dip_id=dip_id, unique_prefix=f"d{prefix}"))
     if "SMS" in roles:
         found.append(MeteringService(dip_id=dip_id, unique_prefix=f"m{prefix}"))
     if "SUP" in roles:
         found.append(Supplier(dip_id=dip_id))
     if "DCC" in roles:
-        found.append(Dcc(dip_id=dip_id, store=store))
+        found.append(Dcc(dip_id=dip_id))
     if "MDR" in roles:
-        found.append(MeterDataRetriever(dip_id=dip_id, store=store, unique_prefix=f"x{prefix}"))
+        found.append(MeterDataRetriever(dip_id=dip_id, unique_prefix=f"x{prefix}"))
     return found
-
-
-class ConnectionHolder:
-    """Where participants' storage finds the transaction currently open."""
-
-    def __init__(self) -> None:
-        self._connection: Connection | None = None
 
 
 def _start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=LONDON)
-
-
-def unique_ids(ids: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for value in ids:
-        if value not in seen:
-            seen.append(value)
-    return seen

@@ -444,7 +444,7 @@ class _Run:
             if current is None or not alternatives:
                 continue
             try:
-                with market._transaction():
+                with market.unit_of_work() as uow:
                     sds_messages.append(
                         sds.request_mdr_change(
                             site=_site(member),
@@ -452,6 +452,7 @@ class _Run:
                             effective_from=day + timedelta(days=3),
                             rs=self.rs,
                             ctx=market.context(),
+                            uow=uow,
                         )
                     )
             except MdrChangeRefused:

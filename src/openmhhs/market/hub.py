@@ -26,11 +26,9 @@ import msgspec
 import sqlalchemy as sa
 
 from openmhhs.codes import ResponseCode
-from openmhhs.dip.admissible import check_new_exchange
-from openmhhs.dip.build import fill_d0, interface_number, new_transaction_id
+from openmhhs.dip.build import fill_d0, interface_number
 from openmhhs.dip.catalogue import INTERFACES
 from openmhhs.dip.parse import (
-    DuplicateSenderReference,
     InterfaceInvalid,
     MessageRejected,
     Parsed,
@@ -39,15 +37,16 @@ from openmhhs.dip.parse import (
     parse,
     parse_batch,
 )
-from openmhhs.dip.routing import check_routing
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
 from openmhhs.ids import DipId, InvalidDipId
-from openmhhs.market.bus import unique_ids
+from openmhhs.market.ingress import admit
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_isd
-from openmhhs.store.market_repo import PARKED_STATES, DuplicateMessage, MarketStore, StoredMessage
+from openmhhs.store.market_repo import PARKED_STATES, MarketStore, StoredMessage
+from openmhhs.store.ports import MessageRepository
 from openmhhs.store.tables import delivery, delivery_attempt, message, webhook
+from openmhhs.store.unit_of_work import SqlUnitOfWork
 
 __all__ = ["Accepted", "DueBatch", "Hub"]
 
@@ -152,7 +151,7 @@ class Hub:
         except MessageRejected as exc:  # not an array of messages at all (e.g. nested too deep)
             return [Accepted(exc.code, exc.detail, None, None, None, None, exc.path)]
         with self.db.begin() as connection:
-            store = MarketStore(connection)
+            messages = SqlUnitOfWork(connection).messages
             hooks = self._webhooks(connection)
             for item in items:
                 if not isinstance(item, Parsed):
@@ -168,14 +167,14 @@ class Hub:
                         )
                     )
                     continue
-                answers.append(self._accept_one(store, hooks, item, channel=channel, signer=signer, at=at))
+                answers.append(self._accept_one(messages, hooks, item, channel=channel, signer=signer, at=at))
             failpoint("hub.accept.before-commit")
         failpoint("hub.accept.after-commit")
         return answers
 
     def _accept_one(
         self,
-        store: MarketStore,
+        messages: MessageRepository,
         hooks: dict[tuple[str, str], str],
         item: Parsed,
         *,
@@ -198,39 +197,34 @@ class Hub:
                     f"the request is signed by {signer}, not by the sender {s1.sender_dip_id}",
                     path="$.CommonBlock.S1.senderDIPID",
                 )
-            check_routing(item.message, item.spec, directory=self.directory, at=at, submitted=True)
-            check_new_exchange(item.message, item.spec, seen=store.correlation_seen)
         except MessageRejected as exc:
             return Accepted(exc.code, exc.detail, reference, correlation, None, s1.sender_dip_id, exc.path)
-        transaction = new_transaction_id(item.spec.interface_id, s1.sender_dip_id, s1.sender_role_id, at)
-        try:
-            message_id = store.log_message(
-                reference=reference,
-                interface_id=item.spec.interface_id,
-                event_code=item.spec.event_code,
-                sender=s1.sender_dip_id,
-                sender_role=s1.sender_role_id,
-                core=common.m0.mpan_core,
-                correlation_id=correlation,
-                transaction_id=transaction,
-                at=at,
-                origin="dip",
-                body=item.raw,
-            )
-        except DuplicateMessage:
-            error = DuplicateSenderReference(
-                f"sender unique reference {reference} was already received",
-                path="$.CommonBlock.S1.senderUniqueReference",
-            )
+        admission = admit(
+            messages,
+            item,
+            directory=self.directory,
+            at=at,
+            origin="dip",
+            route=lambda recipient: "pending" if (recipient, channel) in hooks else "mailbox",
+            extra=self._secondary(item, at),
+        )
+        if not admission.accepted:
             return Accepted(
-                error.code, error.detail, reference, correlation, None, s1.sender_dip_id, error.path
+                admission.code,
+                admission.detail,
+                reference,
+                correlation,
+                None,
+                s1.sender_dip_id,
+                admission.path,
             )
-        recipients = unique_ids(r for r in common.a0.primary_recipients if r is not None)
-        for recipient in recipients + self._secondary(item, at):
-            state = "pending" if (recipient, channel) in hooks else "mailbox"
-            store.add_deliveries(message_id, [recipient], state=state)
         return Accepted(
-            ResponseCode.MSG0000, "accepted", reference, correlation, transaction, s1.sender_dip_id
+            ResponseCode.MSG0000,
+            "accepted",
+            reference,
+            correlation,
+            admission.transaction_id,
+            s1.sender_dip_id,
         )
 
     def _secondary(self, item: Parsed, at: datetime) -> list[str]:

@@ -20,24 +20,17 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from openmhhs.codes import ResponseCode
-from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible
 from openmhhs.dip.parse import MessageRejected, Parsed, Perspective, encode, parse, unwrap
 from openmhhs.dip.participant import Context, Delivered, Participant
 from openmhhs.dip.schema import D0, DipMessageStruct
 from openmhhs.ids import DipId
-from openmhhs.market.bus import (
-    INFRASTRUCTURE,
-    ConnectionHolder,
-    _StoreProxy,
-    participants_for,
-    refusals,
-    roles_on,
-)
+from openmhhs.market.bus import participants_for, roles_on
+from openmhhs.market.ingress import INFRASTRUCTURE, deliver, inadmissible, refusals
 from openmhhs.registration.rules import RsSettings
-from openmhhs.registration.service import NoRequestAwaits
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_isd
 from openmhhs.store.tables import node_inbox, node_outbox
+from openmhhs.store.unit_of_work import SqlUnitOfWork
 
 __all__ = ["SIMULATED", "Node", "Received"]
 
@@ -73,8 +66,6 @@ class Node:
         self.failures = 0
         """Publications whose handling raised (answered RCP1000, not applied)."""
         self.settings = settings or RsSettings()
-        self.holder = ConnectionHolder()
-        self.store = _StoreProxy(self.holder)
         self._participants: list[Participant] | None = None
         self._day: date | None = None
 
@@ -87,7 +78,6 @@ class Node:
             self._participants = participants_for(
                 self.dip_id,
                 roles.get(str(self.dip_id), set()) & (self.only or SIMULATED),
-                store=self.store,
                 dcc=dcc,
                 settings=self.settings,
                 prefix=secrets.token_hex(3),
@@ -136,13 +126,12 @@ class Node:
             )
         delivered = Delivered(parsed.message, parsed.spec, d0.transaction_id, common.s1.sender_dip_id)
         receivers = [p for p in participants if p.roles & parsed.spec.recipients]
-        try:
-            check_admissible(parsed.message)
-        except ValueNotAdmissible as exc:
+        problem = inadmissible(parsed.message)
+        if problem is not None:
             # Refused for good: recorded as received (a replay changes nothing) with the
             # sender's rejection message, in one transaction.
             return self._settle_refused(
-                raw, parsed, receivers, delivered, ctx, signed_by, exc.code, exc.detail
+                raw, parsed, receivers, delivered, ctx, signed_by, problem.code, problem.detail
             )
         try:
             return self._apply(raw, parsed, receivers, delivered, ctx, signed_by)
@@ -216,37 +205,35 @@ class Node:
         signed_by: str | None,
     ) -> Received:
         reference = delivered.message.common_block.s1.sender_unique_reference  # type: ignore[attr-defined]
-        with self.db.begin() as connection:
-            self.holder._connection = connection
-            try:
-                if not self._record(connection, raw, parsed, ctx, signed_by):
-                    return Received(
-                        delivered.transaction_id, reference, ResponseCode.RCP0000, "already applied", False
-                    )
-                produced: list[DipMessageStruct] = []
-                try:
-                    for participant in receivers:
-                        produced += participant.receive(delivered, ctx)
-                except NoRequestAwaits as exc:
-                    return Received(delivered.transaction_id, reference, exc.code, str(exc), True)
-                self._queue(connection, produced, ctx.now)
-            finally:
-                self.holder._connection = None
+        with SqlUnitOfWork.begin(self.db) as uow:
+            if not self._record(uow.connection, raw, parsed, ctx, signed_by):
+                return Received(
+                    delivered.transaction_id, reference, ResponseCode.RCP0000, "already applied", False
+                )
+            handled = deliver(uow, delivered, receivers, ctx, check_values=False, isolate=True)
+            if handled.state == "failed":
+                # Nothing of the handler's work is kept and the publication is not marked
+                # received, so a replay after a fix applies it. The hub gets RCP1000; no
+                # business rejection is sent, since the message is not refused.
+                uow.rollback()
+                self.failures += 1
+                return Received(
+                    delivered.transaction_id, reference, ResponseCode.RCP1000, handled.detail or "", False
+                )
+            if handled.code is not None:  # OMH0503: no request awaits it, nothing changed
+                return Received(delivered.transaction_id, reference, handled.code, handled.detail or "", True)
+            self._queue(uow.connection, handled.produced, ctx.now)
         return Received(delivered.transaction_id, reference, ResponseCode.RCP0000, "applied", True)
 
     def daily(self, *, today: date, now: datetime) -> int:
         """The day's work of the node's participants (the RS's lapses and activations)."""
         participants = self.participants(today)
         ctx = self.context(today, now)
-        with self.db.begin() as connection:
-            self.holder._connection = connection
-            try:
-                produced: list[DipMessageStruct] = []
-                for participant in participants:
-                    produced += participant.daily(ctx)
-                self._queue(connection, produced, now)
-            finally:
-                self.holder._connection = None
+        with SqlUnitOfWork.begin(self.db) as uow:
+            produced: list[DipMessageStruct] = []
+            for participant in participants:
+                produced += participant.daily(ctx, uow)
+            self._queue(uow.connection, produced, now)
         return len(produced)
 
     def _queue(self, connection: sa.Connection, messages: Sequence[DipMessageStruct], now: datetime) -> None:

@@ -8,9 +8,6 @@ is refused in IF-062 with RCP1064 (MDR provided not valid).
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Protocol
-
 from openmhhs.codes import ResponseCode
 from openmhhs.days import day_of, parse_dip_datetime
 from openmhhs.dip import schema as s
@@ -20,33 +17,26 @@ from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.translation import AmbiguousIsdMatch, NoIsdMatch, mpid_for
 from openmhhs.ids import DipId, DipRole
 from openmhhs.meterdata.messages import mdr_start_response
+from openmhhs.store.ports import MdrRepository, UnitOfWork
 
-__all__ = ["MdrStore", "MeterDataRetriever"]
-
-
-class MdrStore(Protocol):
-    def mdr_instruct(
-        self, *, mdr: str, core: str, sds: str, mdr_mpid: str, valid_from: date, correlation_id: str | None
-    ) -> None: ...
-    def mdr_stop(self, *, mdr: str, core: str, sds: str, last_day: date) -> bool: ...
+__all__ = ["MeterDataRetriever"]
 
 
 class MeterDataRetriever:
     roles = frozenset({"MDR"})
 
-    def __init__(self, *, dip_id: DipId, store: MdrStore, unique_prefix: str | None = None) -> None:
+    def __init__(self, *, dip_id: DipId, unique_prefix: str | None = None) -> None:
         self.dip_id = dip_id
-        self.store = store
         self.factory = MessageFactory(Sender(dip_id, DipRole.MDR), unique_prefix=unique_prefix)
 
-    def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
+    def receive(self, delivered: Delivered, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         message = delivered.message
         if isinstance(message, s.IF061):
-            return [self._start(message, ctx)]
+            return [self._start(message, ctx, uow.mdr)]
         if isinstance(message, s.IF063):
             b083 = message.custom_block.b083
             if b083.assigned_mdr_dip_id == str(self.dip_id):
-                self.store.mdr_stop(
+                uow.mdr.stop(
                     mdr=str(self.dip_id),
                     core=message.common_block.m0.mpan_core,
                     sds=message.common_block.s1.sender_dip_id,
@@ -54,10 +44,10 @@ class MeterDataRetriever:
                 )
         return []
 
-    def daily(self, ctx: Context) -> list[DipMessageStruct]:
+    def daily(self, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         return []
 
-    def _start(self, message: s.IF061, ctx: Context) -> s.IF062:
+    def _start(self, message: s.IF061, ctx: Context, mdr: MdrRepository) -> s.IF062:
         b019 = message.custom_block.b019
         start = day_of(parse_dip_datetime(b019.assigned_mdr_effective_from_date))
         try:
@@ -73,7 +63,7 @@ class MeterDataRetriever:
                 f"{b019.assigned_mdr_dip_id}/{b019.assigned_mdr_mpid} is not this MDR ({self.dip_id}/{mine})",
                 now=ctx.now,
             )
-        self.store.mdr_instruct(
+        mdr.instruct(
             mdr=str(self.dip_id),
             core=message.common_block.m0.mpan_core,
             sds=message.common_block.s1.sender_dip_id,

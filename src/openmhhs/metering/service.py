@@ -14,6 +14,7 @@ from openmhhs.dip.build import MessageFactory, Sender
 from openmhhs.dip.participant import Context, Delivered
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.ids import DipId, DipRole
+from openmhhs.store.ports import UnitOfWork
 
 __all__ = ["MeteringService"]
 
@@ -32,7 +33,7 @@ class MeteringService:
         self.segments = segments
         self.factory = MessageFactory(Sender(dip_id, DipRole.SMS), unique_prefix=unique_prefix)
 
-    def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
+    def receive(self, delivered: Delivered, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         message = delivered.message
         if not isinstance(message, s.IF033MSAppSPRequest):
             return []
@@ -56,5 +57,5 @@ class MeteringService:
             )
         ]
 
-    def daily(self, ctx: Context) -> list[DipMessageStruct]:
+    def daily(self, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         return []

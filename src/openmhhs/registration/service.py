@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import msgspec
 
@@ -40,23 +40,9 @@ from openmhhs.registration.model import (
     SupplierPeriod,
 )
 from openmhhs.registration.timeline import TimelineChange, as_of, change_mdr, replace_from
+from openmhhs.store.ports import RegistrationRepository, UnitOfWork
 
-__all__ = ["RegistrationService", "RegistrationStore"]
-
-
-class RegistrationStore(Protocol):
-    """What the Registration Service reads and writes (``store.MarketStore`` provides it)."""
-
-    def get_mpan(self, core: str) -> MpanRecord | None: ...
-    def timeline(self, core: str) -> list[Appointment]: ...
-    def apply(self, change: TimelineChange, *, at: Any, by: str | None) -> None: ...
-    def add_request(self, request: AppointmentRequest) -> None: ...
-    def request(self, correlation_id: str) -> AppointmentRequest | None: ...
-    def open_requests(self, core: str, service: Service) -> list[AppointmentRequest]: ...
-    def settle_request(self, correlation_id: str, state: RequestState, code: str | None) -> None: ...
-    def mark_activated(self, correlation_id: str) -> None: ...
-    def requests_to_lapse(self, received_before_or_on: date) -> list[AppointmentRequest]: ...
-    def requests_to_activate(self, day: date) -> list[AppointmentRequest]: ...
+__all__ = ["NoRequestAwaits", "RegistrationService"]
 
 
 class NoRequestAwaits(Exception):
@@ -77,37 +63,38 @@ class RegistrationService:
         self,
         *,
         dip_id: DipId,
-        store: RegistrationStore,
         dcc: DipId | None,
         settings: rules.RsSettings | None = None,
         unique_prefix: str | None = None,
     ) -> None:
         self.dip_id = dip_id
-        self.store = store
         self.dcc = dcc
         self.settings = settings or rules.RsSettings()
         self.factory = MessageFactory(Sender(dip_id, DipRole.REGS), unique_prefix=unique_prefix)
         self._records: dict[str, MpanRecord | None] = {}
 
-    def _record(self, core: str) -> MpanRecord | None:
+    def _record(self, repo: RegistrationRepository, core: str) -> MpanRecord | None:
         """MPAN registration data, read once per market run (it changes between runs only)."""
         if core not in self._records:
-            self._records[core] = self.store.get_mpan(core)
+            self._records[core] = repo.get_mpan(core)
         return self._records[core]
 
     # -- dispatch --------------------------------------------------------------------------
-    def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
+    def receive(self, delivered: Delivered, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
+        repo = uow.registration
         message = delivered.message
         if isinstance(message, (s.IF031DSApp, s.IF031MSApp)):
-            return self._on_request(message, ctx)
+            return self._on_request(repo, message, ctx)
         if isinstance(message, (s.IF034DSAppSPResponse, s.IF034MSAppSPResponse)):
-            return self._on_response(message, ctx)
+            return self._on_response(repo, message, ctx)
         if isinstance(message, s.IF034SDSMDRUpdate):
-            return self._on_mdr_update(message, ctx)
+            return self._on_mdr_update(repo, message, ctx)
         return []
 
     # -- IF-031 ----------------------------------------------------------------------------
-    def _on_request(self, message: s.IF031DSApp | s.IF031MSApp, ctx: Context) -> list[DipMessageStruct]:
+    def _on_request(
+        self, repo: RegistrationRepository, message: s.IF031DSApp | s.IF031MSApp, ctx: Context
+    ) -> list[DipMessageStruct]:
         common = message.common_block
         supplier = DipId(common.s1.sender_dip_id)
         block, initial, custom_initial = _initial_response_of(message)
@@ -116,8 +103,8 @@ class RegistrationService:
             core = MpanCore(common.m0.mpan_core)
         except InvalidMpanCore as exc:
             return [self._initial(initial, custom_initial, message, supplier, ctx, exc.code, exc.detail)]
-        record = self._record(core)
-        rows = self.store.timeline(core)
+        record = self._record(repo, core)
+        rows = repo.timeline(core)
         try:
             rules.validate_service_request(
                 request=request,
@@ -151,10 +138,10 @@ class RegistrationService:
                 ),
             )
         ]
-        out += self._supersede(core, request.service, ctx)
+        out += self._supersede(repo, core, request.service, ctx)
         correlation = common.s1.sender_correlation_id or ""
         supplier_mpid = self._mpid(ctx, supplier, DipRole.SUP, request.effective_from) or Mpid("ZZZZ")
-        self.store.add_request(
+        repo.add_request(
             AppointmentRequest(
                 correlation_id=correlation,
                 mpan=core,
@@ -236,12 +223,14 @@ class RegistrationService:
         supplier = DipId(message.common_block.s1.sender_dip_id)
         return [self._initial(initial, custom_initial, message, supplier, ctx, code, detail)]
 
-    def _supersede(self, core: MpanCore, service: Service, ctx: Context) -> list[DipMessageStruct]:
+    def _supersede(
+        self, repo: RegistrationRepository, core: MpanCore, service: Service, ctx: Context
+    ) -> list[DipMessageStruct]:
         """An earlier request still awaiting its provider is replaced (REG1089)."""
         out: list[DipMessageStruct] = []
-        for old in self.store.open_requests(core, service):
-            self.store.settle_request(old.correlation_id, RequestState.SUPERSEDED, ResponseCode.REG1089.value)
-            out.append(self._outcome(old, "R", ResponseCode.REG1089.value, ctx, accepted=False))
+        for old in repo.open_requests(core, service):
+            repo.settle_request(old.correlation_id, RequestState.SUPERSEDED, ResponseCode.REG1089.value)
+            out.append(self._outcome(repo, old, "R", ResponseCode.REG1089.value, ctx, accepted=False))
         return out
 
     def _ask_provider(
@@ -290,11 +279,14 @@ class RegistrationService:
 
     # -- IF-034 answers to IF-033 ------------------------------------------------------------
     def _on_response(
-        self, message: s.IF034DSAppSPResponse | s.IF034MSAppSPResponse, ctx: Context
+        self,
+        repo: RegistrationRepository,
+        message: s.IF034DSAppSPResponse | s.IF034MSAppSPResponse,
+        ctx: Context,
     ) -> list[DipMessageStruct]:
         common = message.common_block
         correlation = common.s1.sender_correlation_id or ""
-        request = self.store.request(correlation)
+        request = repo.request(correlation)
         if (
             request is None
             or request.state is not RequestState.AWAITING_PROVIDER
@@ -327,18 +319,23 @@ class RegistrationService:
                 isd=ctx.isd,
             )
         except rules.RegistrationRuleBroken as exc:
-            self.store.settle_request(correlation, RequestState.REJECTED, exc.code.value)
-            return [self._outcome(request, "R", exc.code.value, ctx, accepted=False, detail=exc.detail)]
+            repo.settle_request(correlation, RequestState.REJECTED, exc.code.value)
+            return [self._outcome(repo, request, "R", exc.code.value, ctx, accepted=False, detail=exc.detail)]
         code = (custom.b007.proposed_appointment_response_code or "").split(" ", 1)[0]
         if custom.b007.response_code == "R":
-            self.store.settle_request(correlation, RequestState.REJECTED, code)
-            return [self._outcome(request, "R", code, ctx, accepted=False)]
-        return self._accept(request, b018, mdr_from, ctx)
+            repo.settle_request(correlation, RequestState.REJECTED, code)
+            return [self._outcome(repo, request, "R", code, ctx, accepted=False)]
+        return self._accept(repo, request, b018, mdr_from, ctx)
 
     def _accept(
-        self, request: AppointmentRequest, b018: s.B018 | None, mdr_from: date | None, ctx: Context
+        self,
+        repo: RegistrationRepository,
+        request: AppointmentRequest,
+        b018: s.B018 | None,
+        mdr_from: date | None,
+        ctx: Context,
     ) -> list[DipMessageStruct]:
-        rows = self.store.timeline(request.mpan)
+        rows = repo.timeline(request.mpan)
         new = Appointment(
             mpan=request.mpan,
             service=request.service,
@@ -366,10 +363,11 @@ class RegistrationService:
             change = TimelineChange()
         else:
             change = replace_from(rows, new)
-        self.store.apply(change, at=ctx.now, by=request.correlation_id)
-        self.store.settle_request(request.correlation_id, RequestState.ACCEPTED, ResponseCode.SP000.value)
+        repo.apply(change, at=ctx.now, by=request.correlation_id)
+        repo.settle_request(request.correlation_id, RequestState.ACCEPTED, ResponseCode.SP000.value)
         out: list[DipMessageStruct] = [
             self._outcome(
+                repo,
                 request,
                 "A",
                 ResponseCode.SP000.value,
@@ -379,10 +377,11 @@ class RegistrationService:
                 mdr_from=mdr_from,
             )
         ]
-        out += self._deappointments(request, change, ctx)
+        out += self._deappointments(repo, request, change, ctx)
         if request.service is Service.DS and new.mdr is not None and new.mdr_mpid is not None:
             assert mdr_from is not None
             out += self._mdr_outcomes(
+                repo,
                 request.mpan,
                 request.supplier,
                 request.supplier_mpid,
@@ -395,15 +394,16 @@ class RegistrationService:
             )
             if request.scenario is Scenario.USP:  # an appointment replaces every later row; a split does not
                 out += self._republish(
-                    request.mpan, after=mdr_from, ctx=ctx, correlation=request.correlation_id
+                    repo, request.mpan, after=mdr_from, ctx=ctx, correlation=request.correlation_id
                 )
             out += self._registrations_for_provider(
-                request.mpan, new.provider, since=request.effective_from, ctx=ctx
+                repo, request.mpan, new.provider, since=request.effective_from, ctx=ctx
             )
         return out
 
     def _outcome(
         self,
+        repo: RegistrationRepository,
         request: AppointmentRequest,
         response: str,
         code: str | None,
@@ -420,7 +420,7 @@ class RegistrationService:
         supplier_block = b012(request.supplier, request.supplier_mpid)
         outcome = b007(response, code)
         recipients = _unique([request.supplier, request.provider])
-        site = self._site(request.mpan)
+        site = self._site(repo, request.mpan)
         if request.service is Service.DS:
             b071 = msgspec.json.decode(request.raw_block, type=s.B071)
             if accepted and mdr is not None and mdr.mdr is not None and mdr.mdr_mpid is not None:
@@ -468,7 +468,7 @@ class RegistrationService:
         )
 
     def _deappointments(
-        self, request: AppointmentRequest, change: TimelineChange, ctx: Context
+        self, repo: RegistrationRepository, request: AppointmentRequest, change: TimelineChange, ctx: Context
     ) -> list[DipMessageStruct]:
         """IF-037 to each provider the accepted appointment replaces (a running appointment
         ends on the new one's first day; a prospective one never starts)."""
@@ -485,7 +485,7 @@ class RegistrationService:
                 period=Period(retired.period.start, max(retired.period.start, request.effective_from)),
             )
             reason = _DS_REASON.get(request.scenario, "CSERV")
-            site = self._site(request.mpan)
+            site = self._site(repo, request.mpan)
             if request.service is Service.DS:
                 custom: Any = s.IF037DSDeAppCustomBlock(
                     b009=s.B009(
@@ -543,6 +543,7 @@ class RegistrationService:
 
     def _mdr_outcomes(
         self,
+        repo: RegistrationRepository,
         core: MpanCore,
         supplier: DipId,
         supplier_mpid: Mpid,
@@ -559,7 +560,7 @@ class RegistrationService:
     ) -> list[DipMessageStruct]:
         """[SDS-MDROutcome] to the SDS and Supplier; on success, [DCC-MDROutcome] telling the
         DCC (and the SDS) which 4-character MDR id may read the meter from which day."""
-        site = self._site(core)
+        site = self._site(repo, core)
         supplier_block = b012(supplier, supplier_mpid)
         outcome = self.factory.build(
             s.IF035SDSMDROutcome,
@@ -602,13 +603,13 @@ class RegistrationService:
         return [outcome, dcc]
 
     def _republish(
-        self, core: MpanCore, *, after: date, ctx: Context, correlation: str
+        self, repo: RegistrationRepository, core: MpanCore, *, after: date, ctx: Context, correlation: str
     ) -> list[DipMessageStruct]:
         """The MDR notices of every Data Service row that starts after ``after`` and still
         stands: a notice "from D" replaces what its recipient knew from D onwards, so a change
         that splits a row before a later one must tell the later one again."""
         out: list[DipMessageStruct] = []
-        for row in self.store.timeline(core):
+        for row in repo.timeline(core):
             if (
                 row.service is not Service.DS
                 or row.period.start <= after
@@ -619,6 +620,7 @@ class RegistrationService:
                 continue
             supplier_mpid = self._mpid(ctx, row.supplier, DipRole.SUP, row.period.start) or Mpid("ZZZZ")
             out += self._mdr_outcomes(
+                repo,
                 core,
                 row.supplier,
                 supplier_mpid,
@@ -633,15 +635,18 @@ class RegistrationService:
         return out
 
     # -- IF-001: supplier registrations, for the DCC and the Data Services ------------------------
-    def registration_changed(self, core: str, *, since: date | None, ctx: Context) -> list[DipMessageStruct]:
+    def registration_changed(
+        self, core: str, *, since: date | None, ctx: Context, uow: UnitOfWork
+    ) -> list[DipMessageStruct]:
         """IF-001 for each of the MPAN's supplier periods starting on or after ``since`` (all when
         None), to the DCC and every Data Service whose row overlaps the period. The RS stands in
         for CSS here: it is the DCC's and the Data Services' source of supplier registrations."""
+        repo = uow.registration
         self._records.pop(core, None)  # registration data changed outside the market
-        record = self._record(core)
+        record = self._record(repo, core)
         if record is None:
             return []
-        rows = [r for r in self.store.timeline(core) if r.service is Service.DS and not r.period.is_empty]
+        rows = [r for r in repo.timeline(core) if r.service is Service.DS and not r.period.is_empty]
         out: list[DipMessageStruct] = []
         periods = sorted(record.suppliers, key=lambda p: p.period.start)
         for index, held in enumerate(periods):
@@ -649,25 +654,26 @@ class RegistrationService:
                 continue
             providers = [r.provider for r in rows if r.period.overlaps(held.period)]
             recipients = _unique([*([self.dcc] if self.dcc else []), *providers])
-            out += self._registration(record, periods, index, recipients, ctx)
+            out += self._registration(repo, record, periods, index, recipients, ctx)
         return out
 
     def _registrations_for_provider(
-        self, core: MpanCore, provider: DipId, *, since: date, ctx: Context
+        self, repo: RegistrationRepository, core: MpanCore, provider: DipId, *, since: date, ctx: Context
     ) -> list[DipMessageStruct]:
         """A newly appointed Data Service learns of each change of supplier after its start."""
-        record = self._record(core)
+        record = self._record(repo, core)
         if record is None:
             return []
         periods = sorted(record.suppliers, key=lambda p: p.period.start)
         out: list[DipMessageStruct] = []
         for index, held in enumerate(periods):
             if held.period.start > since:
-                out += self._registration(record, periods, index, [provider], ctx)
+                out += self._registration(repo, record, periods, index, [provider], ctx)
         return out
 
     def _registration(
         self,
+        repo: RegistrationRepository,
         record: MpanRecord,
         periods: list[SupplierPeriod],
         index: int,
@@ -698,7 +704,7 @@ class RegistrationService:
                 self.factory.build(
                     s.IF001InitialRegistration,
                     s.IF001InitialRegistrationCustomBlock(**blocks),
-                    site=self._site(record.mpan),
+                    site=self._site(repo, record.mpan),
                     recipients=recipients,
                     now=ctx.now,
                 )
@@ -715,14 +721,16 @@ class RegistrationService:
             self.factory.build(
                 s.IF001ChangeOfSupplier,
                 s.IF001ChangeOfSupplierCustomBlock(**blocks),
-                site=self._site(record.mpan),
+                site=self._site(repo, record.mpan),
                 recipients=recipients,
                 now=ctx.now,
             )
         ]
 
     # -- IF-034 [SDS-MDRUpdate] ---------------------------------------------------------------
-    def _on_mdr_update(self, message: s.IF034SDSMDRUpdate, ctx: Context) -> list[DipMessageStruct]:
+    def _on_mdr_update(
+        self, repo: RegistrationRepository, message: s.IF034SDSMDRUpdate, ctx: Context
+    ) -> list[DipMessageStruct]:
         common = message.common_block
         custom = message.custom_block
         sds = DipId(common.s1.sender_dip_id)
@@ -736,6 +744,7 @@ class RegistrationService:
             core = MpanCore(common.m0.mpan_core)
         except InvalidMpanCore as exc:
             return self._mdr_refused(
+                repo,
                 common.m0,
                 supplier,
                 supplier_mpid,
@@ -748,13 +757,13 @@ class RegistrationService:
                 exc.code,
                 exc.detail,
             )
-        rows = self.store.timeline(core)
+        rows = repo.timeline(core)
         try:
             rules.validate_mdr_update(
                 request=rules.MdrChangeRequest(
                     sds=sds, supplier=supplier, mdr=mdr, mdr_mpid=mdr_mpid, effective_from=day
                 ),
-                record=self._record(core),
+                record=self._record(repo, core),
                 mpan=core,
                 rows=rows,
                 isd=ctx.isd,
@@ -763,6 +772,7 @@ class RegistrationService:
             )
         except rules.RegistrationRuleBroken as exc:
             return self._mdr_refused(
+                repo,
                 common.m0,
                 supplier,
                 supplier_mpid,
@@ -783,16 +793,17 @@ class RegistrationService:
             from_day=day,
             correlation_id=correlation,
         )
-        self.store.apply(change, at=ctx.now, by=correlation)
+        repo.apply(change, at=ctx.now, by=correlation)
         return [
             *self._mdr_outcomes(
-                core, supplier, supplier_mpid, sds, mdr, Mpid(mdr_mpid), day, correlation, ctx
+                repo, core, supplier, supplier_mpid, sds, mdr, Mpid(mdr_mpid), day, correlation, ctx
             ),
-            *self._republish(core, after=day, ctx=ctx, correlation=correlation),
+            *self._republish(repo, core, after=day, ctx=ctx, correlation=correlation),
         ]
 
     def _mdr_refused(
         self,
+        repo: RegistrationRepository,
         m0: s.M0,
         supplier: DipId,
         supplier_mpid: Mpid,
@@ -805,8 +816,8 @@ class RegistrationService:
         code: ResponseCode,
         detail: str,
     ) -> list[DipMessageStruct]:
-        known = _valid_core(m0.mpan_core) and self._record(m0.mpan_core) is not None
-        site: SiteLike = self._site(m0.mpan_core) if known else _EchoSite(m0)
+        known = _valid_core(m0.mpan_core) and self._record(repo, m0.mpan_core) is not None
+        site: SiteLike = self._site(repo, m0.mpan_core) if known else _EchoSite(m0)
         return [
             self.factory.build(
                 s.IF035SDSMDROutcome,
@@ -830,22 +841,25 @@ class RegistrationService:
         ]
 
     # -- daily work ------------------------------------------------------------------------
-    def daily(self, ctx: Context) -> list[DipMessageStruct]:
+    def daily(self, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
+        repo = uow.registration
         out: list[DipMessageStruct] = []
         cutoff = ctx.today - timedelta(days=self.settings.lapse_after_days)
-        for request in self.store.requests_to_lapse(cutoff):
-            self.store.settle_request(request.correlation_id, RequestState.LAPSED, None)
-            out.append(self._outcome(request, "L", None, ctx, accepted=False, lapsed=True))
-        for request in self.store.requests_to_activate(ctx.today):
-            self.store.mark_activated(request.correlation_id)
-            out.append(self._active(request, ctx))
+        for request in repo.requests_to_lapse(cutoff):
+            repo.settle_request(request.correlation_id, RequestState.LAPSED, None)
+            out.append(self._outcome(repo, request, "L", None, ctx, accepted=False, lapsed=True))
+        for request in repo.requests_to_activate(ctx.today):
+            repo.mark_activated(request.correlation_id)
+            out.append(self._active(repo, request, ctx))
         return out
 
-    def _active(self, request: AppointmentRequest, ctx: Context) -> DipMessageStruct:
-        record = self._record(request.mpan)
+    def _active(
+        self, repo: RegistrationRepository, request: AppointmentRequest, ctx: Context
+    ) -> DipMessageStruct:
+        record = self._record(repo, request.mpan)
         assert record is not None
-        rows = self.store.timeline(request.mpan)
-        site = self._site(request.mpan)
+        rows = repo.timeline(request.mpan)
+        site = self._site(repo, request.mpan)
         blocks = site_blocks(record, since=request.effective_from)
         blocks.pop("b029")
         ds = as_of(rows, Service.DS, request.effective_from)
@@ -915,8 +929,8 @@ class RegistrationService:
         )
 
     # -- helpers ---------------------------------------------------------------------------
-    def _site(self, core: str) -> Site:
-        record = self._record(core)
+    def _site(self, repo: RegistrationRepository, core: str) -> Site:
+        record = self._record(repo, core)
         if record is None:
             raise ValueError(f"MPAN {core} is not registered")
         return Site(record.mpan, record.distributor, record.gsp_group)

@@ -133,6 +133,15 @@ class Database:
                 yield connection
 
     @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection whose transactions the caller begins and ends (a unit of work owns
+        it); failures of the database raise ``DatabaseUnavailable`` as in ``begin``."""
+        with _coded_failures():
+            self.migrate()
+            with self.engine.connect() as connection:
+                yield connection
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction. On SQLite it does not take the write lock (a deferred
         BEGIN), so that services polling for work do not queue behind writers."""

@@ -31,8 +31,7 @@ from openmhhs.registration.model import (
 )
 from openmhhs.registration.timeline import Gap, TimelineChange
 from openmhhs.store.bulk import bulk_insert
-from openmhhs.store.dcc_repo import DccRepository
-from openmhhs.store.ports import TimelineConflict
+from openmhhs.store.ports import PortfolioDay, TimelineConflict
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
@@ -689,51 +688,10 @@ class MarketStore:
         row = self.connection.execute(_DATA_SERVICE_ON, {"core": core, "day": day}).first()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
-    def portfolio_on(self, *, sds: str, core: str, day: date) -> tuple[str, str, str, str | None] | None:
-        """(supplier, MDR, MDR MPID, contract) the SDS serves the MPAN with on ``day``."""
+    def portfolio_on(self, *, sds: str, core: str, day: date) -> PortfolioDay | None:
+        """What the SDS serves the MPAN with on ``day``."""
         row = self.connection.execute(_PORTFOLIO_ON, {"sds": sds, "core": core, "day": day}).first()
-        return None if row is None else (row[0], row[1], row[2], row[3])
-
-    # -- the DCC's records (``store.dcc_repo``) ---------------------------------------------
-    def dcc_notice(
-        self,
-        *,
-        core: str,
-        mdr: str,
-        mdr_mpid: str,
-        valid_from: date,
-        supplier: str,
-        at: datetime,
-        transaction_id: str,
-    ) -> None:
-        DccRepository(self.connection).record_mdr(
-            core=core,
-            mdr=mdr,
-            mdr_mpid=mdr_mpid,
-            valid_from=valid_from,
-            supplier=supplier,
-            at=at,
-            transaction_id=transaction_id,
-        )
-
-    def dcc_supply_notice(
-        self,
-        *,
-        core: str,
-        supplier: str,
-        energy_direction: str,
-        valid_from: date,
-        at: datetime,
-        transaction_id: str,
-    ) -> None:
-        DccRepository(self.connection).record_supply(
-            core=core,
-            supplier=supplier,
-            energy_direction=energy_direction,
-            valid_from=valid_from,
-            at=at,
-            transaction_id=transaction_id,
-        )
+        return None if row is None else PortfolioDay(row[0], row[1], row[2], row[3])
 
     def portfolios_on(self, day: date) -> list[tuple[str, str, str, str, str]]:
         """(SDS, MPAN, supplier, MDR, MDR MPID) of every MPAN an SDS serves on ``day``."""

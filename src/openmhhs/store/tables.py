@@ -165,6 +165,16 @@ sds_portfolio = sa.Table(
     sa.Column("contract_reference", sa.String(50)),
 )
 
+sds_mpan_fact = sa.Table(
+    "sds_mpan_fact",
+    metadata,
+    # What an SDS learned of an MPAN's site from IF-033 and IF-001 (B023, B025): never the RS's table.
+    sa.Column("sds", sa.String(10), primary_key=True),
+    sa.Column("mpan", sa.String(13), primary_key=True),
+    sa.Column("energy_direction", sa.String(1), nullable=False),
+    sa.Column("energisation", sa.String(1), nullable=False),
+)
+
 # --- DCC ----------------------------------------------------------------------------------
 
 dcc_mdr_notice = sa.Table(

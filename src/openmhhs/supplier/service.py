@@ -6,6 +6,7 @@ from __future__ import annotations
 from openmhhs.dip.participant import Context, Delivered
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.ids import DipId
+from openmhhs.store.ports import UnitOfWork
 
 __all__ = ["Supplier"]
 
@@ -16,8 +17,8 @@ class Supplier:
     def __init__(self, *, dip_id: DipId) -> None:
         self.dip_id = dip_id
 
-    def receive(self, delivered: Delivered, ctx: Context) -> list[DipMessageStruct]:
+    def receive(self, delivered: Delivered, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         return []
 
-    def daily(self, ctx: Context) -> list[DipMessageStruct]:
+    def daily(self, ctx: Context, uow: UnitOfWork) -> list[DipMessageStruct]:
         return []
