@@ -25,13 +25,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from openmhhs.dip.parse import Parsed, Perspective, encode, parse
+from openmhhs.dip.catalogue import EVENTS
+from openmhhs.dip.parse import Parsed, Perspective, encode, parse, parse_batch
+from openmhhs.dip.participant import Context, Delivered
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
-from openmhhs.market import bus
-from openmhhs.market.bus import INFRASTRUCTURE, PRODUCED, Market, RunStats, SubmitResult
+from openmhhs.market.bus import PRODUCED, Market, RunStats, SubmitResult
+from openmhhs.market.ingress import INFRASTRUCTURE, admit, deliver, new_message
 from openmhhs.store.chunk import flush, preload
+from openmhhs.store.market_repo import NewMessage, PendingDelivery
 from openmhhs.store.memory import MemoryUnitOfWork
+from openmhhs.store.ports import DeliveryOutcome
 
 __all__ = ["DEFAULT_CHUNK", "LANES", "BatchLane", "LaneStats", "mpan_of"]
 
@@ -218,16 +222,31 @@ class _Memory:
         """Every message of the chunk, as validated once, by its id in ``uow``."""
 
     def submit(self, raw: bytes, origin: str) -> SubmitResult:
+        """The DIP's ingress (``ingress.admit``), as ``Market.submit`` calls it."""
         market = self.market
-        try:
-            item = parse(raw, now=market.now, perspective=Perspective.DIP)
-        except bus.MessageRejected as exc:
-            reference = bus.sender_reference_of(raw)
-            return SubmitResult(reference, exc.code, exc.detail, path=exc.path)
-        result = bus.accept(self.uow, item, origin, market=market)
-        if result.message_id is not None:
-            self.parsed[result.message_id] = item
-        return result
+        (item,) = parse_batch(raw, now=market.now, perspective=Perspective.DIP)
+        if not isinstance(item, Parsed):
+            return SubmitResult(
+                item.sender_unique_reference, item.code, item.error.detail, path=item.error.path
+            )
+        admission = admit(
+            self.uow.messages,
+            item,
+            directory=market.directory,
+            at=market.now,
+            origin=origin,
+            route=market._route,
+        )
+        if admission.message_id is not None:
+            self.parsed[admission.message_id] = item
+        return SubmitResult(
+            admission.reference,
+            admission.code,
+            admission.detail,
+            admission.correlation_id if admission.accepted else None,
+            admission.message_id,
+            admission.path,
+        )
 
     def registrations_changed(self, changes: Sequence[tuple[str, date | None]], run: RunStats) -> None:
         rs = self.market.rs
@@ -239,22 +258,29 @@ class _Memory:
             produced += rs.registration_changed(core, since=since, ctx=ctx, uow=self.uow)
         self.log(produced, run)
 
+    def prepared(self, message: DipMessageStruct, run: RunStats) -> tuple[NewMessage, Parsed]:
+        """A produced message encoded once and validated once, as ``Market`` does; the
+        validated struct is kept for its delivery."""
+        market = self.market
+        raw = encode(message)
+        item = parse(raw, now=None) if market.validate_produced else _unparsed(message, raw)
+        run.produced += 1
+        return new_message(message, raw, at=market.now, origin=PRODUCED, route=market._route), item
+
     def log(self, produced: Iterable[DipMessageStruct], run: RunStats) -> None:
-        prepared = bus.prepare(self.market, produced, run)
-        ids = self.uow.messages.log_messages([new for new, _ in prepared])
-        for message_id, (_, item) in zip(ids, prepared, strict=True):
+        entries = [self.prepared(m, run) for m in produced]
+        ids = self.uow.messages.log_messages([new for new, _ in entries])
+        for message_id, (_, item) in zip(ids, entries, strict=True):
             self.parsed[message_id] = item
 
     def run(self, run: RunStats) -> None:
-        """Deliver until nothing is pending; then the day's work, and again, until it is done."""
+        """Deliver until nothing is pending; then the day's work, and again, until it is done
+        (as ``Market.run`` does on today)."""
         market = self.market
         ctx = market.context()
         while True:
             while self.uow.messages.has_pending():
-                batch = self.uow.messages.pending_deliveries(market.batch_size)
-                bus.deliver_batch(
-                    market, self.uow, batch, ctx, run, parsed_of=lambda stored: self.parsed[stored.id]
-                )
+                self.deliver_batch(self.uow.messages.pending_deliveries(market.batch_size), ctx, run)
             produced: list[DipMessageStruct] = []
             for group in market.participants.values():
                 for participant in group:
@@ -262,3 +288,43 @@ class _Memory:
             if not produced:
                 return
             self.log(produced, run)
+
+    def deliver_batch(self, batch: Sequence[PendingDelivery], ctx: Context, run: RunStats) -> None:
+        """One batch of deliveries through ``ingress.deliver``, as ``Market`` delivers one
+        without savepoints: a failing receiver fails the chunk (``ParticipantFailed``)."""
+        finished: list[DeliveryOutcome] = []
+        produced: list[DipMessageStruct] = []
+        for pending in batch:
+            stored = pending.message
+            parsed = self.parsed[stored.id]
+            delivered = Delivered(parsed.message, parsed.spec, stored.transaction_id, stored.sender)
+            receivers = [
+                p
+                for p in self.market.participants.get(pending.recipient, [])
+                if p.roles & parsed.spec.recipients
+            ]
+            handled = deliver(
+                self.uow,
+                delivered,
+                receivers,
+                ctx,
+                check_values=stored.origin != PRODUCED,
+                isolate=False,
+                then=produced.extend,
+            )
+            if handled.state == "refused":
+                produced.extend(handled.produced)
+            code = None if handled.code is None else handled.code.value
+            detail = handled.detail if handled.state != "refused" else (handled.detail or "")[:2000]
+            finished.append(DeliveryOutcome(pending.id, handled.state, code, detail))
+            run.delivered += 1
+        self.log(produced, run)
+        self.uow.messages.finish_deliveries(finished, at=ctx.now)
+
+
+def _unparsed(message: DipMessageStruct, raw: bytes) -> Parsed:
+    """A produced message the market does not validate (``validate_produced=False``): the
+    struct itself, with its event's spec."""
+    common = message.common_block  # type: ignore[attr-defined]
+    spec = EVENTS[(message.INTERFACE_ID, common.s0.event_code)]
+    return Parsed(message=message, spec=spec, raw=raw)

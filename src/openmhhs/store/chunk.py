@@ -30,6 +30,7 @@ from openmhhs.store.memory import (
     AddedRequest,
     AppliedTimeline,
     Instructed,
+    LearnedFacts,
     MemoryUnitOfWork,
     PortfolioRow,
     RecordedMdr,
@@ -40,7 +41,7 @@ from openmhhs.store.memory import (
     Stopped,
     Write,
 )
-from openmhhs.store.ports import Instruction, TimelineConflict
+from openmhhs.store.ports import Instruction, MpanFacts, TimelineConflict
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
@@ -50,6 +51,7 @@ from openmhhs.store.tables import (
     mdr_instruction,
     message,
     mpan,
+    sds_mpan_fact,
     sds_portfolio,
     supplier_period,
 )
@@ -159,8 +161,13 @@ def preload(
             .order_by(dcc_supply_notice.c.id)
         )
     )
+    facts = tuple(
+        MpanFacts(r.sds, r.mpan, r.energy_direction, r.energisation)
+        for r in connection.execute(sa.select(sds_mpan_fact).where(_in(sds_mpan_fact.c.mpan, chunk)))
+    )
     return Seed(
         mpans=records,
+        facts=facts,
         appointments=appointments,
         requests=requests,
         contracts=tuple(MarketStore(connection).contracts()),
@@ -203,6 +210,7 @@ def flush(connection: Connection, uow: MemoryUnitOfWork, seed: Seed) -> Flushed:
     _flush_timeline(connection, writes, seed, done)
     _flush_requests(connection, writes, uow, seed, done)
     _flush_portfolio(connection, writes, uow, done)
+    _flush_facts(connection, writes, uow, done)
     _flush_dcc(connection, writes, done)
     _flush_instructions(connection, writes, uow, done)
     _flush_messages(connection, uow, done)
@@ -394,6 +402,29 @@ def _flush_portfolio(
         for h in uow.dataservice.portfolio_rows(sds=sds, core=core)
     ]
     done.add("sds_portfolio", insert_rows(connection, sds_portfolio, _PORTFOLIO_COLUMNS, rows))
+
+
+_DELETE_FACTS = sa.delete(sds_mpan_fact).where(
+    sds_mpan_fact.c.sds == sa.bindparam("sds_"), sds_mpan_fact.c.mpan == sa.bindparam("core")
+)
+
+
+def _flush_facts(
+    connection: Connection, writes: Sequence[Write], uow: MemoryUnitOfWork, done: Flushed
+) -> None:
+    touched = dict.fromkeys((w.facts.sds, w.facts.mpan) for w in writes if isinstance(w, LearnedFacts))
+    if not touched:
+        return
+    connection.execute(_DELETE_FACTS, [{"sds_": sds, "core": core} for sds, core in touched])
+    rows = []
+    for sds, core in touched:
+        facts = uow.dataservice.facts(sds=sds, core=core)
+        if facts is not None:
+            rows.append((facts.sds, facts.mpan, facts.energy_direction, facts.energisation))
+    done.add(
+        "sds_mpan_fact",
+        insert_rows(connection, sds_mpan_fact, ("sds", "mpan", "energy_direction", "energisation"), rows),
+    )
 
 
 def _flush_dcc(connection: Connection, writes: Sequence[Write], done: Flushed) -> None:
