@@ -38,7 +38,7 @@ from openmhhs.dataservice.service import SmartDataService
 from openmhhs.dip.parse import encode
 from openmhhs.ids import DipId
 from openmhhs.market.bulk_mdr import plan_bulk_mdr_change
-from openmhhs.market.lane import LANES, BatchLane
+from openmhhs.market.lane import DEFAULT_CHUNK, LANES, BatchLane
 from openmhhs.market.migration import Migration, MigrationStats
 from openmhhs.market.outcomes import outcome_of
 from openmhhs.market.workers import default_workers, play_in_workers
@@ -97,6 +97,9 @@ def migrate_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic population.")] = 2025,
     lane: Annotated[str, LaneOption] = "batch",
     workers: Annotated[int | None, WorkersOption] = None,
+    chunk: Annotated[
+        int, typer.Option("--chunk", min=1, help="MPANs per batch-lane transaction (a batch holds several).")
+    ] = DEFAULT_CHUNK,
     as_json: bool = JsonOption,
 ) -> None:
     """Migrate MPANs to MHHS through the real appointment flow (IF-031 for the Data Service and the
@@ -119,6 +122,7 @@ def migrate_command(
         batch=batch,
         lane=lane,
         workers=_workers(workers),
+        chunk=chunk,
     )
     columns = (
         TextColumn("migrating"),

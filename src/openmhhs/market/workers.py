@@ -11,20 +11,32 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+from openmhhs.codes import CodedError, ResponseCode
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.market.bus import Market, SubmitResult
 from openmhhs.market.lane import DEFAULT_CHUNK, BatchLane, LaneStats, mpan_of
 from openmhhs.registration.rules import RsSettings
 from openmhhs.store.database import Database
 
-__all__ = ["Workers", "default_workers", "play_in_workers", "worker_of"]
+__all__ = ["WorkerDied", "Workers", "default_workers", "play_in_workers", "worker_of"]
+
+
+class WorkerDied(CodedError):
+    """A worker process ended (killed, out of memory) before its share was played. What its
+    chunks committed stays; a migration rerun resumes from its checkpoint."""
+
+    code = ResponseCode.OMH0520
+    rule = "market.workers.all_finished"
 
 
 def default_workers() -> int:
@@ -35,6 +47,18 @@ def default_workers() -> int:
 def worker_of(core: str, workers: int) -> int:
     """The worker that plays MPAN ``core``: a hash stable across processes and runs."""
     return zlib.crc32(core.encode()) % workers
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: end when the process that started it is gone (killed, say), rather than
+    linger holding its pipes open."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def _play(
@@ -67,7 +91,12 @@ class Workers:
 
     def __enter__(self) -> Workers:
         if self.count > 1:
-            self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.count,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_watch_parent,
+                initargs=(os.getpid(),),
+            )
         return self
 
     def __exit__(
@@ -115,7 +144,13 @@ class Workers:
         total = LaneStats()
         results: dict[int, SubmitResult] = {}
         for indices, future in futures:
-            stats, answers = future.result()
+            try:
+                stats, answers = future.result()
+            except BrokenProcessPool:
+                raise WorkerDied(
+                    "a batch-lane worker process ended before its work was done; "
+                    "what its chunks committed is kept (rerun to resume)"
+                ) from None
             total.merge(stats)
             results.update(zip(indices, answers, strict=True))
         return total, [results[n] for n in range(len(messages))]
