@@ -59,10 +59,10 @@ def test_failed_delivery_is_visible_and_requeued_after_a_fix(
     cores = [market.mpan() for _ in range(3)]
     real = RegistrationService.receive
 
-    def broken(self: RegistrationService, delivered: Any, ctx: Any) -> Any:
+    def broken(self: RegistrationService, delivered: Any, ctx: Any, uow: Any) -> Any:
         if delivered.message.common_block.m0.mpan_core == cores[0]:
             raise ValueError("a bug in the handler")
-        return real(self, delivered, ctx)
+        return real(self, delivered, ctx, uow)
 
     monkeypatch.setattr(RegistrationService, "receive", broken)
     outcome = market.submit(*[market.dsapp(core) for core in cores])

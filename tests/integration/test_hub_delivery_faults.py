@@ -105,10 +105,10 @@ def test_failing_handler_is_parked_replayable_and_never_blocks(
     submit(hub, market, [market.dsapp(core) for core in cores])
     real = RegistrationService.receive
 
-    def broken(self: RegistrationService, delivered: Any, ctx: Any) -> Any:
+    def broken(self: RegistrationService, delivered: Any, ctx: Any, uow: Any) -> Any:
         if delivered.message.common_block.m0.mpan_core == cores[1]:
             raise RuntimeError("disk on fire")
-        return real(self, delivered, ctx)
+        return real(self, delivered, ctx, uow)
 
     monkeypatch.setattr(RegistrationService, "receive", broken)
     node = Node(hub.db, dip_id=RS)  # type: ignore[arg-type]

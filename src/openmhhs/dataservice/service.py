@@ -2,8 +2,10 @@
 keeps its portfolio (which MPANs, with which MDR, for which supplier, from when) from the
 messages it receives — IF-035 [DSAppAccepted] for an appointment, [SDS-MDROutcome] for a change
 of MDR, IF-001 for a change of supplier, IF-037 for a de-appointment; one kind per fact — and
-tells each MDR exactly what changed for it (``dataservice.portfolio``). It can change an MPAN's
-MDR itself (IF-034 [SDS-MDRUpdate])."""
+tells each MDR exactly what changed for it (``dataservice.portfolio``), with the MPAN's energy
+direction and energisation as the IF-033 and IF-001 it received told them (it never reads the
+RS's records). It can change an MPAN's MDR itself (IF-034 [SDS-MDRUpdate]). It touches only
+``uow.dataservice``."""
 
 from __future__ import annotations
 

@@ -30,10 +30,11 @@ from openmhhs.failpoints import failpoint
 from openmhhs.identity.isd import IsdTable
 from openmhhs.ids import DipId
 from openmhhs.market.ingress import (
+    IsdDirectory,
     ParticipantFailed,
     admit,
     deliver,
-    new_message,
+    prepare,
 )
 from openmhhs.mdr.service import MeterDataRetriever
 from openmhhs.metering.service import MeteringService
@@ -42,7 +43,7 @@ from openmhhs.registration.service import RegistrationService
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import load_isd, load_organisations
 from openmhhs.store.market_repo import MarketStore, NewMessage, PendingDelivery
-from openmhhs.store.ports import DeliveryOutcome
+from openmhhs.store.ports import DeliveryOutcome, UnitOfWork
 from openmhhs.store.unit_of_work import SqlUnitOfWork
 from openmhhs.supplier.service import Supplier
 
@@ -93,20 +94,6 @@ class RunStats:
     days: list[date] = field(default_factory=list)
 
 
-class _Directory:
-    def __init__(self, isd: IsdTable) -> None:
-        self._roles: dict[str, list[tuple[str, object]]] = {}
-        for entry in isd:
-            if entry.dip_id is not None:
-                self._roles.setdefault(str(entry.dip_id), []).append((str(entry.dip_role), entry))
-
-    def roles_of(self, dip_id: str, *, on: date | datetime) -> set[str]:
-        from openmhhs.identity.translation import moment_of  # noqa: PLC0415
-
-        at = moment_of(on)
-        return {role for role, entry in self._roles.get(dip_id, []) if entry.effective_at(at)}  # type: ignore[attr-defined]
-
-
 class Market:
     """The participants of one database, and the bus between them."""
 
@@ -131,7 +118,7 @@ class Market:
             self.isd = load_isd(connection)
             self.organisations = {o.company_number: o for o in load_organisations(connection)}
             self.modes = MarketStore(connection).modes()
-        self.directory = _Directory(self.isd)
+        self.directory = IsdDirectory(self.isd)
         self.participants: dict[str, list[Participant]] = {}
         self.rs: RegistrationService | None = None
         self._carried = RunStats()
@@ -318,7 +305,7 @@ class Market:
 
     def _deliver_batch(
         self,
-        uow: SqlUnitOfWork,
+        uow: UnitOfWork,
         batch: list[PendingDelivery],
         ctx: Context,
         stats: RunStats,
@@ -369,10 +356,10 @@ class Market:
     def _prepare(self, messages: Iterable[DipMessageStruct], stats: RunStats) -> list[NewMessage]:
         prepared = []
         for message in messages:
-            raw = encode(message)
-            if self.validate_produced:
-                parse(raw, now=None)  # every produced message must be schema-valid
-            prepared.append(new_message(message, raw, at=self.now, origin=PRODUCED, route=self._route))
+            done = prepare(
+                message, at=self.now, origin=PRODUCED, route=self._route, validate=self.validate_produced
+            )
+            prepared.append(done.new)
             stats.produced += 1
         return prepared
 

@@ -16,17 +16,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.exc import OperationalError
 
 from openmhhs.codes import ResponseCode
 from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible, check_new_exchange
 from openmhhs.dip.build import new_transaction_id
-from openmhhs.dip.parse import DuplicateSenderReference, MessageRejected, Parsed
+from openmhhs.dip.parse import DuplicateSenderReference, MessageRejected, Parsed, encode, parse
 from openmhhs.dip.participant import Context, Delivered, Participant, Refusing
 from openmhhs.dip.routing import Directory, check_routing
 from openmhhs.dip.schema import DipMessageStruct
+from openmhhs.identity.isd import IsdEntry, IsdTable
+from openmhhs.identity.translation import moment_of
 from openmhhs.registration.service import NoRequestAwaits
 from openmhhs.store.database import DatabaseUnavailable
 from openmhhs.store.market_repo import DuplicateMessage, NewMessage
@@ -36,10 +38,14 @@ __all__ = [
     "INFRASTRUCTURE",
     "Admission",
     "Handled",
+    "IsdDirectory",
     "ParticipantFailed",
+    "Prepared",
     "admit",
     "deliver",
+    "inadmissible",
     "new_message",
+    "prepare",
     "refusals",
     "unique_ids",
 ]
@@ -81,6 +87,20 @@ class Handled:
     produced: tuple[DipMessageStruct, ...] = ()
 
 
+class IsdDirectory:
+    """The DIP roles each DIP ID holds, from an ISD table (the routing check's directory)."""
+
+    def __init__(self, isd: IsdTable) -> None:
+        self._roles: dict[str, list[tuple[str, IsdEntry]]] = {}
+        for entry in isd:
+            if entry.dip_id is not None:
+                self._roles.setdefault(str(entry.dip_id), []).append((str(entry.dip_role), entry))
+
+    def roles_of(self, dip_id: str, *, on: date | datetime) -> set[str]:
+        at = moment_of(on)
+        return {role for role, entry in self._roles.get(dip_id, []) if entry.effective_at(at)}
+
+
 def unique_ids(ids: Iterable[str]) -> list[str]:
     seen: list[str] = []
     for value in ids:
@@ -117,6 +137,30 @@ def new_message(
         body=raw,
         recipients=tuple((r, route(r)) for r in recipients),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A produced message, encoded once, ready to log; ``parsed``: as validated against the
+    DIP's schema (None when not validated), for a caller that hands it on without parsing again."""
+
+    new: NewMessage
+    parsed: Parsed | None
+
+
+def prepare(
+    message: DipMessageStruct,
+    *,
+    at: datetime,
+    origin: str,
+    route: Callable[[str], str],
+    validate: bool = True,
+) -> Prepared:
+    """A message a participant produced, encoded (and, with ``validate``, checked against the
+    schema: a participant never sends what the DIP would refuse) and addressed."""
+    raw = encode(message)
+    parsed = parse(raw, now=None) if validate else None
+    return Prepared(new_message(message, raw, at=at, origin=origin, route=route), parsed)
 
 
 def admit(

@@ -12,6 +12,7 @@ inside it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -255,6 +256,11 @@ class MemoryRegistration:
             self._rows.setdefault(str(row.mpan), {})[row.id] = row
         self._requests: dict[str, AppointmentRequest] = {r.correlation_id: r for r in seed.requests}
 
+    def put_mpan(self, record: MpanRecord) -> None:
+        """Seed (or replace) an MPAN's registration data: what CSS and the MPAN's site tell
+        the RS outside the DIP; not a write of the unit of work."""
+        self._mpans[str(record.mpan)] = record
+
     def get_mpan(self, core: str) -> MpanRecord | None:
         return self._mpans.get(core)
 
@@ -350,6 +356,11 @@ class MemoryDataService:
         for rows in self._portfolio.values():
             rows.sort(key=lambda h: h.period.start)
         self._facts = {(f.sds, f.mpan): f for f in seed.facts}
+
+    def put_contract(self, contract: Contract) -> None:
+        """Seed a contract (contracts are agreed outside the DIP); not a write of the unit of work."""
+        self._contracts.append(contract)
+        self._contracts.sort(key=lambda c: (str(c.sds), str(c.supplier), c.reference))
 
     def contracts(self, *, sds: str) -> list[Contract]:
         return [c for c in self._contracts if str(c.sds) == sds]
@@ -504,8 +515,8 @@ class MemoryMessages:
             if m.correlation_id is not None:
                 self._correlations[m.correlation_id] = self._correlations.get(m.correlation_id, 0) + 1
         self._deliveries: dict[int, tuple[int, LoggedDelivery]] = {}
-        self._pending: list[int] = []
-        """Ids of pending deliveries, in order."""
+        self._pending: dict[int, None] = {}
+        """Ids of pending deliveries, in order (a dict: ordered, with O(1) membership)."""
 
     # -- logging ---------------------------------------------------------------------------------
     def log_message(
@@ -590,13 +601,13 @@ class MemoryMessages:
         for delivery in added:
             self._deliveries[delivery.id] = (message_id, delivery)
             if state == "pending":
-                self._pending.append(delivery.id)
+                self._pending[delivery.id] = None
 
         def undo() -> None:
             for delivery in added:
                 del self._deliveries[delivery.id]
                 if delivery.state == "pending":
-                    self._pending.remove(delivery.id)
+                    self._pending.pop(delivery.id, None)
 
         self._journal.wrote(AddedDeliveries(message_id, added), undo)
 
@@ -612,7 +623,7 @@ class MemoryMessages:
     # -- delivering -----------------------------------------------------------------------------
     def pending_deliveries(self, limit: int) -> list[PendingDelivery]:
         found = []
-        for delivery_id in self._pending[:limit]:
+        for delivery_id in itertools.islice(self._pending, limit):
             message_id, delivery = self._deliveries[delivery_id]
             found.append(PendingDelivery(delivery_id, delivery.recipient, self._messages[message_id]))
         return found
@@ -627,19 +638,18 @@ class MemoryMessages:
         if taken:
             raise DeliveryTaken(f"{len(taken)} of {len(rows)} deliveries were finished elsewhere")
         before = {r.delivery_id: self._deliveries[r.delivery_id] for r in rows}
-        pending_before = list(self._pending)
         for row in rows:
             message_id, delivery = self._deliveries[row.delivery_id]
             self._deliveries[row.delivery_id] = (
                 message_id,
                 replace(delivery, state=row.state, processed_at=at, code=row.code, detail=row.detail),
             )
-        finished = {r.delivery_id for r in rows}
-        self._pending = [i for i in self._pending if i not in finished]
+        for row in rows:
+            self._pending.pop(row.delivery_id, None)
 
         def undo() -> None:
             self._deliveries.update(before)
-            self._pending = pending_before
+            self._pending = dict.fromkeys(sorted([*self._pending, *before]))  # ids grow in order
 
         self._journal.wrote(FinishedDeliveries(tuple(rows), at), undo)
 

@@ -22,6 +22,13 @@ def upgrade() -> None:
         sa.Column("energy_direction", sa.String(1), nullable=False),
         sa.Column("energisation", sa.String(1), nullable=False),
     )
+    # What each SDS serving an MPAN was told in the IF-033 that appointed it (the RS's record,
+    # from which the RS built that message): a database made before keeps its MDR instructions.
+    op.execute(
+        "INSERT INTO sds_mpan_fact (sds, mpan, energy_direction, energisation) "
+        "SELECT DISTINCT p.sds, p.mpan, m.energy_direction, m.energisation "
+        "FROM sds_portfolio p JOIN mpan m ON m.mpan = p.mpan"
+    )
 
 
 def downgrade() -> None:
