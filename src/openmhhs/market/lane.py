@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from openmhhs.dip.catalogue import EVENTS
-from openmhhs.dip.parse import Parsed, Perspective, encode, parse, parse_batch
+from openmhhs.dip.parse import Parsed, Perspective, encode, parse_batch
 from openmhhs.dip.participant import Context, Delivered
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
 from openmhhs.market.bus import PRODUCED, Market, RunStats, SubmitResult
-from openmhhs.market.ingress import INFRASTRUCTURE, admit, deliver, new_message
+from openmhhs.market.ingress import INFRASTRUCTURE, admit, deliver, prepare
 from openmhhs.store.chunk import flush, preload
 from openmhhs.store.market_repo import NewMessage, PendingDelivery
 from openmhhs.store.memory import MemoryUnitOfWork
@@ -259,13 +259,14 @@ class _Memory:
         self.log(produced, run)
 
     def prepared(self, message: DipMessageStruct, run: RunStats) -> tuple[NewMessage, Parsed]:
-        """A produced message encoded once and validated once, as ``Market`` does; the
-        validated struct is kept for its delivery."""
+        """A produced message encoded once and validated once (``ingress.prepare``, as
+        ``Market`` does); the validated struct is kept for its delivery."""
         market = self.market
-        raw = encode(message)
-        item = parse(raw, now=None) if market.validate_produced else _unparsed(message, raw)
+        done = prepare(
+            message, at=market.now, origin=PRODUCED, route=market._route, validate=market.validate_produced
+        )
         run.produced += 1
-        return new_message(message, raw, at=market.now, origin=PRODUCED, route=market._route), item
+        return done.new, done.parsed if done.parsed is not None else _unparsed(message, done.new.body)
 
     def log(self, produced: Iterable[DipMessageStruct], run: RunStats) -> None:
         entries = [self.prepared(m, run) for m in produced]
