@@ -24,7 +24,7 @@ from openmhhs.dcc.access import MdrNotice, SupplyNotice
 from openmhhs.periods import Period
 from openmhhs.registration.model import RequestState
 from openmhhs.store.bulk import insert_rows
-from openmhhs.store.market_repo import MarketStore, _appointment, _request
+from openmhhs.store.market_repo import FinishedDelivery, MarketStore, NewMessage, _appointment, _request
 from openmhhs.store.memory import (
     ActivatedRequest,
     AddedRequest,
@@ -47,16 +47,14 @@ from openmhhs.store.tables import (
     appointment_request,
     dcc_mdr_notice,
     dcc_supply_notice,
-    delivery,
     mdr_instruction,
-    message,
     mpan,
     sds_mpan_fact,
     sds_portfolio,
     supplier_period,
 )
 
-__all__ = ["Flushed", "allocate_message_ids", "flush", "preload"]
+__all__ = ["Flushed", "flush", "preload"]
 
 _LIVE_REQUESTS = (RequestState.AWAITING_PROVIDER.value, RequestState.ACCEPTED.value)
 """The requests a delivery or the day's work can still change: awaiting their provider
@@ -79,8 +77,13 @@ def preload(
     ``MemoryUnitOfWork``; with, of ``references`` and ``correlations`` (those submitted in
     the chunk), the ones already logged."""
     chunk = tuple(sorted(set(cores)))
+    store = MarketStore(connection)
     if not chunk:
-        return Seed(contracts=tuple(MarketStore(connection).contracts()))
+        return Seed(
+            contracts=tuple(store.contracts()),
+            known_references=store.known_references(references),
+            known_correlations=store.known_correlations(correlations),
+        )
     periods: dict[str, list[Any]] = {}
     for row in connection.execute(
         sa.select(supplier_period)
@@ -170,22 +173,13 @@ def preload(
         facts=facts,
         appointments=appointments,
         requests=requests,
-        contracts=tuple(MarketStore(connection).contracts()),
+        contracts=tuple(store.contracts()),
         portfolio=portfolio,
         instructions=instructions,
         mdr_notices=mdr_notices,
         supply_notices=supply_notices,
-        known_references=_seen(connection, message.c.sender_unique_reference, references),
-        known_correlations=_seen(connection, message.c.correlation_id, correlations),
-    )
-
-
-def _seen(connection: Connection, column: sa.Column[Any], values: Iterable[str]) -> frozenset[str]:
-    wanted = sorted(set(values))
-    if not wanted:
-        return frozenset()
-    return frozenset(
-        r[0] for r in connection.execute(sa.select(column).where(_in(column, wanted)).distinct())
+        known_references=store.known_references(references),
+        known_correlations=store.known_correlations(correlations),
     )
 
 
@@ -491,60 +485,33 @@ def _flush_instructions(
     )
 
 
-_MESSAGE_COLUMNS = (
-    "id",
-    "sender_unique_reference",
-    "interface_id",
-    "event_code",
-    "sender",
-    "sender_role",
-    "mpan",
-    "correlation_id",
-    "transaction_id",
-    "received_at",
-    "origin",
-    "body",
-)
-_DELIVERY_COLUMNS = ("message_id", "recipient", "state", "processed_at", "outcome_code", "outcome_detail")
-
-
-def allocate_message_ids(connection: Connection, count: int) -> list[int]:
-    """``count`` new message ids, in one round trip: from the sequence on PostgreSQL; on SQLite
-    after the largest (the writer holds the database's write lock from BEGIN IMMEDIATE)."""
-    if count <= 0:
-        return []
-    if connection.dialect.name == "postgresql":
-        rows = connection.exec_driver_sql(
-            "SELECT nextval(pg_get_serial_sequence('message', 'id')) FROM generate_series(1, %(n)s)",
-            {"n": count},
-        )
-        return sorted(int(r[0]) for r in rows)
-    last = connection.execute(sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))).scalar_one()
-    return list(range(int(last) + 1, int(last) + 1 + count))
-
-
 def _flush_messages(connection: Connection, uow: MemoryUnitOfWork, done: Flushed) -> None:
+    """The chunk's messages with their deliveries in their final state, through the message
+    log's bulk path (``MarketStore.log_finished``: ids in one step, one statement per table)."""
     logged = uow.messages.logged()
-    ids = allocate_message_ids(connection, len(logged))
-    rows = []
-    deliveries = []
-    for message_id, (m, finals) in zip(ids, logged, strict=True):
-        rows.append(
-            (
-                message_id,
-                m.sender_unique_reference,
-                m.interface_id,
-                m.event_code,
-                m.sender,
-                m.sender_role,
-                m.mpan,
-                m.correlation_id,
-                m.transaction_id,
-                m.received_at,
-                m.origin,
-                m.body,
-            )
+    if not logged:
+        return
+    messages = [
+        NewMessage(
+            m.sender_unique_reference,
+            m.interface_id,
+            m.event_code,
+            m.sender,
+            m.sender_role,
+            m.mpan,
+            m.correlation_id,
+            m.transaction_id,
+            m.received_at,
+            m.origin,
+            m.body,
+            (),
         )
-        deliveries += [(message_id, d.recipient, d.state, d.processed_at, d.code, d.detail) for d in finals]
-    done.add("message", insert_rows(connection, message, _MESSAGE_COLUMNS, rows))
-    done.add("delivery", insert_rows(connection, delivery, _DELIVERY_COLUMNS, deliveries))
+        for m, _ in logged
+    ]
+    deliveries = [
+        [FinishedDelivery(d.recipient, d.state, d.processed_at, d.code, d.detail) for d in finals]
+        for _, finals in logged
+    ]
+    MarketStore(connection).log_finished(messages, deliveries)
+    done.add("message", len(messages))
+    done.add("delivery", sum(len(d) for d in deliveries))
