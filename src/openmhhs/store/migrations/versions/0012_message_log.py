@@ -4,7 +4,7 @@ instants, the sender's role read from the body) and narrow deliveries. Existing 
 converted batch by batch; every body reads back byte for byte (docs/scaling.md "message log").
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +28,7 @@ from openmhhs.store.message_codec import CompressedBody, envelope
 from openmhhs.store.types import UtcDateTime
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
