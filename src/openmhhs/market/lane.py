@@ -195,7 +195,13 @@ class BatchLane:
         # Read without the write lock, so that workers play their chunks at once; the flush
         # finds any row another writer changed since (and the chunk is replayed).
         with market.db.read() as connection:
-            seed = preload(connection, cores, references=references, correlations=correlations)
+            seed = preload(
+                connection,
+                cores,
+                references=references,
+                correlations=correlations,
+                sdss=[d for d, group in market.participants.items() if any("SDS" in p.roles for p in group)],
+            )
         uow = MemoryUnitOfWork(seed)
         lane = _Memory(market, uow)
         if registrations:

@@ -72,11 +72,14 @@ def preload(
     *,
     references: Iterable[str] = (),
     correlations: Iterable[str] = (),
+    sdss: Iterable[str] = (),
 ) -> Seed:
     """Every role's records for ``cores``, one query per table, as the seed of the chunk's
     ``MemoryUnitOfWork``; with, of ``references`` and ``correlations`` (those submitted in
-    the chunk), the ones already logged."""
+    the chunk), the ones already logged. ``sdss``: the SDSs whose portfolio and MPAN facts
+    to read (those simulated here: no other writes them), so that the reads use their keys."""
     chunk = tuple(sorted(set(cores)))
+    services = sorted(set(sdss))
     store = MarketStore(connection)
     if not chunk:
         return Seed(
@@ -129,7 +132,7 @@ def preload(
         )
         for r in connection.execute(
             sa.select(sds_portfolio)
-            .where(_in(sds_portfolio.c.mpan, chunk))
+            .where(sds_portfolio.c.sds.in_(services), _in(sds_portfolio.c.mpan, chunk))
             .order_by(sds_portfolio.c.sds, sds_portfolio.c.mpan, sds_portfolio.c.valid_from)
         )
     )
@@ -166,7 +169,11 @@ def preload(
     )
     facts = tuple(
         MpanFacts(r.sds, r.mpan, r.energy_direction, r.energisation)
-        for r in connection.execute(sa.select(sds_mpan_fact).where(_in(sds_mpan_fact.c.mpan, chunk)))
+        for r in connection.execute(
+            sa.select(sds_mpan_fact).where(
+                sds_mpan_fact.c.sds.in_(services), _in(sds_mpan_fact.c.mpan, chunk)
+            )
+        )
     )
     return Seed(
         mpans=records,
