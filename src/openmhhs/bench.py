@@ -44,11 +44,13 @@ import sqlalchemy as sa
 from openmhhs.bulk import gc_paused
 from openmhhs.dataservice.contracts import Contract
 from openmhhs.dcc.access_list import write_access_list
+from openmhhs.dip import schema as s
 from openmhhs.dip.build import MessageFactory, Sender, Site
 from openmhhs.dip.vocabulary import Scenario
 from openmhhs.identity.m16_format import read_json
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore, Mpid
 from openmhhs.market.bus import Market
+from openmhhs.market.workers import Workers
 from openmhhs.periods import Period
 from openmhhs.registration.model import MpanRecord, SupplierPeriod
 from openmhhs.store.bulk import bulk_insert
@@ -58,7 +60,7 @@ from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.tables import appointment, dcc_mdr_notice, message
 from openmhhs.supplier.requests import request_data_service
 
-__all__ = ["STAGES", "run_bench"]
+__all__ = ["LANES", "STAGES", "run_bench"]
 
 TODAY = date(2025, 7, 1)
 SUPPLIER, SDS, RS, LDSO = DipId("1111111111"), DipId("2222222222"), DipId("9000000001"), DipId("9000000020")
@@ -129,58 +131,100 @@ def _load_reference_data(db: Database, cores: list[str]) -> None:
 
 
 # -- stage: appointments ------------------------------------------------------------------------------
-def _appointments(server: str | None, mpans: int) -> dict[str, Any]:
-    cores = _cores(mpans)
-    with _fresh_database(server) as db:
-        _load_reference_data(db, cores)
-        market = Market(db, today=TODAY, batch_size=500)
-        factory = MessageFactory(Sender(SUPPLIER, DipRole.SUP))
-        first_message = _last_message_id(db)
-        started = time.perf_counter()
-        delivered = produced = failed = 0
+LANES = ("batch", "message")
+"""The lanes the appointments stage can time (``--lane``): the batch lane and the per-message one."""
+
+
+def _appointment_requests(market: Market, cores: list[str]) -> list[s.IF031DSApp]:
+    factory = MessageFactory(Sender(SUPPLIER, DipRole.SUP))
+    return [
+        request_data_service(
+            factory,
+            site=Site(MpanCore(core), LDSO, GspGroup("_H")),
+            rs=RS,
+            sds=SDS,
+            sds_mpid=Mpid("SDSB"),
+            effective_from=TODAY,
+            scenario=Scenario.CSP,
+            contract_reference="C-1",
+            now=market.now,
+        )
+        for core in cores
+    ]
+
+
+def _flow(db: Database, cores: list[str], lane: str, workers: int) -> dict[str, Any]:
+    """The full flow for ``cores`` through one lane: seconds, and what it did."""
+    market = Market(db, today=TODAY, batch_size=500)
+    delivered = produced = failed = 0
+    started = time.perf_counter()
+    with Workers(workers if lane == "batch" else 1) as pool:
         for offset in range(0, len(cores), 2_000):
-            requests = [
-                request_data_service(
-                    factory,
-                    site=Site(MpanCore(core), LDSO, GspGroup("_H")),
-                    rs=RS,
-                    sds=SDS,
-                    sds_mpid=Mpid("SDSB"),
-                    effective_from=TODAY,
-                    scenario=Scenario.CSP,
-                    contract_reference="C-1",
-                    now=market.now,
+            requests = _appointment_requests(market, cores[offset : offset + 2_000])
+            if lane == "batch":
+                played, _ = pool.play(
+                    db.url, today=market.today, now=market.now, messages=requests, market=market
                 )
-                for core in cores[offset : offset + 2_000]
-            ]
+                failed += played.refused + played.failed
+                delivered += played.delivered
+                produced += played.produced
+                continue
             failed += sum(1 for r in market.send(requests) if not r.accepted)
             stats = market.run()
             delivered += stats.delivered
             produced += stats.produced
             failed += stats.failed
-        flow = time.perf_counter() - started
+    flow = time.perf_counter() - started
+    with db.read() as connection:
+        appointed = connection.execute(
+            sa.select(sa.func.count()).select_from(appointment).where(appointment.c.service == "DS")
+        ).scalar_one()
+    return {
+        "lane": lane,
+        "workers": workers if lane == "batch" else 1,
+        "appointed": appointed,
+        "failed": failed,
+        "deliveries": delivered,
+        "flow_s": round(flow, 3),
+        "appointments_per_s": round(appointed / flow),
+    }
+
+
+def _appointments(
+    server: str | None, mpans: int, lanes: tuple[str, ...] = ("message",), workers: int = 1
+) -> dict[str, Any]:
+    cores = _cores(mpans)
+    figures: dict[str, dict[str, Any]] = {}
+    for lane in lanes[:-1]:  # each lane on its own fresh database
+        with _fresh_database(server) as db:
+            _load_reference_data(db, cores)
+            figures[lane] = _flow(db, cores, lane, workers)
+    with _fresh_database(server) as db:
+        _load_reference_data(db, cores)
+        first_message = _last_message_id(db)
+        figures[lanes[-1]] = _flow(db, cores, lanes[-1], workers)
         flow_rss = _rss_mb()  # before the floor reads every message back into memory
         with db.read() as connection:
-            appointed = connection.execute(
-                sa.select(sa.func.count()).select_from(appointment).where(appointment.c.service == "DS")
-            ).scalar_one()
             bodies = [
                 bytes(r[0])
                 for r in connection.execute(sa.select(message.c.body).where(message.c.id > first_message))
             ]
         floor, floor_rows = _floor(db, bodies, cores)
+        first = figures[lanes[0]]
         return {
             "mpans": mpans,
-            "appointed": appointed,
-            "failed": failed,
+            "appointed": first["appointed"],
+            "failed": first["failed"],
             "messages": len(bodies),
-            "deliveries": delivered,
-            "flow_s": round(flow, 3),
-            "appointments_per_s": round(appointed / flow),
+            "deliveries": first["deliveries"],
+            "flow_s": first["flow_s"],
+            "appointments_per_s": first["appointments_per_s"],
+            "lanes": figures,
             "floor_s": round(floor, 3),
             "floor_rows": floor_rows,
             "floor_appointments_per_s": round(mpans / floor),
-            "ratio_flow_to_floor": round(flow / floor, 1),
+            "ratio_flow_to_floor": round(first["flow_s"] / floor, 1),
+            "ratio_by_lane": {lane: round(f["flow_s"] / floor, 1) for lane, f in figures.items()},
             "flow_peak_rss_mb": flow_rss,
         }
 
@@ -477,6 +521,8 @@ def run_bench(
     repeat: int,
     http: bool,
     stages: tuple[str, ...] = STAGES,
+    lanes: tuple[str, ...] = LANES,
+    workers: int = 1,
     progress: Callable[[str], None] = lambda stage: None,
 ) -> dict[str, Any]:
     """Run the stages ``repeat`` times; each repetition's figures, and the best of them."""
@@ -486,7 +532,7 @@ def run_bench(
         for stage in stages:
             progress(f"{stage} ({n + 1}/{repeat})")
             if stage == "appointments":
-                runs[stage].append(_in_child(_appointments, database, mpans))
+                runs[stage].append(_in_child(_appointments, database, mpans, lanes, workers))
             elif stage == "point_query":
                 runs[stage].append(_in_child(_point_query, database, rows, queries, http))
             elif stage == "access_list":

@@ -144,3 +144,17 @@ def read_input(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise InputInvalid(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+LaneOption = typer.Option(
+    "--lane",
+    help="batch (default): a chunk of MPANs per transaction, played in memory and written at once "
+    "(a failing chunk is replayed message by message); message: every message in its own step.",
+)
+"""``--lane`` of the commands that do bulk work (migrate, bulk-mdr-change, demo, model run)."""
+
+
+def checked_lane(value: str) -> str:
+    if value not in ("batch", "message"):
+        raise InputInvalid(f"--lane is batch or message, not {value!r}")
+    return value

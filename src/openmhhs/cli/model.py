@@ -16,6 +16,8 @@ from rich.table import Table
 from openmhhs.cli.common import (
     InputInvalid,
     JsonOption,
+    LaneOption,
+    checked_lane,
     coded,
     console,
     emit_json,
@@ -165,6 +167,7 @@ def _run(
     out: Path,
     quiet: bool,
     data_days: int = 0,
+    lane: str = "batch",
 ) -> Summary:
     announce_database(db)
     with db.begin() as connection:
@@ -185,7 +188,7 @@ def _run(
                 tasks[phase] = progress.add_task(phase, total=total)
             progress.update(tasks[phase], completed=done, total=total)
 
-        result = run_market(db, market, members, progress=report, seed=seed)
+        result = run_market(db, market, members, progress=report, seed=seed, lane=lane)
         data_stats = None
         dataset = out / "meterdata"
         if data_days > 0:
@@ -323,14 +326,25 @@ def run_command(
             help="Settlement days of meter data to run after the appointments (0: none).",
         ),
     ] = 2,
+    lane: Annotated[str, LaneOption] = "batch",
     as_json: bool = JsonOption,
 ) -> None:
-    """Load a market description into the database (OPENMHHS_DB) and run it."""
+    """Load a market description into the database (OPENMHHS_DB) and run it (the population's
+    first appointments through the batch lane unless --lane message)."""
+    lane = checked_lane(lane)
     market, text = read_description(description)
     if mpans < 1:
         raise InputInvalid("--mpans must be 1 or more")
     summary = _run(
-        Database(), market, text, mpans=mpans, seed=seed, out=out, quiet=as_json, data_days=data_days
+        Database(),
+        market,
+        text,
+        mpans=mpans,
+        seed=seed,
+        out=out,
+        quiet=as_json,
+        data_days=data_days,
+        lane=lane,
     )
     if as_json:
         emit_json(_summary_json(summary, out))
@@ -367,15 +381,20 @@ def demo_command(
             help="Settlement days of meter data to run after the appointments (0: none).",
         ),
     ] = 2,
+    lane: Annotated[str, LaneOption] = "batch",
     as_json: bool = JsonOption,
 ) -> None:
     """The main job: run the hybrid model (by default) over a realistic population of MPANs on
-    the embedded database, and write an HTML report."""
+    the embedded database, and write an HTML report. The population's first appointments go
+    through the batch lane (--lane message: message by message)."""
+    lane = checked_lane(lane)
     market, text = read_description(scenario)
     if mpans < 1:
         raise InputInvalid("--mpans must be 1 or more")
     db = demo_database(out, fresh=fresh)
-    summary = _run(db, market, text, mpans=mpans, seed=seed, out=out, quiet=as_json, data_days=data_days)
+    summary = _run(
+        db, market, text, mpans=mpans, seed=seed, out=out, quiet=as_json, data_days=data_days, lane=lane
+    )
     if as_json:
         emit_json(_summary_json(summary, out))
     else:

@@ -23,6 +23,8 @@ from openmhhs.bench import STAGES, run_bench
 from openmhhs.cli.common import (
     InputInvalid,
     JsonOption,
+    LaneOption,
+    checked_lane,
     coded,
     console,
     emit_json,
@@ -36,12 +38,27 @@ from openmhhs.dataservice.service import SmartDataService
 from openmhhs.dip.parse import encode
 from openmhhs.ids import DipId
 from openmhhs.market.bulk_mdr import plan_bulk_mdr_change
+from openmhhs.market.lane import DEFAULT_CHUNK, LANES, BatchLane
 from openmhhs.market.migration import Migration, MigrationStats
 from openmhhs.market.outcomes import outcome_of
+from openmhhs.market.workers import default_workers, play_in_workers
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 
 DEFAULT_MIGRATION_SCENARIO = "1a-fully-separated"
+
+WorkersOption = typer.Option(
+    "--workers",
+    help="Processes the batch lane splits the MPANs over (by a stable hash); default: one per core.",
+)
+
+
+def _workers(value: int | None) -> int:
+    if value is None:
+        return default_workers()
+    if value < 1:
+        raise InputInvalid("--workers must be 1 or more")
+    return value
 
 
 def _migration_json(stats: MigrationStats) -> dict[str, Any]:
@@ -78,17 +95,35 @@ def migrate_command(
         int, typer.Option("--batch", min=1, help="MPANs per batch (and per checkpoint).")
     ] = 2_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic population.")] = 2025,
+    lane: Annotated[str, LaneOption] = "batch",
+    workers: Annotated[int | None, WorkersOption] = None,
+    chunk: Annotated[
+        int, typer.Option("--chunk", min=1, help="MPANs per batch-lane transaction (a batch holds several).")
+    ] = DEFAULT_CHUNK,
     as_json: bool = JsonOption,
 ) -> None:
     """Migrate MPANs to MHHS through the real appointment flow (IF-031 for the Data Service and the
     Metering Service, to IF-036), in batches with constant memory. Interrupted, the same command
-    resumes from the last checkpoint without duplicating anything."""
+    resumes from the last checkpoint without duplicating anything. By default each batch goes
+    through the batch lane (a chunk of MPANs per transaction, in memory, over --workers processes);
+    --lane message plays it message by message."""
+    lane = checked_lane(lane)
     if not synthetic:
         raise InputInvalid("only --synthetic migrations exist: pass --synthetic")
     if mpans < 1:
         raise InputInvalid("--mpans must be 1 or more")
     market, text = read_description(scenario)
-    migration = Migration(Database(), market, source=text, total=mpans, seed=seed, batch=batch)
+    migration = Migration(
+        Database(),
+        market,
+        source=text,
+        total=mpans,
+        seed=seed,
+        batch=batch,
+        lane=lane,
+        workers=_workers(workers),
+        chunk=chunk,
+    )
     columns = (
         TextColumn("migrating"),
         BarColumn(),
@@ -130,14 +165,16 @@ def _bench_table(result: dict[str, Any]) -> Table:
     for column in ("stage", "run", "figure", "floor", "ratio", "peak RSS MB"):
         table.add_column(column, justify="left" if column in ("stage", "figure", "floor") else "right")
     for n, run in enumerate(result["stages"].get("appointments", []), start=1):
-        table.add_row(
-            "appointments",
-            str(n),
-            f"{run['appointments_per_s']:,}/s ({run['mpans']:,} in {run['flow_s']} s)",
-            f"{run['floor_appointments_per_s']:,}/s (orjson + bare insert)",
-            f"{run['ratio_flow_to_floor']}x",
-            f"{run['flow_peak_rss_mb']} (flow)",
-        )
+        for lane, figures in run["lanes"].items():
+            workers = f", {figures['workers']} workers" if figures["workers"] > 1 else ""
+            table.add_row(
+                f"appointments ({lane} lane{workers})",
+                str(n),
+                f"{figures['appointments_per_s']:,}/s ({run['mpans']:,} in {figures['flow_s']} s)",
+                f"{run['floor_appointments_per_s']:,}/s (orjson + bare insert)",
+                f"{run['ratio_by_lane'][lane]}x",
+                f"{run['flow_peak_rss_mb']} (flow)",
+            )
     for n, run in enumerate(result["stages"].get("point_query", []), start=1):
         inproc, floor = run["in_process"], run["floor_driver"]
         figure = f"p50 {inproc['p50_us']} µs, p99 {inproc['p99_us']} µs in-process"
@@ -192,6 +229,15 @@ def bench_command(
     http: Annotated[
         bool, typer.Option("--http/--no-http", help="Also time the point query over HTTP.")
     ] = True,
+    lane: Annotated[
+        str,
+        typer.Option(
+            "--lane",
+            help="The appointments stage's lane: batch, message (one message at a time) or both "
+            "(default; each on its own fresh database).",
+        ),
+    ] = "both",
+    workers: Annotated[int | None, WorkersOption] = None,
     out: Annotated[
         Path, typer.Option("-o", "--out", "--output", help="JSON file written with every figure.")
     ] = Path("bench-results/bench.json"),
@@ -207,6 +253,7 @@ def bench_command(
         raise InputInvalid("--database is sqlite or a postgresql:// URL")
     if database == "sqlite":
         database = None
+    lanes = LANES if lane == "both" else (checked_lane(lane),)
     with err_console.status("benchmarking") as status:
         result = run_bench(
             database=database,
@@ -216,6 +263,8 @@ def bench_command(
             repeat=repeat,
             http=http,
             stages=chosen,
+            lanes=lanes,
+            workers=_workers(workers),
             progress=lambda s: status.update(f"benchmarking: {s}"),
         )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -242,13 +291,17 @@ def bulk_mdr_change_command(
         Path | None,
         typer.Option("-o", "--out", "--output", help="Write the IF-034 batch (a JSON array) to this file."),
     ] = None,
+    lane: Annotated[str, LaneOption] = "batch",
+    workers: Annotated[int | None, WorkersOption] = None,
     as_json: bool = JsonOption,
     effective: Annotated[str | None, typer.Option("--effective", hidden=True)] = None,
 ) -> None:
     """Plan an SDS-led change of MDR for every MPAN the SDS serves with --from-mdr on the day
     --from (--effective, its older name, still works): the IF-034 [SDS-MDRUpdate] batch, and
     what would be refused and why (DS001, DS004-DS006 from the SDS's contract; REG1080-REG1084,
-    REG1093, REG1098 from the Registration Service)."""
+    REG1093, REG1098 from the Registration Service). With --apply the batch goes through the
+    batch lane (--lane message: message by message)."""
+    lane = checked_lane(lane)
     market = open_market()
     participant = market.participant(str(DipId(sds)), SmartDataService)
     if not isinstance(participant, SmartDataService) or market.rs is None:
@@ -266,9 +319,23 @@ def bulk_mdr_change_command(
     applied: Counter[str] = Counter()
     if apply and messages:
         results = []
-        for offset in range(0, len(messages), 1_000):
-            results += market.send(messages[offset : offset + 1_000])
-        market.run()
+        if lane == "message":
+            for offset in range(0, len(messages), 1_000):
+                results += market.send(messages[offset : offset + 1_000])
+            market.run()
+        else:
+            count = _workers(workers)
+            if count > 1:
+                _, results = play_in_workers(
+                    market.db.url,
+                    workers=count,
+                    today=market.today,
+                    now=market.now,
+                    messages=messages,
+                    settings=market.settings,
+                )
+            else:
+                results = BatchLane(market).send(messages)
         with market.db.read() as connection:
             store = MarketStore(connection)
             for sent, result in zip(messages, results, strict=True):

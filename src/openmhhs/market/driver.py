@@ -32,6 +32,7 @@ from openmhhs.dip.vocabulary import Scenario
 from openmhhs.ids import DipId, DipRole, Mpid
 from openmhhs.market.bus import Market
 from openmhhs.market.description import MarketDescription, Route, SupplierPlan
+from openmhhs.market.lane import BatchLane
 from openmhhs.market.population import Member
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
@@ -115,8 +116,10 @@ class _Run:
         members: Sequence[Member],
         progress: Progress,
         seed: int,
+        lane: str = "batch",
     ) -> None:
         self.db = db
+        self.lane = lane
         self.market = market
         self.members = list(members)
         self.progress = progress
@@ -179,11 +182,27 @@ class _Run:
             now=now,
         )
 
-    def send(self, market: Market, messages: Iterable[DipMessageStruct | None]) -> list[str]:
+    def send(
+        self,
+        market: Market,
+        messages: Iterable[DipMessageStruct | None],
+        registrations: Sequence[tuple[str, date | None]] = (),
+    ) -> list[str]:
+        """Send ``messages`` (after the RS publishes ``registrations``, IF-001) and run the
+        market until all is delivered: through the batch lane, or message by message."""
         batch = [m for m in messages if m is not None]
-        if not batch:
+        if not batch and not registrations:
             return []
-        results = market.send(batch)
+        if self.lane == "batch":
+            lane = BatchLane(market)
+            results = lane.send(batch, registrations=registrations)
+            self.result.deliveries += lane.stats.delivered
+            self.result.messages += len(batch) + lane.stats.produced
+            self.result.failed += lane.stats.failed
+            return [r.correlation_id or "" for r in results]
+        if registrations:
+            market.registrations_changed(list(registrations))
+        results = market.send(batch) if batch else []
         stats = market.run()
         self.result.deliveries += stats.delivered
         self.result.messages += len(batch) + stats.produced
@@ -470,7 +489,7 @@ class _Run:
                 )
             )
         market = self.new_market(day)
-        market.registrations_changed([(str(m.record.mpan), ssd) for m in chosen])
+        changed: list[tuple[str, date | None]] = [(str(m.record.mpan), ssd) for m in chosen]
         messages: list[DipMessageStruct | None] = []
         for member in chosen:
             moved = Member(member.record, gainer, group.name, group.model or self.market.model, group.route)
@@ -491,7 +510,7 @@ class _Run:
             self.result.changes_of_supplier.append(str(member.record.mpan))
             self._busy.add(str(member.record.mpan))
         self.result.appointments_requested += sum(1 for m in messages if m is not None)
-        correlations = self.send(market, messages)
+        correlations = self.send(market, messages, changed)
         self.result.example_correlation = correlations[0] if correlations else None
 
     def days_pass(self, until: date) -> None:
@@ -525,12 +544,18 @@ def run_market(
     seed: int = 2025,
     mdr_change_share: float = 0.01,
     change_of_supplier_share: float = 0.01,
+    lane: str = "batch",
 ) -> RunResult:
-    """The main job's flows over a loaded market and population."""
-    run = _Run(db, market, members, progress, seed)
+    """The main job's flows over a loaded market and population: the population's bulk work
+    (its registrations reaching the DCC, every MPAN's first appointments) through the batch
+    lane unless ``lane="message"``; the cases and changes message by message."""
+    run = _Run(db, market, members, progress, seed, lane)
     started = time.perf_counter()
     first = run.new_market(market.start)  # the loaded registrations reach the DCC (IF-001)
-    if first.registrations_changed([(str(m.record.mpan), None) for m in members]):
+    loaded: list[tuple[str, date | None]] = [(str(m.record.mpan), None) for m in members]
+    if lane == "batch":
+        run.send(first, [], loaded)
+    elif first.registrations_changed(loaded):
         first.deliver()
     reserved = run.decision_cases()
     run._busy |= reserved

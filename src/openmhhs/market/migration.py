@@ -3,7 +3,10 @@ electricity MPANs) streamed through the real appointment flow in batches.
 
 Each batch registers its MPANs, sends the Supplier's IF-031 for the Data Service and the
 Metering Service, runs the market until every resulting message is delivered, then records
-its checkpoint in ``market_state``. Memory is that of one batch, whatever the total.
+its checkpoint in ``market_state``. Memory is that of one batch, whatever the total. By
+default the batch goes through the batch lane (``market.lane``: a chunk of MPANs per
+transaction, in memory, split over worker processes by MPAN); ``lane="message"`` plays it
+message by message (``Market.send`` + ``Market.run``).
 
 Resuming after a crash (or a kill) continues from the checkpoint: the interrupted batch is
 re-made from its indices (member ``i`` depends only on the seed and ``i``); MPANs already
@@ -31,8 +34,10 @@ from openmhhs.failpoints import failpoint
 from openmhhs.market.bus import Market
 from openmhhs.market.description import MarketDescription
 from openmhhs.market.driver import _Run, _Suppliers
+from openmhhs.market.lane import DEFAULT_CHUNK, BatchLane
 from openmhhs.market.loader import load_market, register_population
 from openmhhs.market.population import Member, synthetic_members
+from openmhhs.market.workers import Workers
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.tables import message, mpan
@@ -106,9 +111,18 @@ class Migration:
         total: int,
         seed: int = 2025,
         batch: int = 2_000,
+        lane: str = "batch",
+        workers: int = 1,
+        chunk: int = DEFAULT_CHUNK,
     ) -> None:
         if total < 1 or batch < 1:
             raise MigrationRefused("--mpans and --batch must be 1 or more")
+        if workers < 1:
+            raise MigrationRefused("--workers must be 1 or more")
+        self.lane = lane
+        self.workers = workers
+        self._pool: Workers | None = None
+        self.chunk = chunk
         self.db = db
         self.market = market
         self.source = source
@@ -151,6 +165,10 @@ class Migration:
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self, *, now: datetime, progress: Progress = lambda done, total: None) -> MigrationStats:
+        with Workers(self.workers if self.lane == "batch" else 1) as self._pool:
+            return self._run(now, progress)
+
+    def _run(self, now: datetime, progress: Progress) -> MigrationStats:
         point = self._start(now)
         stats = MigrationStats(total=point.total, done_before=point.done, done=point.done)
         flows = _Run(self.db, self.market, [], lambda *_: None, point.seed)
@@ -165,15 +183,19 @@ class Migration:
             members = synthetic_members(self.market, seed=point.seed, start=point.done, count=count)
             self._register(members, stats, check=first)
             market = Market(self.db, today=day, batch_size=500)
-            market.registrations_changed([(str(m.record.mpan), None) for m in members])
+            registrations = [(str(m.record.mpan), None) for m in members]
             messages = self._requests(flows, market, members, stats, check=first)
-            for offset in range(0, len(messages), 1_000):
-                results = market.send(messages[offset : offset + 1_000])
-                stats.failed += sum(1 for r in results if not r.accepted)
-            run = market.run()
-            stats.deliveries += run.delivered
-            stats.messages += len(messages) + run.produced
-            stats.failed += run.failed
+            if self.lane == "message":
+                market.registrations_changed(registrations)
+                for offset in range(0, len(messages), 1_000):
+                    results = market.send(messages[offset : offset + 1_000])
+                    stats.failed += sum(1 for r in results if not r.accepted)
+                run = market.run()
+                stats.deliveries += run.delivered
+                stats.messages += len(messages) + run.produced
+                stats.failed += run.failed
+            else:
+                self._in_lane(market, messages, registrations, stats)
             failpoint("migrate.batch.before-checkpoint")
             elapsed = time.perf_counter() - started
             point = msgspec.structs.replace(point, done=point.done + count, seconds=point.seconds + elapsed)
@@ -186,6 +208,31 @@ class Migration:
             first = False
             progress(point.done, point.total)
         return stats
+
+    def _in_lane(
+        self,
+        market: Market,
+        messages: list[DipMessageStruct],
+        registrations: list[tuple[str, None]],
+        stats: MigrationStats,
+    ) -> None:
+        """The batch through the batch lane: in this process, or split over the workers."""
+        if self._pool is not None and self._pool.count > 1:
+            played, _ = self._pool.play(
+                self.db.url,
+                today=market.today,
+                now=market.now,
+                messages=messages,
+                registrations=registrations,
+                chunk=self.chunk,
+            )
+        else:
+            lane = BatchLane(market, chunk=self.chunk)
+            lane.send(messages, registrations=registrations)
+            played = lane.stats
+        stats.failed += played.refused + played.failed
+        stats.deliveries += played.delivered
+        stats.messages += len(messages) + played.produced
 
     def _register(self, members: Sequence[Member], stats: MigrationStats, *, check: bool) -> None:
         """Register the batch's MPANs; after a crash, only those not yet registered."""
