@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from openmhhs.dataservice.contracts import Contract
@@ -91,6 +92,15 @@ def _request(correlation: str, received: date) -> AppointmentRequest:
     )
 
 
+def _body(reference: str, correlation: str | None) -> bytes:
+    """A body carrying what the message log reads from it (the SQL log keeps the sender unique
+    reference and correlation id only as keys, and reads them back from the body)."""
+    s1: dict[str, str] = {"senderUniqueReference": reference, "senderRoleID": "SUP"}
+    if correlation is not None:
+        s1["senderCorrelationID"] = correlation
+    return orjson.dumps({"CommonBlock": {"S1": s1}})
+
+
 def _message(reference: str, correlation: str | None, recipients: tuple[tuple[str, str], ...]) -> NewMessage:
     return NewMessage(
         reference=reference,
@@ -103,7 +113,7 @@ def _message(reference: str, correlation: str | None, recipients: tuple[tuple[st
         transaction_id=f"T-{reference}",
         at=AT,
         origin="submitted",
-        body=b'{"x": 1}',
+        body=_body(reference, correlation),
         recipients=recipients,
     )
 
@@ -209,7 +219,7 @@ def scenario(uow: UnitOfWork) -> list[Any]:
         transaction_id="T-m1",
         at=AT,
         origin="submitted",
-        body=b"{}",
+        body=_body("m1", "x1"),
     )
     log.add_deliveries(first_id, [str(SDS)])
     log.add_deliveries(first_id, ["9999999999"], state="mailbox")
@@ -225,7 +235,7 @@ def scenario(uow: UnitOfWork) -> list[Any]:
             transaction_id="T-m1b",
             at=AT,
             origin="submitted",
-            body=b"{}",
+            body=_body("m1", "x9"),
         )
     seen.append([log.correlation_seen("x1", other_than="m2"), log.correlation_seen("x1", other_than="m1")])
     seen.append([log.reference_seen("m1"), log.reference_seen("m2"), log.has_pending()])
