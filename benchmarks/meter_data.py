@@ -35,7 +35,7 @@ from openmhhs.market.population import population
 from openmhhs.meterdata.dataset import write_block
 from openmhhs.meterdata.engine import BLOCK, run_dataset
 from openmhhs.meterdata.meters import SimulatedMeters
-from openmhhs.meterdata.snapshot import RegistrySnapshots
+from openmhhs.meterdata.snapshot import annual_wh
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 
@@ -67,10 +67,12 @@ def main() -> None:
     setup = time.perf_counter() - started
     first = description.start
     last = first + timedelta(days=args.days - 1)
-    snapshots = RegistrySnapshots(db)
-    mpans = sorted(snapshots.sites)
-    annual = [snapshots.sites[m].annual_wh for m in mpans]
-    export = [4.0 if snapshots.sites[m].energy_direction == "E" else 0.0 for m in mpans]
+    with db.read() as connection:
+        records = list(MarketStore(connection).iter_mpans())
+    mpans = [str(r.mpan) for r in records]
+    annual = [annual_wh(r) for r in records]
+    export = [4.0 if r.energy_direction == "E" else 0.0 for r in records]
+    del records
     meters = SimulatedMeters(11)
     scratch = Path(tempfile.mkdtemp(prefix="openmhhs-bench-floor-"))
 
