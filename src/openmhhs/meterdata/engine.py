@@ -208,9 +208,9 @@ def run_dataset(
         scheduler if scheduler is not None else cluster
     )
     try:
-        limit = IN_FLIGHT * max(1, len(client.scheduler_info()["workers"]))  # type: ignore[no-untyped-call]
+        limit = IN_FLIGHT * max(1, len(client.scheduler_info()["workers"]))
         running: Any = as_completed()  # type: ignore[no-untyped-call]
-        days_of: dict[str, date] = {}
+        days_of: dict[Any, date] = {}
         latest: dict[int, Any] = {}
 
         def collect() -> None:

@@ -39,8 +39,8 @@ from openmhhs.dcc.access import (
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.meterdata.gate import dcc_user_roles, presented_id
 from openmhhs.registration.model import MpanRecord
-from openmhhs.store.database import Database
 from openmhhs.store import snapshot_reads
+from openmhhs.store.database import Database
 from openmhhs.store.dcc_repo import DccRepository
 from openmhhs.store.identity_repo import load_registry
 from openmhhs.store.market_repo import MarketStore

@@ -18,7 +18,9 @@ _PORTFOLIOS = "SELECT mpan, sds, supplier FROM sds_portfolio WHERE " + _IN_FORCE
 _INSTRUCTIONS = "SELECT mpan, sds, mdr FROM mdr_instruction WHERE " + _IN_FORCE + " ORDER BY mpan, id"
 
 
-def portfolios_on(connection: Connection, day: date, *, batch: int = 20_000) -> Iterator[tuple[str, str, str]]:
+def portfolios_on(
+    connection: Connection, day: date, *, batch: int = 20_000
+) -> Iterator[tuple[str, str, str]]:
     """(MPAN, SDS, supplier) of every MPAN an SDS serves on ``day``, in MPAN order."""
     return _stream(connection, _PORTFOLIOS, day, "openmhhs_snapshot_portfolios", batch)
 
