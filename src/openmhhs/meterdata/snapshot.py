@@ -43,7 +43,6 @@ from openmhhs.store import snapshot_reads
 from openmhhs.store.database import Database
 from openmhhs.store.dcc_repo import DccRepository
 from openmhhs.store.identity_repo import load_registry
-from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.meterdata_repo import MeterDataStore
 
 __all__ = ["SCHEMA", "RegistrySnapshots", "Snapshot", "annual_wh", "gate_records"]
@@ -105,13 +104,33 @@ class _Site:
 
 def annual_wh(record: MpanRecord) -> int:
     """The simulated site's annual consumption (Wh): domestic or not, drawn per MPAN."""
-    rng = random.Random(f"annual/{record.mpan}")
-    annual = 1800 + rng.random() * 3500 if record.domestic else 8000 + rng.random() * 40000
+    return _annual_wh(str(record.mpan), domestic=record.domestic)
+
+
+def _annual_wh(mpan: str, *, domestic: bool) -> int:
+    rng = random.Random(f"annual/{mpan}")
+    annual = 1800 + rng.random() * 3500 if domestic else 8000 + rng.random() * 40000
     return int(annual * 1000)
 
 
+_NO_SUPPLIER = date(2000, 1, 1)
+
+
+def _site_of(site: snapshot_reads.Site) -> _Site:
+    """``_site`` of a streamed row."""
+    mpan, distributor, gsp_group, connection_type, domestic, direction, first = site
+    return _Site(
+        distributor,
+        gsp_group,
+        connection_type,
+        first or _NO_SUPPLIER,
+        direction,
+        _annual_wh(mpan, domestic=domestic),
+    )
+
+
 def _site(record: MpanRecord) -> _Site:
-    start = min((p.period.start for p in record.suppliers), default=date(2000, 1, 1))
+    start = min((p.period.start for p in record.suppliers), default=_NO_SUPPLIER)
     return _Site(
         str(record.distributor),
         str(record.gsp_group),
@@ -148,18 +167,22 @@ class RegistrySnapshots:
         ``b * block_size`` to ``(b + 1) * block_size`` in MPAN order (the same blocks every
         day); a block may have no rows (no MPAN of it served that day)."""
         with self.db.read() as connection:
-            sites = MarketStore(connection).iter_mpans(batch=block_size)
-            records = _Ordered(DccRepository(connection).iter_records())
-            served = _Ordered((r[0], r) for r in snapshot_reads.portfolios_on(connection, day))
-            instructed = _Ordered((r[0], r) for r in snapshot_reads.mdr_instructions_on(connection, day))
+            sites = snapshot_reads.sites(connection, batch=block_size)
+            records = _Ordered(DccRepository(connection).iter_records(batch=block_size))
+            served = _Ordered(
+                (r[0], r) for r in snapshot_reads.portfolios_on(connection, day, batch=block_size)
+            )
+            instructed = _Ordered(
+                (r[0], r) for r in snapshot_reads.mdr_instructions_on(connection, day, batch=block_size)
+            )
             current = list(islice(sites, block_size))
             block = 0
             while current:
                 following = list(islice(sites, block_size))
-                bound = str(following[0].mpan) if following else None
+                bound = following[0][0] if following else None
                 table = self.table(
                     day,
-                    {str(r.mpan): _site(r) for r in current},
+                    {r[0]: _site_of(r) for r in current},
                     dict(records.until(bound)),
                     [r for _, r in served.until(bound)],
                     [r for _, r in instructed.until(bound)],
