@@ -5,8 +5,9 @@ sender in a block parsed against the schema), Parquet written, for --mpans MPANs
 days, beside a floor measured in the same run: the same meters' values generated and written
 to Parquet (the same encoding), nothing else. Reported: the whole run, and the (day, block)
 tasks alone (what a worker does: the per-worker figure a cluster scales), each in wall-clock
-and in CPU time (on a shared machine CPU time is the steadier figure), bytes on disk per value,
-and the process's peak memory.
+and in CPU time (on a shared machine CPU time is the steadier figure), the day's registry
+snapshot alone as a client streams it (CPU per MPAN-day, its one-off start-up excluded), the
+tasks and the snapshot together, bytes on disk per value, and the process's peak memory.
 
     python benchmarks/meter_data.py [--mpans 10000] [--days 7] [--out bench-results/meter_data.json]
 """
@@ -35,7 +36,7 @@ from openmhhs.market.population import population
 from openmhhs.meterdata.dataset import write_block
 from openmhhs.meterdata.engine import BLOCK, run_dataset
 from openmhhs.meterdata.meters import SimulatedMeters
-from openmhhs.meterdata.snapshot import RegistrySnapshots
+from openmhhs.meterdata.snapshot import RegistrySnapshots, annual_wh
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 
@@ -67,10 +68,12 @@ def main() -> None:
     setup = time.perf_counter() - started
     first = description.start
     last = first + timedelta(days=args.days - 1)
-    snapshots = RegistrySnapshots(db)
-    mpans = sorted(snapshots.sites)
-    annual = [snapshots.sites[m].annual_wh for m in mpans]
-    export = [4.0 if snapshots.sites[m].energy_direction == "E" else 0.0 for m in mpans]
+    with db.read() as connection:
+        records = list(MarketStore(connection).iter_mpans())
+    mpans = [str(r.mpan) for r in records]
+    annual = [annual_wh(r) for r in records]
+    export = [4.0 if r.energy_direction == "E" else 0.0 for r in records]
+    del records
     meters = SimulatedMeters(11)
     scratch = Path(tempfile.mkdtemp(prefix="openmhhs-bench-floor-"))
 
@@ -107,6 +110,17 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     shutil.rmtree(dataset, ignore_errors=True)
 
+    # the snapshot alone, as a client builds it day after day (its one-off start-up excluded):
+    # what it costs per MPAN-day at any scale
+    snapshots = RegistrySnapshots(db)
+    cpu = time.process_time()
+    snapshot_rows = sum(
+        s.table.num_rows
+        for i in range(args.days)
+        for _, s in snapshots.blocks(first + timedelta(days=i), BLOCK)
+    )
+    snapshot_cpu = time.process_time() - cpu
+
     result = {
         "benchmark": "meter_data",
         "database": "sqlite" if url.startswith("sqlite") else "postgresql",
@@ -133,6 +147,14 @@ def main() -> None:
             "values_per_second": round(stats.values / stats.task_seconds),
             "values_per_cpu_second": round(stats.values / stats.task_cpu_seconds),
         },
+        "snapshot_alone_one_core": {
+            "cpu_seconds": round(snapshot_cpu, 3),
+            "rows": snapshot_rows,
+            "cpu_us_per_mpan_day": round(snapshot_cpu / stats.mpan_days * 1_000_000, 1),
+        },
+        "tasks_plus_snapshot_values_per_cpu_second": round(
+            stats.values / (stats.task_cpu_seconds + snapshot_cpu)
+        ),
         "floor_generate_and_write_parquet": {
             "seconds": round(floor_seconds, 2),
             "values_per_second": round(floor_values / floor_seconds),

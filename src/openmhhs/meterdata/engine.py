@@ -11,10 +11,9 @@ nothing: the scheduler runs its tasks again, and a block's files are replaced wh
 
 from __future__ import annotations
 
-import bisect
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,11 +29,15 @@ from openmhhs.meterdata.meters import FaultPlan
 from openmhhs.meterdata.pipeline import BlockState, process_block
 from openmhhs.meterdata.snapshot import RegistrySnapshots, Snapshot
 from openmhhs.store.database import Database
+from openmhhs.store.market_repo import MarketStore
 
 __all__ = ["BLOCK", "EngineStats", "run_dataset"]
 
 BLOCK = 2000
 """MPANs per block (the MPANs of the market in MPAN order, 2,000 at a time, the same every day)."""
+IN_FLIGHT = 3
+"""Tasks submitted and not yet collected, per worker: enough to keep a worker busy while the
+client builds the next block's snapshot, few enough to bound memory."""
 TINY = 200_000
 """Half-hourly values below which an embedded run stays in-process (no worker processes)."""
 
@@ -135,15 +138,6 @@ def _true(column: pa.ChunkedArray) -> int:
     return int(pc.sum(column).as_py() or 0)
 
 
-def _blocks(snapshot: Snapshot, starts: list[str]) -> list[tuple[int, Snapshot]]:
-    """The day's snapshot cut at the fixed block boundaries (its rows are in MPAN order)."""
-    mpans = snapshot.table.column("mpan").to_pylist()
-    cuts: dict[int, list[int]] = {}
-    for i, mpan in enumerate(mpans):
-        cuts.setdefault(bisect.bisect_right(starts, mpan) - 1, []).append(i)
-    return [(b, snapshot.block(rows[0], len(rows))) for b, rows in sorted(cuts.items())]
-
-
 def run_dataset(
     db: Database,
     first: date,
@@ -157,32 +151,47 @@ def run_dataset(
     block_size: int = BLOCK,
     progress: Progress | None = None,
 ) -> EngineStats:
-    """Run the days ``first`` to ``last`` over the market in ``db`` into ``dataset``."""
+    """Run the days ``first`` to ``last`` over the market in ``db`` into ``dataset``: each
+    day's snapshot is streamed block by block and each block's task submitted as soon as its
+    snapshot exists, with at most ``IN_FLIGHT`` tasks per worker waiting or running, so the
+    client and every worker hold a few blocks whatever the number of MPANs."""
     clock = time.perf_counter()
     snapshots = RegistrySnapshots(db)
-    mpans = sorted(snapshots.sites)
-    starts = mpans[::block_size] or [""]
+    with db.read() as connection:
+        count = MarketStore(connection).count_mpans()
+    total = -(-count // block_size)
     window = list(days(first, last))
     dataset.mkdir(parents=True, exist_ok=True)
     target = str(dataset.resolve())
     stats = EngineStats(snapshot_seconds=time.perf_counter() - clock)
 
-    def day_blocks(day: date) -> list[tuple[int, Snapshot]]:
-        started = time.perf_counter()
-        parts = _blocks(snapshots.day(day), starts)
-        stats.snapshot_seconds += time.perf_counter() - started
-        return parts
+    def day_blocks(day: date) -> Iterator[tuple[int, Snapshot]]:
+        """The day's blocks, timing their building (in the client) as snapshot seconds."""
+        parts = snapshots.blocks(day, block_size)
+        while True:
+            started = time.perf_counter()
+            part = next(parts, None)
+            stats.snapshot_seconds += time.perf_counter() - started
+            if part is None:
+                return
+            yield part
 
-    if scheduler is None and (workers == 0 or (workers is None and len(mpans) * len(window) * 48 < TINY)):
+    done: dict[date, int] = dict.fromkeys(window, 0)
+
+    def finished(day: date) -> None:
+        done[day] += 1
+        if progress is not None:
+            progress(day, done[day], total)
+
+    if scheduler is None and (workers == 0 or (workers is None and count * len(window) * 48 < TINY)):
         previous: dict[int, Any] = {}
         for day in window:
-            parts = day_blocks(day)
-            for done, (block, snapshot) in enumerate(parts, 1):
-                previous[block] = block_task(snapshot, block, previous.get(block), target, seed, faults)
-                _count(stats, day, previous[block][1])
-                if progress is not None:
-                    progress(day, done, len(parts))
-            if not parts and progress is not None:
+            for block, snapshot in day_blocks(day):
+                if snapshot.table.num_rows:
+                    previous[block] = block_task(snapshot, block, previous.get(block), target, seed, faults)
+                    _count(stats, day, previous[block][1])
+                finished(day)
+            if not total and progress is not None:
                 progress(day, 0, 0)
         return stats
     from distributed import Client, LocalCluster, as_completed  # noqa: PLC0415 (only a parallel run pays for it)
@@ -199,13 +208,22 @@ def run_dataset(
         scheduler if scheduler is not None else cluster
     )
     try:
-        futures: dict[Any, tuple[date, int]] = {}
+        limit = IN_FLIGHT * max(1, len(client.scheduler_info()["workers"]))
+        running: Any = as_completed()  # type: ignore[no-untyped-call]
+        days_of: dict[Any, date] = {}
         latest: dict[int, Any] = {}
-        totals: dict[date, int] = {}
+
+        def collect() -> None:
+            future = next(running)
+            day = days_of.pop(future.key)
+            _count(stats, day, future.result()[1])
+            finished(day)
+
         for day in window:
-            parts = day_blocks(day)
-            totals[day] = len(parts)
-            for block, snapshot in parts:
+            for block, snapshot in day_blocks(day):
+                if not snapshot.table.num_rows:
+                    finished(day)
+                    continue
                 future = client.submit(
                     block_task,
                     snapshot,
@@ -218,14 +236,14 @@ def run_dataset(
                     retries=3,
                 )
                 latest[block] = future
-                futures[future] = (day, block)
-        finished: dict[date, int] = dict.fromkeys(window, 0)
-        for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-            day, _ = futures[future]
-            _count(stats, day, future.result()[1])
-            finished[day] += 1
-            if progress is not None:
-                progress(day, finished[day], totals[day])
+                days_of[future.key] = day
+                running.add(future)
+                while running.count() >= limit:
+                    collect()
+            if not total and progress is not None:
+                progress(day, 0, 0)
+        while running.count():
+            collect()
     finally:
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:

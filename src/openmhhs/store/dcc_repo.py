@@ -25,6 +25,9 @@ _IN_FORCE_SQLITE = (
     "SELECT mpan, mdr, max(id) FROM dcc_mdr_notice WHERE valid_from <= ? GROUP BY mpan ORDER BY mpan"
 )
 
+_ALL_MDRS = "SELECT mpan, mdr, valid_from FROM dcc_mdr_notice ORDER BY mpan, id"
+_ALL_SUPPLIES = "SELECT mpan, supplier, energy_direction, valid_from FROM dcc_supply_notice ORDER BY mpan, id"
+
 _INSERT_MDR = sa.insert(dcc_mdr_notice)
 _INSERT_SUPPLY = sa.insert(dcc_supply_notice)
 _MDR_COLUMNS = (dcc_mdr_notice.c.mpan, dcc_mdr_notice.c.mdr, dcc_mdr_notice.c.valid_from)
@@ -122,15 +125,11 @@ class DccRepository:
         """Every MPAN's records."""
         return dict(self.iter_records())
 
-    def iter_records(self) -> Iterator[tuple[str, DccRecords]]:
-        """(MPAN, records) for every MPAN the DCC has heard of, in MPAN order, streamed."""
-        mdrs = self._stream(
-            sa.select(*_MDR_COLUMNS).order_by(dcc_mdr_notice.c.mpan, dcc_mdr_notice.c.id), MdrNotice
-        )
-        supplies = self._stream(
-            sa.select(*_SUPPLY_COLUMNS).order_by(dcc_supply_notice.c.mpan, dcc_supply_notice.c.id),
-            SupplyNotice,
-        )
+    def iter_records(self, *, batch: int = 20_000) -> Iterator[tuple[str, DccRecords]]:
+        """(MPAN, records) for every MPAN the DCC has heard of, in MPAN order, streamed
+        ``batch`` rows at a time through the driver's own cursors (server-side on PostgreSQL)."""
+        mdrs = self._stream(_ALL_MDRS, "openmhhs_dcc_mdrs", MdrNotice, batch)
+        supplies = self._stream(_ALL_SUPPLIES, "openmhhs_dcc_supplies", SupplyNotice, batch)
         next_mdr = next(mdrs, None)
         next_supply = next(supplies, None)
         while next_mdr is not None or next_supply is not None:
@@ -145,7 +144,22 @@ class DccRepository:
                 next_supply = next(supplies, None)
             yield core, DccRecords.received(got_mdrs, got_supplies)
 
-    def _stream(self, query: Any, kind: Any) -> Iterator[tuple[str, list[Any]]]:
-        rows = self.connection.execute(query.execution_options(yield_per=20_000))
-        for core, group in groupby(rows, key=lambda r: r[0]):
-            yield core, [kind(*r) for r in group]
+    def _stream(self, query: str, name: str, kind: Any, batch: int) -> Iterator[tuple[str, list[Any]]]:
+        raw: Any = self.connection.connection.dbapi_connection
+        if self.connection.dialect.name == "postgresql":
+            cursor = raw.cursor(name=name)
+            cursor.itersize = batch
+        else:
+            cursor = raw.cursor()
+        cursor.execute(query)
+        try:
+            rows = (r for chunk in iter(lambda: cursor.fetchmany(batch), []) for r in chunk)
+            for core, group in groupby(rows, key=lambda r: r[0]):
+                yield core, [kind(*r[:-1], _day(r[-1])) for r in group]
+        finally:
+            cursor.close()
+
+
+def _day(value: date | str) -> date:
+    """A DATE column's value (SQLite's driver hands it back as text)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
