@@ -8,8 +8,11 @@ so the peak resident memory reported for a stage is that stage's alone:
   the DCC's [DCC-MDROutcome], every message schema-checked and persisted) beside its floor:
   the same messages only parsed and serialised with orjson, plus one bare insert per
   appointment row into the same database. The ratio is flow time / floor time.
-- ``point_query``: "which SDS and MDR has MPAN M on day D", p50/p99 in microseconds, in-process
-  and over HTTP (the query API under uvicorn on loopback), on a table of ``--rows`` appointments.
+- ``point_query``: "which SDS and MDR has MPAN M on day D", p50/p99 in microseconds: in-process
+  through the readers' point query (``store.queries.ServedOn``, a prepared statement on the
+  driver's cursor), through SQLAlchemy Core (``MarketStore.data_service_on``) and over HTTP (the
+  query API under uvicorn on loopback), beside the bare statement on the driver's cursor, on a
+  table of ``--rows`` appointments.
 - ``access_list``: the DCC's daily list (every MPAN with its MDR's 4-character id as of the
   day) from the DCC's own [DCC-MDROutcome] records for ``--rows`` appointments, streamed to a
   CSV file: seconds and peak memory, beside the floor of reading the same records with a bare
@@ -55,6 +58,7 @@ from openmhhs.store.bulk import bulk_insert
 from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import ImportMode, import_isd
 from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.queries import ServedOn
 from openmhhs.store.tables import appointment, dcc_mdr_notice, message
 from openmhhs.supplier.requests import request_data_service
 
@@ -281,23 +285,32 @@ def _point_query(server: str | None, rows: int, queries: int, http: bool) -> dic
         asks = [(rng.choice(cores), TODAY + timedelta(days=rng.randrange(14))) for _ in range(queries)]
         samples: list[int] = []
         found = 0
-        with db.read() as connection:
-            store = MarketStore(connection)
+        with db.read() as connection, ServedOn(connection) as served:
             for core, day in asks[:200]:  # warm the statement cache and the pages
-                store.data_service_on(core, day)
+                served.data_service(core, day)
             clock = time.perf_counter_ns
             for core, day in asks:
                 t0 = clock()
-                hit = store.data_service_on(core, day)
+                hit = served.data_service(core, day)
                 samples.append(clock() - t0)
                 found += hit is not None
-            # floor: the same statement through the driver's own cursor
+            # the same question through SQLAlchemy Core (MarketStore), as before the driver's cursor
+            store = MarketStore(connection)
+            for core, day in asks[:200]:
+                store.data_service_on(core, day)
+            core_samples: list[int] = []
+            for core, day in asks:
+                t0 = clock()
+                store.data_service_on(core, day)
+                core_samples.append(clock() - t0)
+            # floor: the bare statement through the driver's own cursor
             floor_samples = _driver_floor(connection, asks)
         result: dict[str, Any] = {
             "rows": rows,
             "queries": queries,
             "found": found,
             "in_process": _percentiles(samples),
+            "via_sqlalchemy": _percentiles(core_samples),
             "floor_driver": _percentiles(floor_samples),
         }
         result["ratio_p50_to_floor"] = round(
