@@ -36,6 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -48,6 +49,7 @@ from openmhhs.bulk import gc_paused
 from openmhhs.dataservice.contracts import Contract
 from openmhhs.dcc.access_list import write_access_list
 from openmhhs.dip.build import MessageFactory, Sender, Site
+from openmhhs.dip.parse import encode, parse
 from openmhhs.dip.vocabulary import Scenario
 from openmhhs.identity.m16_format import read_json
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore, Mpid
@@ -59,7 +61,7 @@ from openmhhs.store.database import Database
 from openmhhs.store.identity_repo import ImportMode, import_isd
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.queries import ServedOn
-from openmhhs.store.tables import appointment, dcc_mdr_notice, message
+from openmhhs.store.tables import appointment, dcc_mdr_notice, message, metadata
 from openmhhs.supplier.requests import request_data_service
 
 __all__ = ["STAGES", "run_bench"]
@@ -140,6 +142,7 @@ def _appointments(server: str | None, mpans: int) -> dict[str, Any]:
         market = Market(db, today=TODAY, batch_size=500)
         factory = MessageFactory(Sender(SUPPLIER, DipRole.SUP))
         first_message = _last_message_id(db)
+        marks = _marks(db)  # what the tables held before the flow: the floor copies what it adds
         started = time.perf_counter()
         delivered = produced = failed = 0
         for offset in range(0, len(cores), 2_000):
@@ -173,7 +176,8 @@ def _appointments(server: str | None, mpans: int) -> dict[str, Any]:
                 for r in connection.execute(sa.select(message.c.body).where(message.c.id > first_message))
             ]
         floor, floor_rows = _floor(db, bodies, cores)
-        return {
+        required = _required_work_floor(db, server, marks, appointed=appointed, flow_s=flow, chunk=2_000)
+        return required | {
             "mpans": mpans,
             "appointed": appointed,
             "failed": failed,
@@ -217,6 +221,139 @@ def _floor(db: Database, bodies: list[bytes], cores: list[str]) -> tuple[float, 
     with db.begin() as connection:
         scratch.drop(connection)
     return elapsed, len(rows)
+
+
+# -- the required-work floor and the footprint --------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """What the database held before the flow: per table its rows and largest ``id`` (None
+    without one), and its bytes in use."""
+
+    tables: dict[str, tuple[int, int | None]]
+    size: int
+
+
+def _marks(db: Database) -> _Marks:
+    tables: dict[str, tuple[int, int | None]] = {}
+    with db.read() as connection:
+        for table in metadata.sorted_tables:
+            count = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            top = (
+                connection.execute(sa.select(sa.func.max(table.c.id))).scalar_one()
+                if "id" in table.c
+                else None
+            )
+            tables[table.name] = (int(count), None if top is None else int(top))
+        return _Marks(tables, _database_bytes(connection))
+
+
+def _database_bytes(connection: sa.Connection) -> int:
+    """The database's size in use: SQLite's pages less its free ones; PostgreSQL's database."""
+    if connection.dialect.name == "sqlite":
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+        free = connection.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+        size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+        return int((pages - free) * size)
+    return int(connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one())
+
+
+def _written(
+    db: Database, marks: _Marks
+) -> tuple[dict[str, tuple[list[str], list[tuple[Any, ...]]]], list[bytes], list[str]]:
+    """What the flow wrote, as the driver reads it back: per table (in metadata order) its
+    columns (less the ``id`` the database numbers) and new rows; the messages' bodies as
+    logged; tables that changed without new rows to tell apart (reported, not copied)."""
+    written: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+    unclear: list[str] = []
+    with db.read() as connection:
+        raw: Any = connection.connection.dbapi_connection
+        cursor = raw.cursor()
+        for table in metadata.sorted_tables:
+            count, top = marks.tables[table.name]
+            columns = [c.name for c in table.columns if c.name != "id"]
+            select = f"SELECT {', '.join(columns)} FROM {table.name}"
+            if top is not None or ("id" in table.c and count == 0):
+                cursor.execute(f"{select} WHERE id > {int(top or 0)} ORDER BY id")
+            elif count == 0:
+                cursor.execute(select)
+            else:
+                now = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                if now != count:
+                    unclear.append(str(table.name))
+                continue
+            rows = [tuple(row) for row in cursor.fetchall()]
+            if rows:
+                written[str(table.name)] = (columns, rows)
+        cursor.close()
+        first = marks.tables[message.name][1] or 0
+        bodies = [m.body for m in MarketStore(connection).messages(after_id=first)]
+    return written, bodies, unclear
+
+
+def _required_work_floor(
+    db: Database,
+    server: str | None,
+    marks: _Marks,
+    *,
+    appointed: int,
+    flow_s: float,
+    chunk: int,
+) -> dict[str, Any]:
+    """The work the flow cannot avoid, timed in this process: every message of the flow parsed
+    once (``dip.parse.parse``, schema and semantic checks) and encoded (``dip.parse.encode``),
+    and the rows the flow wrote (messages with their encoded bodies, deliveries, appointments,
+    requests, portfolio, DCC notices, MDR instructions …, copied from the run's own tables)
+    written into a fresh database of the same schema with one ``executemany`` per table and
+    one commit per chunk of ``chunk`` appointments' worth. Beside it, the bytes per appointment
+    the flow left in its database."""
+    with db.read() as connection:
+        after = _database_bytes(connection)
+    written, bodies, unclear = _written(db, marks)
+    chunks = max(1, -(-appointed // chunk))
+    body_at = written[message.name][0].index("body") if message.name in written else None
+    with _fresh_database(server) as floor_db:
+        floor_db.migrate()
+        dialect = floor_db.engine.dialect
+        encode_body = message.c.body.type.bind_processor(dialect)
+        sqlite = dialect.name == "sqlite"
+        statements = {
+            name: f"INSERT INTO {name} ({', '.join(columns)}) VALUES "
+            f"({', '.join(['?' if sqlite else '%s'] * len(columns))})"
+            for name, (columns, _) in written.items()
+        }
+        with floor_db.engine.connect() as connection:
+            raw: Any = connection.connection.dbapi_connection
+            cursor = raw.cursor()
+            raw.commit()
+            with gc_paused():
+                started = time.perf_counter()
+                for k in range(chunks):
+                    part = slice(len(bodies) * k // chunks, len(bodies) * (k + 1) // chunks)
+                    encoded = [encode(parse(body, now=None).message) for body in bodies[part]]
+                    for name, (_, rows) in written.items():
+                        mine = rows[len(rows) * k // chunks : len(rows) * (k + 1) // chunks]
+                        if name == message.name and body_at is not None and len(mine) == len(encoded):
+                            mine = [
+                                (*row[:body_at], encode_body(e) if encode_body else e, *row[body_at + 1 :])
+                                for row, e in zip(mine, encoded, strict=True)
+                            ]
+                        cursor.executemany(statements[name], mine)
+                    raw.commit()
+                elapsed = time.perf_counter() - started
+            cursor.close()
+    return {
+        "required_floor_s": round(elapsed, 3),
+        "required_floor_appointments_per_s": round(appointed / elapsed),
+        "required_floor_messages_parsed": len(bodies),
+        "required_floor_rows": {str(name): len(rows) for name, (_, rows) in written.items()},
+        "required_floor_chunks": chunks,
+        "required_floor_tables_not_copied": unclear,
+        "ratio_flow_to_required_floor": round(flow_s / elapsed, 1),
+        "bytes_per_appointment": round((after - marks.size) / appointed) if appointed else None,
+        "footprint_measure": "SQLite pages in use (page_count - freelist_count)"
+        if db.backend == "sqlite"
+        else "pg_database_size",
+    }
 
 
 # -- appointment rows for the read stages ----------------------------------------------------------------
