@@ -37,7 +37,7 @@ from openmhhs.identity.isd import IsdTable
 from openmhhs.identity.translation import require_role
 from openmhhs.ids import DipId, DipRole, MpanCore
 from openmhhs.market.bus import EXTERNAL, SIMULATED, Market, MarketIncomplete, RunStats, SubmitResult
-from openmhhs.market.outcomes import as_sent, outcome_of
+from openmhhs.market.outcomes import as_sent
 from openmhhs.periods import Period
 from openmhhs.registration.mpan_format import MPAN_COLUMNS, read_mpans, record_from
 from openmhhs.registration.rules import RsSettings
@@ -452,12 +452,8 @@ def submit_command(
                 if refused:
                     row["code"], row["message"] = refused[0][2], refused[0][3]
                 else:
-                    exchange = (
-                        store.messages(correlation_id=submitted.correlation_id)
-                        if submitted.correlation_id
-                        else []
-                    )
-                    outcome = outcome_of(submitted, exchange)
+                    outcome = queries.outcome(connection, submitted.correlation_id, since=submitted)
+                    assert outcome is not None  # judged from the submitted message itself
                     row["code"], row["message"] = outcome.code, outcome.message
                     if outcome.code == _own_decision(as_sent(submitted)):
                         decided.add(len(rows))
@@ -634,10 +630,8 @@ def sds_mdr_change_command(
         return
     results = market.send([message])
     stats = market.run()
-    with market.db.begin() as connection:
-        store = MarketStore(connection)
-        exchange = store.messages(correlation_id=message.common_block.s1.sender_correlation_id)
-        outcome = outcome_of(exchange[0], exchange) if exchange else None
+    with market.db.read() as connection:
+        outcome = queries.outcome(connection, message.common_block.s1.sender_correlation_id)
     data = {
         "dipCode": results[0].code.value,
         "code": outcome.code if outcome else results[0].code.value,

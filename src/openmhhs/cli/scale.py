@@ -37,9 +37,8 @@ from openmhhs.dip.parse import encode
 from openmhhs.ids import DipId
 from openmhhs.market.bulk_mdr import plan_bulk_mdr_change
 from openmhhs.market.migration import Migration, MigrationStats
-from openmhhs.market.outcomes import outcome_of
+from openmhhs.store import queries
 from openmhhs.store.database import Database
-from openmhhs.store.market_repo import MarketStore
 
 DEFAULT_MIGRATION_SCENARIO = "1a-fully-separated"
 
@@ -279,13 +278,12 @@ def bulk_mdr_change_command(
             results += market.send(messages[offset : offset + 1_000])
         market.run()
         with market.db.read() as connection:
-            store = MarketStore(connection)
             for sent, result in zip(messages, results, strict=True):
                 if not result.accepted:  # refused by the hub itself (its DIP code)
                     applied[result.code.value] += 1
                     continue
-                exchange = store.messages(correlation_id=sent.common_block.s1.sender_correlation_id)
-                applied[outcome_of(exchange[0], exchange).code] += 1
+                ended = queries.outcome(connection, sent.common_block.s1.sender_correlation_id)
+                applied[ended.code if ended else result.code.value] += 1
     refused = plan.refusals_by_code()
     examples = {c.code: c for c in reversed(plan.refused)}
     data: dict[str, Any] = {

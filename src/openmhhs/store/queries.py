@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
+from openmhhs.market.outcomes import Outcome, outcome_of
 from openmhhs.periods import Period
 from openmhhs.registration.model import Appointment, MpanRecord, Service
 from openmhhs.registration.timeline import Gap, as_of
@@ -36,6 +37,7 @@ __all__ = [
     "held",
     "held_on",
     "logged",
+    "outcome",
     "retired",
     "timeline",
 ]
@@ -173,6 +175,16 @@ def logged(
 def exchange(connection: Connection, correlation_id: str) -> list[Logged]:
     """Every message of one exchange (correlation id), with its deliveries."""
     return logged(connection, correlation_id=correlation_id)
+
+
+def outcome(
+    connection: Connection, correlation_id: str | None, *, since: StoredMessage | None = None
+) -> Outcome | None:
+    """How an exchange ended (``market.outcomes.outcome_of``), judged from ``since`` (its first
+    message when not given); None for an exchange not in the log."""
+    messages = MarketStore(connection).messages(correlation_id=correlation_id) if correlation_id else []
+    first = since or (messages[0] if messages else None)
+    return None if first is None else outcome_of(first, messages)
 
 
 # -- the point query, through the driver's cursor -------------------------------------------------
