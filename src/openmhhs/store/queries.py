@@ -1,9 +1,10 @@
 """The read side: every question the command line (``openmhhs timeline``, ``gaps``,
-``messages``), the query API (``/api/timeline``, ``/api/gaps``) and the dashboard ask of the
-appointment data and the message log, asked here once and answered with frozen rows.
+``messages``, the outcomes ``submit`` prints), the query API (``/api/timeline``, ``/api/gaps``)
+and the dashboard ask of the appointment data and the message log, asked here once and
+answered with frozen rows.
 
 The point query ("which SDS and MDR serve MPAN M on day D", with the Metering Service beside
-it) is one prepared statement run through the driver's own cursor (``ServedOn``): it is the
+it) is a prepared statement run through the driver's own cursor (``ServedOn``): it is the
 question asked most, and SQLAlchemy's per-call work would be most of its cost. The other
 questions read through the store (``store.market_repo``), which owns how rows are kept.
 Nothing here writes.
@@ -43,10 +44,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
+class Held(NamedTuple):
     """One appointment period as the readers show it: a Data Service (with its MDR) or a
-    Metering Service, ``[start, end)``."""
+    Metering Service, ``[start, end)``. (A named tuple: the point query makes one per row
+    from the driver's row at the cost of a tuple.)"""
 
     service: str
     provider: str
@@ -188,13 +189,12 @@ def outcome(
 
 
 # -- the point query, through the driver's cursor -------------------------------------------------
-_SERVED_ON = (
-    "SELECT a.service, a.provider, a.provider_mpid, a.mdr, a.mdr_mpid, a.valid_from, a.valid_to, "
-    "a.supplier, a.scenario, a.correlation_id "
-    "FROM mpan m LEFT JOIN appointment a ON a.mpan = m.mpan AND a.retired_at IS NULL "
-    "AND a.valid_from <= {day} AND (a.valid_to IS NULL OR a.valid_to > {day}) "
-    "WHERE m.mpan = {core} ORDER BY a.valid_from, a.service"
+_HELD_ON = (
+    "SELECT service, provider, provider_mpid, mdr, mdr_mpid, valid_from, valid_to, supplier, "
+    "scenario, correlation_id FROM appointment WHERE mpan = {core} AND retired_at IS NULL "
+    "AND valid_from <= {day} AND (valid_to IS NULL OR valid_to > {day}) ORDER BY valid_from, service"
 )
+_REGISTERED = "SELECT 1 FROM mpan WHERE mpan = {core}"
 
 
 class ServedOn:
@@ -202,44 +202,48 @@ class ServedOn:
     Data Service with its MDR first when both start together, then the Metering Service), an
     empty tuple for a registered MPAN with none, None for an MPAN not registered.
 
-    One statement, prepared once on the connection's own driver cursor and run with the
-    driver's parameters (SQLite caches the compiled statement per connection; psycopg prepares
-    it on the server). Use it within the connection's transaction (``Database.read()``)."""
+    Two statements, prepared once on the connection's own driver cursor and run with the
+    driver's parameters (SQLite caches each compiled statement per connection; psycopg
+    prepares them on the server): the rows of the day, and only when there are none, whether
+    the MPAN is registered. Use it within the connection's transaction (``Database.read()``)."""
 
     def __init__(self, connection: Connection) -> None:
         raw: Any = connection.connection.dbapi_connection
         self._sqlite = connection.dialect.name == "sqlite"
         if self._sqlite:
-            self._sql = _SERVED_ON.format(day="?1", core="?2")
+            self._held_on = _HELD_ON.format(day="?1", core="?2")
+            self._registered = _REGISTERED.format(core="?")
         else:
-            self._sql = _SERVED_ON.format(day="%(day)s", core="%(core)s")
+            self._held_on = _HELD_ON.format(day="%(day)s", core="%(core)s")
+            self._registered = _REGISTERED.format(core="%(core)s")
         self._cursor: Any = raw.cursor()
 
     def ask(self, core: str, day: date) -> tuple[Held, ...] | None:
         cursor = self._cursor
         if self._sqlite:
-            cursor.execute(self._sql, (day.isoformat(), core))
+            cursor.execute(self._held_on, (day.isoformat(), core))
             rows = cursor.fetchall()
-            if not rows:
-                return None
-            if rows[0][0] is None:
-                return ()
-            iso = date.fromisoformat
-            return tuple(
-                Held(s, p, pm, m, mm, iso(start), None if end is None else iso(end), sup, sc, cid)
-                for s, p, pm, m, mm, start, end, sup, sc, cid in rows
-            )
-        cursor.execute(self._sql, {"day": day, "core": core}, prepare=True)
-        found = cursor.fetchall()
-        if not found:
-            return None
-        if found[0][0] is None:
-            return ()
-        return tuple(Held(*row) for row in found)
+            if rows:
+                iso = date.fromisoformat
+                return tuple(
+                    Held(s, p, pm, m, mm, iso(start), None if end is None else iso(end), sup, sc, cid)
+                    for s, p, pm, m, mm, start, end, sup, sc, cid in rows
+                )
+            cursor.execute(self._registered, (core,))
+        else:
+            cursor.execute(self._held_on, {"day": day, "core": core}, prepare=True)
+            found = cursor.fetchall()
+            if found:
+                return tuple(Held._make(row) for row in found)
+            cursor.execute(self._registered, {"core": core}, prepare=True)
+        return () if cursor.fetchone() is not None else None
 
     def data_service(self, core: str, day: date) -> Held | None:
         """The Data Service (with its MDR) appointed to the MPAN on ``day``."""
-        return next((r for r in self.ask(core, day) or () if r.service == "DS"), None)
+        for row in self.ask(core, day) or ():
+            if row.service == "DS":
+                return row
+        return None
 
     def close(self) -> None:
         self._cursor.close()
