@@ -50,7 +50,8 @@ from openmhhs.market.bus import Market as Bus
 from openmhhs.market.hub import Hub
 from openmhhs.market.node import Node
 from openmhhs.store.database import Database
-from openmhhs.store.tables import appointment_request, delivery, message
+from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.tables import appointment_request, delivery
 
 CHANNELS = ("IF-031", "IF-034")
 
@@ -316,15 +317,8 @@ class Target:
             return set(connection.execute(sa.select(appointment_request.c.correlation_id)).scalars())
 
     def logged(self, references: list[str]) -> set[str]:
-        references = [r for r in references if "\x00" not in r]  # no text column holds NUL
         with self.db.read() as connection:
-            return set(
-                connection.execute(
-                    sa.select(message.c.sender_unique_reference).where(
-                        message.c.sender_unique_reference.in_(references)
-                    )
-                ).scalars()
-            )
+            return set(MarketStore(connection).known_references(references))
 
 
 def _correlation(raw: bytes) -> str | None:

@@ -49,6 +49,7 @@ LOCAL_CODES: dict[str, str] = {
     "OMH0501": "Only one SDS==MDR combination (one appointment per service) may hold for an MPAN on any day",
     "OMH0502": "The market lacks a participant it needs (Registration Service, DCC, provider)",
     "OMH0503": "No appointment request awaits this response",
+    "OMH0530": "A logged message body names a compression dictionary this version does not ship",
     "OMH0701": "Not a DCC user in the DCC user role used",
     "OMH0702": "No MDR is authorised for the MPAN on that day",
     "OMH0703": "Another MDR is authorised for the MPAN on that day",

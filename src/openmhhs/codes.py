@@ -232,6 +232,7 @@ class ResponseCode(StrEnum):
     OMH0501 = "OMH0501"
     OMH0502 = "OMH0502"
     OMH0503 = "OMH0503"
+    OMH0530 = "OMH0530"
     OMH0701 = "OMH0701"
     OMH0702 = "OMH0702"
     OMH0703 = "OMH0703"
@@ -486,6 +487,7 @@ _WORDING: dict[str, str] = {
     "OMH0501": "Only one SDS==MDR combination (one appointment per service) may hold for an MPAN on any day",
     "OMH0502": "The market lacks a participant it needs (Registration Service, DCC, provider)",
     "OMH0503": "No appointment request awaits this response",
+    "OMH0530": "A logged message body names a compression dictionary this version does not ship",
     "OMH0701": "Not a DCC user in the DCC user role used",
     "OMH0702": "No MDR is authorised for the MPAN on that day",
     "OMH0703": "Another MDR is authorised for the MPAN on that day",
@@ -533,6 +535,7 @@ _LOCAL: frozenset[str] = frozenset(
         "OMH0501",
         "OMH0502",
         "OMH0503",
+        "OMH0530",
         "OMH0701",
         "OMH0702",
         "OMH0703",

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from openmhhs.dip.parse import encode
 from openmhhs.failpoints import FAILPOINTS_VAR, arm
 from openmhhs.store.database import Database
+from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.tables import appointment, dcc_mdr_notice, delivery, message, sds_portfolio
 from tests.conftest import CliHarness
 from tests.market_harness import AURORA, DAWN, TODAY, Market
@@ -169,7 +170,7 @@ def test_a_submitter_killed_mid_batch_loses_and_doubles_nothing(
     try:
         with db.read() as connection:
             states = Counter(connection.execute(sa.select(delivery.c.state)).scalars().all())
-            logged = set(connection.execute(sa.select(message.c.sender_unique_reference)).scalars().all())
+            logged = MarketStore(connection).known_references(set().union(*references))
             asked = (
                 connection.execute(
                     sa.select(message.c.correlation_id).where(message.c.interface_id == "IF-031")

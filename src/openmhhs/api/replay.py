@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from openmhhs.dip.parse import SchemaFailure
 from openmhhs.market.hub import HELD_SINCE, DueBatch, Hub, Outgoing
+from openmhhs.store.compact import EVENT_CODES
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import stored_message
 from openmhhs.store.tables import (
@@ -143,7 +144,9 @@ def _selection(channel: str, recipient: str, request: MessageRequest) -> sa.Sele
     if request.before is not None:
         query = query.where(message.c.received_at < request.before)
     if request.event_code is not None:
-        query = query.where(sa.func.lower(message.c.event_code) == request.event_code.lower())
+        # Event codes are stored as numbers: match the catalogue's spelling, case ignored.
+        wanted = request.event_code.lower()
+        query = query.where(message.c.event_code.in_([c for c in EVENT_CODES if c.lower() == wanted]))
     if request.mpan is not None:
         query = query.where(message.c.mpan == request.mpan)
     if request.transaction_ids is not None:

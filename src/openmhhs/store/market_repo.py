@@ -5,10 +5,10 @@ its deliveries. One ``MarketStore`` works inside one transaction (the caller's c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -30,8 +30,10 @@ from openmhhs.registration.model import (
     SupplierPeriod,
 )
 from openmhhs.registration.timeline import Gap, TimelineChange
-from openmhhs.store.bulk import bulk_insert
+from openmhhs.store.bulk import COPY_THRESHOLD, bulk_insert, insert_rows
+from openmhhs.store.compact import storable_mpan, text_key
 from openmhhs.store.dcc_repo import DccRepository
+from openmhhs.store.message_codec import Envelope, envelope
 from openmhhs.store.tables import (
     appointment,
     appointment_request,
@@ -51,6 +53,7 @@ __all__ = [
     "PARKED_STATES",
     "DeliveryTaken",
     "DuplicateMessage",
+    "FinishedDelivery",
     "MarketStore",
     "NewMessage",
     "ParkedDelivery",
@@ -132,8 +135,12 @@ _PORTFOLIO_ROWS = (
 _PORTFOLIO_DELETE = sa.delete(sds_portfolio).where(
     sds_portfolio.c.sds == _B("sds"), sds_portfolio.c.mpan == _B("core")
 )
-_INSERT_MESSAGE_RETURNING = sa.insert(message).returning(message.c.id, sort_by_parameter_order=True)
-_INSERT_DELIVERY = sa.insert(delivery)
+_INSERT_MESSAGE = sa.insert(message).returning(message.c.id)
+_MESSAGE_COLUMNS = tuple(c.name for c in message.c)
+_DELIVERY_COLUMNS = ("message_id", "recipient", "state", "processed_at", "outcome_code", "outcome_detail")
+_BODIES_BY_REFERENCE = sa.select(message.c.body).where(message.c.sender_unique_reference == _B("reference"))
+_BODIES_BY_CORRELATION = sa.select(message.c.body).where(message.c.correlation_id == _B("correlation"))
+_LAST_MESSAGE_ID = sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))
 _PENDING = (
     sa.select(delivery.c.id.label("delivery_id"), delivery.c.recipient.label("delivery_to"), message)
     .join(message, message.c.id == delivery.c.message_id)
@@ -141,7 +148,6 @@ _PENDING = (
     .order_by(delivery.c.id)
     .limit(_B("batch"))
 )
-_CORRELATION_SEEN = sa.select(message.c.id).where(message.c.correlation_id == _B("correlation")).limit(1)
 _ANY_PENDING = sa.select(delivery.c.id).where(delivery.c.state == "pending").limit(1)
 _PENDING_CLAIM = _PENDING.with_for_update(of=delivery, skip_locked=True)
 """On PostgreSQL, concurrent markets each claim different deliveries (row locks)."""
@@ -152,6 +158,25 @@ _FINISH = (
         state=_B("new_state"), processed_at=_B("at"), outcome_code=_B("code"), outcome_detail=_B("detail")
     )
 )
+
+
+_REFERENCE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_NEXT_MESSAGE_IDS = sa.text(
+    "SELECT nextval(pg_get_serial_sequence('message', 'id')) FROM generate_series(1, :count)"
+)
+
+
+def _write(
+    connection: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Rows (tuples in ``columns`` order) with one executemany, or COPY on PostgreSQL from
+    :data:`COPY_THRESHOLD` rows."""
+    if not rows:
+        return
+    if len(rows) >= COPY_THRESHOLD or connection.dialect.name != "postgresql":
+        insert_rows(connection, table, columns, rows)
+        return
+    connection.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 class DuplicateMessage(Exception):
@@ -200,12 +225,12 @@ class NewMessage:
     recipients: tuple[tuple[str, str], ...]
 
     def row(self) -> dict[str, object]:
+        """The ``message`` row (without its id); the sender's role is read from the body."""
         return {
             "sender_unique_reference": self.reference,
             "interface_id": self.interface_id,
             "event_code": self.event_code,
             "sender": self.sender,
-            "sender_role": self.sender_role,
             "mpan": self.core,
             "correlation_id": self.correlation_id,
             "transaction_id": self.transaction_id,
@@ -213,6 +238,17 @@ class NewMessage:
             "origin": self.origin,
             "body": self.body,
         }
+
+
+class FinishedDelivery(NamedTuple):
+    """A delivery of a message to log, in its state: 'pending' | 'mailbox' (nothing more yet),
+    or finished ('done' | 'refused' | 'failed') at ``processed_at`` with ``code`` and ``detail``."""
+
+    recipient: str
+    state: str
+    processed_at: datetime | None = None
+    code: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,21 +281,25 @@ def _pending(row: Any) -> PendingDelivery:
 
 
 def stored_message(row: Any) -> StoredMessage:
-    """A message-log row (the ``message`` table's columns) as a frozen ``StoredMessage``."""
+    """A message-log row (the ``message`` table's columns) as a frozen ``StoredMessage``: the
+    body as received (the column type decompresses it) and, from the body, the sender unique
+    reference, sender role and correlation id the row keeps only as keys."""
     m = row._mapping
+    body = bytes(m["body"])
+    said = envelope(body)
     return StoredMessage(
         id=m["id"],
-        sender_unique_reference=m["sender_unique_reference"],
+        sender_unique_reference=said.reference,
         interface_id=m["interface_id"],
         event_code=m["event_code"],
         sender=m["sender"],
-        sender_role=m["sender_role"],
+        sender_role=said.sender_role,
         mpan=m["mpan"],
-        correlation_id=m["correlation_id"],
+        correlation_id=said.correlation_id,
         transaction_id=m["transaction_id"],
         received_at=m["received_at"],
         origin=m["origin"],
-        body=bytes(m["body"]),
+        body=body,
     )
 
 
@@ -851,27 +891,30 @@ class MarketStore:
         origin: str,
         body: bytes,
     ) -> int:
-        try:
-            with self.connection.begin_nested():
-                result = self.connection.execute(
-                    sa.insert(message).returning(message.c.id),
-                    {
-                        "sender_unique_reference": reference,
-                        "interface_id": interface_id,
-                        "event_code": event_code,
-                        "sender": sender,
-                        "sender_role": sender_role,
-                        "mpan": core,
-                        "correlation_id": correlation_id,
-                        "transaction_id": transaction_id,
-                        "received_at": at,
-                        "origin": origin,
-                        "body": body,
-                    },
-                )
-                return int(result.scalar_one())
-        except IntegrityError:
-            raise DuplicateMessage(reference) from None
+        """Log one message, refusing a sender unique reference already logged
+        (``DuplicateMessage``, MSG1006). The reference is indexed by a 64-bit key and checked
+        against the bodies the key finds; on PostgreSQL a transaction-scoped advisory lock on
+        the key makes the check and the insert one step for concurrent submitters (SQLite's
+        writers are serial). ``sender_role`` is the body's and read back from it."""
+        if self.connection.dialect.name == "postgresql":
+            self.connection.execute(_REFERENCE_LOCK, {"key": text_key(reference)})
+        if self.reference_seen(reference):
+            raise DuplicateMessage(reference)
+        new = NewMessage(
+            reference=reference,
+            interface_id=interface_id,
+            event_code=event_code,
+            sender=sender,
+            sender_role=sender_role,
+            core=core,
+            correlation_id=correlation_id,
+            transaction_id=transaction_id,
+            at=at,
+            origin=origin,
+            body=body,
+            recipients=(),
+        )
+        return int(self.connection.execute(_INSERT_MESSAGE, new.row()).scalar_one())
 
     def correlation_seen(self, correlation_id: str, *, other_than: str) -> bool:
         """Whether a logged message carries this correlation ID, unless the message with
@@ -879,13 +922,33 @@ class MarketStore:
         and its exchange's answers carry the correlation ID."""
         if self.reference_seen(other_than):
             return False
-        return self.connection.execute(_CORRELATION_SEEN, {"correlation": correlation_id}).first() is not None
+        rows = self.connection.execute(_BODIES_BY_CORRELATION, {"correlation": correlation_id})
+        return any(envelope(row.body).correlation_id == correlation_id for row in rows)
 
     def reference_seen(self, reference: str) -> bool:
-        row = self.connection.execute(
-            sa.select(message.c.id).where(message.c.sender_unique_reference == reference)
-        ).first()
-        return row is not None
+        rows = self.connection.execute(_BODIES_BY_REFERENCE, {"reference": reference})
+        return any(envelope(row.body).reference == reference for row in rows)
+
+    def known_references(self, references: Iterable[str]) -> frozenset[str]:
+        """Which of ``references`` are logged (one query; checked against the bodies)."""
+        return self._known(message.c.sender_unique_reference, references, lambda said: said.reference)
+
+    def known_correlations(self, correlations: Iterable[str]) -> frozenset[str]:
+        """Which of ``correlations`` a logged message carries (one query; checked against the bodies)."""
+        return self._known(message.c.correlation_id, correlations, lambda said: said.correlation_id)
+
+    def _known(
+        self, column: sa.Column[Any], values: Iterable[str], read: Callable[[Envelope], str | None]
+    ) -> frozenset[str]:
+        wanted = set(values)
+        found: set[str] = set()
+        listed = sorted(wanted)
+        for offset in range(0, len(listed), 1000):
+            rows = self.connection.execute(
+                sa.select(message.c.body).where(column.in_(listed[offset : offset + 1000]))
+            )
+            found.update(v for v in (read(envelope(r.body)) for r in rows) if v in wanted)
+        return frozenset(found)
 
     def add_deliveries(self, message_id: int, recipients: Iterable[str], *, state: str = "pending") -> None:
         rows = [{"message_id": message_id, "recipient": r, "state": state} for r in recipients]
@@ -969,7 +1032,7 @@ class MarketStore:
                 message.c.interface_id,
                 message.c.event_code,
                 message.c.mpan,
-                message.c.sender_unique_reference,
+                message.c.body,
             )
             .join(message, message.c.id == delivery.c.message_id)
             .where(delivery.c.state.in_(PARKED_STATES))
@@ -987,7 +1050,7 @@ class MarketStore:
                 interface_id=r.interface_id,
                 event_code=r.event_code,
                 mpan=r.mpan,
-                sender_unique_reference=r.sender_unique_reference,
+                sender_unique_reference=envelope(r.body).reference,
             )
             for r in rows
         ]
@@ -1020,19 +1083,36 @@ class MarketStore:
 
     def log_messages(self, messages: Sequence[NewMessage]) -> list[int]:
         """Log messages known to be new (the market's own, with unique references) at once,
-        with their deliveries; returns their ids in order."""
+        with their deliveries; returns their ids in order. The ids are taken in one step (the
+        sequence on PostgreSQL; after the highest on SQLite, whose writers are serial), then
+        the rows go in with one executemany (COPY on PostgreSQL from a few hundred rows) per table."""
+        return self.log_finished(
+            messages, [[FinishedDelivery(r, state) for r, state in new.recipients] for new in messages]
+        )
+
+    def log_finished(
+        self, messages: Sequence[NewMessage], deliveries: Sequence[Sequence[FinishedDelivery]]
+    ) -> list[int]:
+        """Like :meth:`log_messages`, each message with its deliveries given in their final
+        state (the batch lane's: done, refused or failed, when, code and reason) instead of
+        ``NewMessage.recipients``; returns the messages' ids in order."""
         if not messages:
             return []
-        result = self.connection.execute(_INSERT_MESSAGE_RETURNING, [m.row() for m in messages])
-        ids = [int(r[0]) for r in result]
+        ids = self._next_message_ids(len(messages))
         rows = [
-            {"message_id": message_id, "recipient": recipient, "state": state}
-            for message_id, new in zip(ids, messages, strict=True)
-            for recipient, state in new.recipients
+            (message_id, *(row[c] for c in _MESSAGE_COLUMNS[1:]))
+            for message_id, row in zip(ids, (new.row() for new in messages), strict=True)
         ]
-        if rows:
-            self.connection.execute(_INSERT_DELIVERY, rows)
+        _write(self.connection, message, _MESSAGE_COLUMNS, rows)
+        finished = [(message_id, *d) for message_id, each in zip(ids, deliveries, strict=True) for d in each]
+        _write(self.connection, delivery, _DELIVERY_COLUMNS, finished)
         return ids
+
+    def _next_message_ids(self, count: int) -> list[int]:
+        if self.connection.dialect.name == "postgresql":
+            return [int(i) for i in self.connection.execute(_NEXT_MESSAGE_IDS, {"count": count}).scalars()]
+        after = int(self.connection.execute(_LAST_MESSAGE_ID).scalar_one())
+        return list(range(after + 1, after + 1 + count))
 
     def finish_delivery(
         self, delivery_id: int, *, state: str, at: datetime, code: str | None, detail: str | None
@@ -1048,12 +1128,17 @@ class MarketStore:
     def messages(
         self, *, core: str | None = None, correlation_id: str | None = None, after_id: int = 0
     ) -> list[StoredMessage]:
+        if core is not None and not storable_mpan(core):
+            return []  # not an MPAN core: no message names it
         query = sa.select(message).where(message.c.id > after_id).order_by(message.c.id)
         if core is not None:
             query = query.where(message.c.mpan == core)
         if correlation_id is not None:
             query = query.where(message.c.correlation_id == correlation_id)
-        return [stored_message(r) for r in self.connection.execute(query)]
+        found = [stored_message(r) for r in self.connection.execute(query)]
+        if correlation_id is None:
+            return found
+        return [m for m in found if m.correlation_id == correlation_id]  # the key's rare namesakes out
 
     def messages_by_id(self, ids: Sequence[int]) -> list[StoredMessage]:
         rows = self.connection.execute(
@@ -1062,9 +1147,7 @@ class MarketStore:
         return [stored_message(r) for r in rows]
 
     def last_message_id(self) -> int:
-        return int(
-            self.connection.execute(sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))).scalar_one()
-        )
+        return int(self.connection.execute(_LAST_MESSAGE_ID).scalar_one())
 
     def deliveries_of(self, message_id: int) -> list[tuple[str, str, str | None, str | None]]:
         rows = self.connection.execute(

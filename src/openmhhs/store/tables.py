@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from openmhhs.store.compact import (
+    DELIVERY_STATES,
+    EVENT_CODES,
+    ORIGINS,
+    Catalogue,
+    EpochMicros,
+    InterfaceNumber,
+    MpanNumber,
+    PackedTransactionId,
+    TextKey,
+)
+from openmhhs.store.message_codec import CompressedBody
 from openmhhs.store.types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -209,18 +221,21 @@ message = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("sender_unique_reference", sa.String(200), nullable=False, unique=True),
-    sa.Column("interface_id", sa.String(6), nullable=False),
-    sa.Column("event_code", sa.String(40), nullable=False),
+    # Narrow index rows (docs/scaling.md "message log"): long texts the body carries are kept
+    # as 64-bit keys, codes as small numbers, instants as microseconds; the sender's role is
+    # read from the body. Each column still compares with, and reads back as, its text.
+    sa.Column("sender_unique_reference", TextKey, nullable=False),
+    sa.Column("interface_id", InterfaceNumber, nullable=False),
+    sa.Column("event_code", Catalogue(EVENT_CODES), nullable=False),
     sa.Column("sender", sa.String(10), nullable=False),
-    sa.Column("sender_role", sa.String(5), nullable=False),
-    sa.Column("mpan", sa.String(13)),
-    sa.Column("correlation_id", sa.String(60)),
-    sa.Column("transaction_id", sa.String(65), nullable=False, unique=True),
-    sa.Column("received_at", UtcDateTime, nullable=False),
-    sa.Column("origin", sa.String(20), nullable=False),
-    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("mpan", MpanNumber),
+    sa.Column("correlation_id", TextKey),
+    sa.Column("transaction_id", PackedTransactionId, nullable=False),
+    sa.Column("received_at", EpochMicros, nullable=False),
+    sa.Column("origin", Catalogue(ORIGINS), nullable=False),
+    sa.Column("body", CompressedBody, nullable=False),
 )
+"""The message log: one row per message, its body zstd-compressed (store/message_codec.py)."""
 
 delivery = sa.Table(
     "delivery",
@@ -233,8 +248,8 @@ delivery = sa.Table(
     ),
     sa.Column("message_id", sa.BigInteger, nullable=False),
     sa.Column("recipient", sa.String(10), nullable=False),
-    sa.Column("state", sa.String(10), nullable=False),
-    sa.Column("processed_at", UtcDateTime),
+    sa.Column("state", Catalogue(DELIVERY_STATES), nullable=False),
+    sa.Column("processed_at", EpochMicros),
     sa.Column("outcome_code", sa.String(7)),
     sa.Column("outcome_detail", sa.Text),
 )

@@ -1,0 +1,249 @@
+"""Narrow column types for the message log (``message`` and ``delivery``, docs/scaling.md
+"message log").
+
+Each type keeps SQLAlchemy expressions written against the wide columns working unchanged
+(``message.c.interface_id == "IF-031"``, ``delivery.c.state == "pending"``,
+``message.c.received_at >= after``): the value bound is encoded, the value read decoded.
+The encodings are pure functions, exact both ways, except :class:`TextKey`, a one-way 64-bit
+key of a long text that only an index needs (the text itself is in the message body).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "DELIVERY_STATES",
+    "EVENT_CODES",
+    "ORIGINS",
+    "Catalogue",
+    "EpochMicros",
+    "InterfaceNumber",
+    "MpanNumber",
+    "PackedTransactionId",
+    "TextKey",
+    "event_number",
+    "from_micros",
+    "interface_number",
+    "pack_transaction_id",
+    "storable_mpan",
+    "text_key",
+    "to_micros",
+    "unpack_transaction_id",
+]
+
+EVENT_CODES: tuple[str, ...] = (
+    "[ActivePower]",
+    "[ChangeOfSupplier]",
+    "[DCC-MDROutcome]",
+    "[DSAppAccepted]",
+    "[DSAppActive]",
+    "[DSAppInitialResp]",
+    "[DSAppLapsed]",
+    "[DSAppRejected]",
+    "[DSAppSPRequest]",
+    "[DSAppSPResponse]",
+    "[DSApp]",
+    "[DSDeAppUpdate]",
+    "[DSDeApp]",
+    "[IMS-SendMTD]",
+    "[InitialRegistration]",
+    "[MDRConsumption]",
+    "[MDRInstantaneous]",
+    "[MDRStartResponse]",
+    "[MDRStart]",
+    "[MDRStop]",
+    "[MDRTOU]",
+    "[MSAppAccepted]",
+    "[MSAppActive]",
+    "[MSAppInitialResp]",
+    "[MSAppLapsed]",
+    "[MSAppRejected]",
+    "[MSAppSPRequest]",
+    "[MSAppSPResponse]",
+    "[MSApp]",
+    "[MSDeAppUpdate]",
+    "[MSDeApp]",
+    "[ReactivePower]",
+    "[ReadingRemote]",
+    "[SDS-MDROutcome]",
+    "[SDS-MDRUpdate]",
+)
+"""Every DIP event code, numbered by position from 1. Stored numbers are forever: append a
+new code at the end, never reorder (tests/unit/test_message_log_codec.py checks the schema's
+codes are all here)."""
+
+DELIVERY_STATES: tuple[str, ...] = ("pending", "mailbox", "done", "failed", "refused")
+"""A delivery's states, numbered from 1 (append only)."""
+
+ORIGINS: tuple[str, ...] = ("participant", "submitted", "dip", "data")
+"""Where a logged message came from, numbered from 1 (append only)."""
+
+
+def text_key(text: str) -> int:
+    """A signed 64-bit key of ``text`` (BLAKE2b): equal texts, equal keys; two different texts
+    share a key with probability 2**-64, so a lookup by key is checked against the text."""
+    data = text.encode("utf-8", "surrogatepass")  # any str, even one no JSON could carry
+    return int.from_bytes(blake2b(data, digest_size=8).digest(), "big", signed=True)
+
+
+_INTERFACE = re.compile(r"IF-(\d{3})\Z")
+
+
+def interface_number(interface_id: str) -> int:
+    """``IF-031`` -> 31."""
+    found = _INTERFACE.match(interface_id)
+    if found is None:
+        raise ValueError(f"not a DIP interface id: {interface_id!r}")
+    return int(found.group(1))
+
+
+def event_number(event_code: str) -> int:
+    """An event code's number in :data:`EVENT_CODES`."""
+    try:
+        return EVENT_CODES.index(event_code) + 1
+    except ValueError:
+        raise ValueError(f"not a DIP event code: {event_code!r}") from None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """An aware instant as whole microseconds since 1970-01-01 UTC."""
+    if moment.tzinfo is None:
+        raise ValueError("refusing to store a naive date-time")
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+# The DIP's transaction id (dip.build.new_transaction_id): T-IF-031-<sender>-<role>-<yyyymmdd>-<16 hex>.
+_TRANSACTION = re.compile(r"T-IF-(\d{3})-([0-9a-f]{10}|[0-9A-F]{10})-([A-Z]{1,5})-(\d{8})-([0-9a-f]{16})\Z")
+_PACKED = struct.Struct(">BH5sBI8s")  # tag, interface, sender, upper-case flag, day, token
+
+
+def pack_transaction_id(transaction_id: str) -> bytes:
+    """A transaction id in 21 bytes and its role's letters when it has the DIP's form,
+    otherwise a zero byte and its UTF-8 text."""
+    found = _TRANSACTION.match(transaction_id)
+    if found is None:
+        return b"\x00" + transaction_id.encode()
+    interface, sender, role, day, token = found.groups()
+    upper = sender != sender.lower()
+    head = _PACKED.pack(1, int(interface), bytes.fromhex(sender), upper, int(day), bytes.fromhex(token))
+    return head + role.encode()
+
+
+def unpack_transaction_id(packed: bytes) -> str:
+    if packed[0] == 0:
+        return packed[1:].decode()
+    _, interface, sender, upper, day, token = _PACKED.unpack_from(packed)
+    dip_id = sender.hex().upper() if upper else sender.hex()
+    role = packed[_PACKED.size :].decode()
+    return f"T-IF-{interface:03d}-{dip_id}-{role}-{day:08d}-{token.hex()}"
+
+
+class InterfaceNumber(sa.types.TypeDecorator[str]):
+    """``IF-031`` stored as the number 31."""
+
+    impl = sa.SmallInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
+        return None if value is None else interface_number(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else f"IF-{int(value):03d}"
+
+
+class Catalogue(sa.types.TypeDecorator[str]):
+    """A text from a fixed, append-only list, stored as its position from 1."""
+
+    impl = sa.SmallInteger
+    cache_ok = True
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        super().__init__()
+        self.values = values
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        try:
+            return self.values.index(value) + 1
+        except ValueError:
+            raise ValueError(f"{value!r} is not one of {self.values}") from None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.values[int(value) - 1]
+
+
+def storable_mpan(text: str) -> bool:
+    """Whether ``text`` is 13 digits, as every MPAN core in the log is (anything else matches none)."""
+    return len(text) == 13 and text.isascii() and text.isdigit()
+
+
+class MpanNumber(sa.types.TypeDecorator[str]):
+    """A 13-digit MPAN core stored as a number."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if not storable_mpan(value):
+            raise ValueError(f"not an MPAN core: {value!r}")
+        return int(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else f"{int(value):013d}"
+
+
+class TextKey(sa.types.TypeDecorator[str]):
+    """A long text (sender unique reference, correlation id) kept only as its 64-bit
+    :func:`text_key`: comparing the column with a text compares keys; reading it gives the key."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: str | int | None, dialect: Dialect) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        return text_key(value)
+
+
+class PackedTransactionId(sa.types.TypeDecorator[str]):
+    """A DIP transaction id, packed (:func:`pack_transaction_id`)."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else pack_transaction_id(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else unpack_transaction_id(bytes(value))
+
+
+class EpochMicros(sa.types.TypeDecorator[datetime]):
+    """An aware instant as microseconds since 1970 UTC (8 bytes; the wide type takes 26 on SQLite)."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_micros(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_micros(int(value))
