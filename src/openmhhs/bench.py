@@ -58,6 +58,7 @@ from openmhhs.periods import Period
 from openmhhs.registration.model import MpanRecord, SupplierPeriod
 from openmhhs.store.bulk import bulk_insert
 from openmhhs.store.database import Database
+from openmhhs.store.footprint import footprint, table_bytes
 from openmhhs.store.identity_repo import ImportMode, import_isd
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.queries import ServedOn
@@ -227,10 +228,10 @@ def _floor(db: Database, bodies: list[bytes], cores: list[str]) -> tuple[float, 
 @dataclass(frozen=True, slots=True)
 class _Marks:
     """What the database held before the flow: per table its rows and largest ``id`` (None
-    without one), and its bytes in use."""
+    without one), and its bytes (``store.footprint.table_bytes``)."""
 
     tables: dict[str, tuple[int, int | None]]
-    size: int
+    table_bytes: dict[str, int]
 
 
 def _marks(db: Database) -> _Marks:
@@ -244,17 +245,7 @@ def _marks(db: Database) -> _Marks:
                 else None
             )
             tables[table.name] = (int(count), None if top is None else int(top))
-        return _Marks(tables, _database_bytes(connection))
-
-
-def _database_bytes(connection: sa.Connection) -> int:
-    """The database's size in use: SQLite's pages less its free ones; PostgreSQL's database."""
-    if connection.dialect.name == "sqlite":
-        pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
-        free = connection.exec_driver_sql("PRAGMA freelist_count").scalar_one()
-        size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
-        return int((pages - free) * size)
-    return int(connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one())
+        return _Marks(tables, table_bytes(connection))
 
 
 def _written(
@@ -304,10 +295,12 @@ def _required_work_floor(
     and the rows the flow wrote (messages with their encoded bodies, deliveries, appointments,
     requests, portfolio, DCC notices, MDR instructions …, copied from the run's own tables)
     written into a fresh database of the same schema with one ``executemany`` per table and
-    one commit per chunk of ``chunk`` appointments' worth. Beside it, the bytes per appointment
-    the flow left in its database."""
+    one commit per chunk of ``chunk`` appointments' worth. (Index columns the log keeps as keys
+    are copied as the run computed them; bodies are encoded and stored as the log stores them.)
+    Beside it, the bytes per appointment the flow added to its database, per table
+    (``store.footprint``)."""
     with db.read() as connection:
-        after = _database_bytes(connection)
+        grown = footprint(connection, appointments=appointed, before=marks.table_bytes).as_json()
     written, bodies, unclear = _written(db, marks)
     chunks = max(1, -(-appointed // chunk))
     body_at = written[message.name][0].index("body") if message.name in written else None
@@ -349,10 +342,8 @@ def _required_work_floor(
         "required_floor_chunks": chunks,
         "required_floor_tables_not_copied": unclear,
         "ratio_flow_to_required_floor": round(flow_s / elapsed, 1),
-        "bytes_per_appointment": round((after - marks.size) / appointed) if appointed else None,
-        "footprint_measure": "SQLite pages in use (page_count - freelist_count)"
-        if db.backend == "sqlite"
-        else "pg_database_size",
+        "bytes_per_appointment": grown["bytes_per_appointment"],
+        "footprint": grown,
     }
 
 
