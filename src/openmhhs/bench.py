@@ -8,8 +8,11 @@ so the peak resident memory reported for a stage is that stage's alone:
   the DCC's [DCC-MDROutcome], every message schema-checked and persisted) beside its floor:
   the same messages only parsed and serialised with orjson, plus one bare insert per
   appointment row into the same database. The ratio is flow time / floor time.
-- ``point_query``: "which SDS and MDR has MPAN M on day D", p50/p99 in microseconds, in-process
-  and over HTTP (the query API under uvicorn on loopback), on a table of ``--rows`` appointments.
+- ``point_query``: "which SDS and MDR has MPAN M on day D", p50/p99 in microseconds: in-process
+  through the readers' point query (``store.queries.ServedOn``, a prepared statement on the
+  driver's cursor), through SQLAlchemy Core (``MarketStore.data_service_on``) and over HTTP (the
+  query API under uvicorn on loopback), beside the bare statement on the driver's cursor, on a
+  table of ``--rows`` appointments.
 - ``access_list``: the DCC's daily list (every MPAN with its MDR's 4-character id as of the
   day) from the DCC's own [DCC-MDROutcome] records for ``--rows`` appointments, streamed to a
   CSV file: seconds and peak memory, beside the floor of reading the same records with a bare
@@ -33,6 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -46,6 +50,7 @@ from openmhhs.dataservice.contracts import Contract
 from openmhhs.dcc.access_list import write_access_list
 from openmhhs.dip import schema as s
 from openmhhs.dip.build import MessageFactory, Sender, Site
+from openmhhs.dip.parse import encode, parse
 from openmhhs.dip.vocabulary import Scenario
 from openmhhs.identity.m16_format import read_json
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore, Mpid
@@ -55,9 +60,11 @@ from openmhhs.periods import Period
 from openmhhs.registration.model import MpanRecord, SupplierPeriod
 from openmhhs.store.bulk import bulk_insert
 from openmhhs.store.database import Database
+from openmhhs.store.footprint import footprint, table_bytes
 from openmhhs.store.identity_repo import ImportMode, import_isd
 from openmhhs.store.market_repo import MarketStore
-from openmhhs.store.tables import appointment, dcc_mdr_notice, message
+from openmhhs.store.queries import ServedOn
+from openmhhs.store.tables import appointment, dcc_mdr_notice, message, metadata
 from openmhhs.supplier.requests import request_data_service
 
 __all__ = ["LANES", "STAGES", "run_bench"]
@@ -202,6 +209,7 @@ def _appointments(
     with _fresh_database(server) as db:
         _load_reference_data(db, cores)
         first_message = _last_message_id(db)
+        marks = _marks(db)  # what the tables held before the flow: the floor copies what it adds
         figures[lanes[-1]] = _flow(db, cores, lanes[-1], workers)
         flow_rss = _rss_mb()  # before the floor reads every message back into memory
         with db.read() as connection:
@@ -211,7 +219,15 @@ def _appointments(
             ]
         floor, floor_rows = _floor(db, bodies, cores)
         first = figures[lanes[0]]
-        return {
+        required = _required_work_floor(
+            db,
+            server,
+            marks,
+            appointed=figures[lanes[-1]]["appointed"],
+            flow_s=figures[lanes[-1]]["flow_s"],
+            chunk=2_000,
+        )
+        return required | {
             "mpans": mpans,
             "appointed": first["appointed"],
             "failed": first["failed"],
@@ -225,6 +241,10 @@ def _appointments(
             "floor_appointments_per_s": round(mpans / floor),
             "ratio_flow_to_floor": round(first["flow_s"] / floor, 1),
             "ratio_by_lane": {lane: round(f["flow_s"] / floor, 1) for lane, f in figures.items()},
+            "ratio_to_required_floor_by_lane": {
+                lane: round(f["flow_s"] / required["required_floor_s"], 1) for lane, f in figures.items()
+            },
+            "footprint_lane": lanes[-1],
             "flow_peak_rss_mb": flow_rss,
         }
 
@@ -257,6 +277,129 @@ def _floor(db: Database, bodies: list[bytes], cores: list[str]) -> tuple[float, 
     with db.begin() as connection:
         scratch.drop(connection)
     return elapsed, len(rows)
+
+
+# -- the required-work floor and the footprint --------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """What the database held before the flow: per table its rows and largest ``id`` (None
+    without one), and its bytes (``store.footprint.table_bytes``)."""
+
+    tables: dict[str, tuple[int, int | None]]
+    table_bytes: dict[str, int]
+
+
+def _marks(db: Database) -> _Marks:
+    tables: dict[str, tuple[int, int | None]] = {}
+    with db.read() as connection:
+        for table in metadata.sorted_tables:
+            count = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            top = (
+                connection.execute(sa.select(sa.func.max(table.c.id))).scalar_one()
+                if "id" in table.c
+                else None
+            )
+            tables[table.name] = (int(count), None if top is None else int(top))
+        return _Marks(tables, table_bytes(connection))
+
+
+def _written(
+    db: Database, marks: _Marks
+) -> tuple[dict[str, tuple[list[str], list[tuple[Any, ...]]]], list[bytes], list[str]]:
+    """What the flow wrote, as the driver reads it back: per table (in metadata order) its
+    columns (less the ``id`` the database numbers) and new rows; the messages' bodies as
+    logged; tables that changed without new rows to tell apart (reported, not copied)."""
+    written: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+    unclear: list[str] = []
+    with db.read() as connection:
+        raw: Any = connection.connection.dbapi_connection
+        cursor = raw.cursor()
+        for table in metadata.sorted_tables:
+            count, top = marks.tables[table.name]
+            columns = [c.name for c in table.columns if c.name != "id"]
+            select = f"SELECT {', '.join(columns)} FROM {table.name}"
+            if top is not None or ("id" in table.c and count == 0):
+                cursor.execute(f"{select} WHERE id > {int(top or 0)} ORDER BY id")
+            elif count == 0:
+                cursor.execute(select)
+            else:
+                now = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                if now != count:
+                    unclear.append(str(table.name))
+                continue
+            rows = [tuple(row) for row in cursor.fetchall()]
+            if rows:
+                written[str(table.name)] = (columns, rows)
+        cursor.close()
+        first = marks.tables[message.name][1] or 0
+        bodies = [m.body for m in MarketStore(connection).messages(after_id=first)]
+    return written, bodies, unclear
+
+
+def _required_work_floor(
+    db: Database,
+    server: str | None,
+    marks: _Marks,
+    *,
+    appointed: int,
+    flow_s: float,
+    chunk: int,
+) -> dict[str, Any]:
+    """The work the flow cannot avoid, timed in this process: every message of the flow parsed
+    once (``dip.parse.parse``, schema and semantic checks) and encoded (``dip.parse.encode``),
+    and the rows the flow wrote (messages with their encoded bodies, deliveries, appointments,
+    requests, portfolio, DCC notices, MDR instructions …, copied from the run's own tables)
+    written into a fresh database of the same schema with one ``executemany`` per table and
+    one commit per chunk of ``chunk`` appointments' worth. (Index columns the log keeps as keys
+    are copied as the run computed them; bodies are encoded and stored as the log stores them.)
+    Beside it, the bytes per appointment the flow added to its database, per table
+    (``store.footprint``)."""
+    with db.read() as connection:
+        grown = footprint(connection, appointments=appointed, before=marks.table_bytes).as_json()
+    written, bodies, unclear = _written(db, marks)
+    chunks = max(1, -(-appointed // chunk))
+    body_at = written[message.name][0].index("body") if message.name in written else None
+    with _fresh_database(server) as floor_db:
+        floor_db.migrate()
+        dialect = floor_db.engine.dialect
+        encode_body = message.c.body.type.bind_processor(dialect)
+        sqlite = dialect.name == "sqlite"
+        statements = {
+            name: f"INSERT INTO {name} ({', '.join(columns)}) VALUES "
+            f"({', '.join(['?' if sqlite else '%s'] * len(columns))})"
+            for name, (columns, _) in written.items()
+        }
+        with floor_db.engine.connect() as connection:
+            raw: Any = connection.connection.dbapi_connection
+            cursor = raw.cursor()
+            raw.commit()
+            with gc_paused():
+                started = time.perf_counter()
+                for k in range(chunks):
+                    part = slice(len(bodies) * k // chunks, len(bodies) * (k + 1) // chunks)
+                    encoded = [encode(parse(body, now=None).message) for body in bodies[part]]
+                    for name, (_, rows) in written.items():
+                        mine = rows[len(rows) * k // chunks : len(rows) * (k + 1) // chunks]
+                        if name == message.name and body_at is not None and len(mine) == len(encoded):
+                            mine = [
+                                (*row[:body_at], encode_body(e) if encode_body else e, *row[body_at + 1 :])
+                                for row, e in zip(mine, encoded, strict=True)
+                            ]
+                        cursor.executemany(statements[name], mine)
+                    raw.commit()
+                elapsed = time.perf_counter() - started
+            cursor.close()
+    return {
+        "required_floor_s": round(elapsed, 3),
+        "required_floor_appointments_per_s": round(appointed / elapsed),
+        "required_floor_messages_parsed": len(bodies),
+        "required_floor_rows": {str(name): len(rows) for name, (_, rows) in written.items()},
+        "required_floor_chunks": chunks,
+        "required_floor_tables_not_copied": unclear,
+        "ratio_flow_to_required_floor": round(flow_s / elapsed, 1),
+        "bytes_per_appointment": grown["bytes_per_appointment"],
+        "footprint": grown,
+    }
 
 
 # -- appointment rows for the read stages ----------------------------------------------------------------
@@ -325,23 +468,32 @@ def _point_query(server: str | None, rows: int, queries: int, http: bool) -> dic
         asks = [(rng.choice(cores), TODAY + timedelta(days=rng.randrange(14))) for _ in range(queries)]
         samples: list[int] = []
         found = 0
-        with db.read() as connection:
-            store = MarketStore(connection)
+        with db.read() as connection, ServedOn(connection) as served:
             for core, day in asks[:200]:  # warm the statement cache and the pages
-                store.data_service_on(core, day)
+                served.data_service(core, day)
             clock = time.perf_counter_ns
             for core, day in asks:
                 t0 = clock()
-                hit = store.data_service_on(core, day)
+                hit = served.data_service(core, day)
                 samples.append(clock() - t0)
                 found += hit is not None
-            # floor: the same statement through the driver's own cursor
+            # the same question through SQLAlchemy Core (MarketStore), as before the driver's cursor
+            store = MarketStore(connection)
+            for core, day in asks[:200]:
+                store.data_service_on(core, day)
+            core_samples: list[int] = []
+            for core, day in asks:
+                t0 = clock()
+                store.data_service_on(core, day)
+                core_samples.append(clock() - t0)
+            # floor: the bare statement through the driver's own cursor
             floor_samples = _driver_floor(connection, asks)
         result: dict[str, Any] = {
             "rows": rows,
             "queries": queries,
             "found": found,
             "in_process": _percentiles(samples),
+            "via_sqlalchemy": _percentiles(core_samples),
             "floor_driver": _percentiles(floor_samples),
         }
         result["ratio_p50_to_floor"] = round(

@@ -43,9 +43,18 @@ def _check(result: dict[str, object], *, mpans: int, rows: int, queries: int, ht
     assert appointments["appointed"] == mpans and appointments["failed"] == 0
     assert appointments["floor_rows"] == mpans and appointments["messages"] >= 7 * mpans
     assert appointments["ratio_flow_to_floor"] > 0 and appointments["peak_rss_mb"] > 0
+    # the required-work floor parsed every message of the flow once and wrote the rows it wrote
+    assert appointments["required_floor_messages_parsed"] == appointments["messages"]
+    copied = appointments["required_floor_rows"]
+    assert copied["message"] == appointments["messages"] and copied["delivery"] == appointments["deliveries"]
+    assert copied["appointment"] == copied["appointment_request"] == copied["sds_portfolio"] == mpans
+    assert copied["dcc_mdr_notice"] == copied["mdr_instruction"] == mpans
+    assert appointments["required_floor_tables_not_copied"] == []
+    assert appointments["ratio_flow_to_required_floor"] > 0 and appointments["bytes_per_appointment"] > 0
     (point,) = stages["point_query"]
     assert point["queries"] == queries and point["found"] == queries  # every MPAN has an SDS every day
     assert 0 < point["in_process"]["p50_us"] <= point["in_process"]["p99_us"]
+    assert 0 < point["via_sqlalchemy"]["p50_us"] <= point["via_sqlalchemy"]["p99_us"]
     assert ("http" in point) is http
     if http:
         assert point["http"]["queries"] == queries and point["http"]["p50_us"] > 0

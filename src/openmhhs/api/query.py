@@ -13,7 +13,7 @@ hub's operator sees everything. Filters and limits are in SQL: nothing reads the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -27,10 +27,9 @@ from openmhhs.api.identity import Caller
 from openmhhs.api.responses import StandardResponse, coded_response
 from openmhhs.codes import ResponseCode
 from openmhhs.ids import InvalidMpanCore, MpanCore
-from openmhhs.registration.model import Service
-from openmhhs.registration.timeline import as_of
+from openmhhs.registration.model import Appointment
+from openmhhs.store import queries
 from openmhhs.store.database import Database
-from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.tables import appointment, delivery, message, mpan, supplier_period
 
 __all__ = ["router"]
@@ -119,35 +118,39 @@ def router(db: Database, caller_of: Callable[[Request], Caller]) -> APIRouter:
         except InvalidMpanCore as exc:
             return _error(400, exc.code, exc.detail)
 
-        def read() -> list[Any] | None:
-            """The MPAN's rows the caller may see; None when it may see nothing of the MPAN."""
+        def read() -> list[queries.Held] | None:
+            """The MPAN's rows the caller may see (holding on ``on``, when given); None when
+            it may see nothing of the MPAN."""
             with db.read() as connection:
-                store = MarketStore(connection)
-                record = store.get_mpan(core)
-                if record is None:
+                if who.operator and on is not None:
+                    with queries.ServedOn(connection) as served:
+                        found = served.ask(core, on)
+                    return None if found is None else list(found)
+                line = queries.timeline(connection, core)
+            if line is None:
+                return None
+            rows: Sequence[Appointment] = line.rows
+            if not who.operator:
+                supplied = any(str(p.supplier) == who.dip_id for p in line.record.suppliers)
+                rows = [r for r in rows if who.dip_id in (r.supplier, r.provider, r.mdr)]
+                if not rows and not supplied:
                     return None
-                rows = store.timeline(core)
-            if who.operator:
-                return rows
-            supplied = any(str(p.supplier) == who.dip_id for p in record.suppliers)
-            seen = [r for r in rows if who.dip_id in (r.supplier, r.provider, r.mdr)]
-            return seen if seen or supplied else None
+            if on is not None:
+                rows = queries.held_on(rows, on)
+            return [queries.held(r) for r in rows]
 
         rows = await asyncio.to_thread(read)
         if rows is None:
             return _error(404, ResponseCode.REG0000, f"MPAN {core} is not registered (or not yours)")
-        if on is not None:
-            rows = [r for r in (as_of(rows, Service.DS, on), as_of(rows, Service.MS, on)) if r is not None]
-        rows.sort(key=lambda r: (r.period.start, r.service.value))
         return [
             {
-                "service": r.service.value,
+                "service": r.service,
                 "dip_id": r.provider,
                 "mpid": r.provider_mpid,
                 "mdr_dip_id": r.mdr,
                 "mdr_mpid": r.mdr_mpid,
-                "from": r.period.start,
-                "to": r.period.end,
+                "from": r.start,
+                "to": r.end,
                 "supplier": r.supplier,
             }
             for r in rows
@@ -199,8 +202,8 @@ def router(db: Database, caller_of: Callable[[Request], Caller]) -> APIRouter:
 
         def read() -> list[Any]:
             with db.read() as connection:
-                return MarketStore(connection).gaps_on(
-                    on, limit=limit, supplier=None if who.operator else who.dip_id
+                return queries.gaps_on(
+                    connection, on, limit=limit, supplier=None if who.operator else who.dip_id
                 )
 
         return [

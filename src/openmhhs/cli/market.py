@@ -37,15 +37,15 @@ from openmhhs.identity.isd import IsdTable
 from openmhhs.identity.translation import require_role
 from openmhhs.ids import DipId, DipRole, MpanCore
 from openmhhs.market.bus import EXTERNAL, SIMULATED, Market, MarketIncomplete, RunStats, SubmitResult
-from openmhhs.market.outcomes import as_sent, outcome_of
+from openmhhs.market.outcomes import as_sent
 from openmhhs.periods import Period
-from openmhhs.registration.model import Service
 from openmhhs.registration.mpan_format import MPAN_COLUMNS, read_mpans, record_from
 from openmhhs.registration.rules import RsSettings
-from openmhhs.registration.timeline import as_of
+from openmhhs.store import queries
 from openmhhs.store.database import DatabaseUnavailable
 from openmhhs.store.identity_repo import load_isd
 from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.queries import Held
 
 mpan_app_commands: list[Any] = []
 contract_app = typer.Typer(help="Supplier–SDS contracts (what each SDS agreed to do).")
@@ -452,12 +452,8 @@ def submit_command(
                 if refused:
                     row["code"], row["message"] = refused[0][2], refused[0][3]
                 else:
-                    exchange = (
-                        store.messages(correlation_id=submitted.correlation_id)
-                        if submitted.correlation_id
-                        else []
-                    )
-                    outcome = outcome_of(submitted, exchange)
+                    outcome = queries.outcome(connection, submitted.correlation_id, since=submitted)
+                    assert outcome is not None  # judged from the submitted message itself
                     row["code"], row["message"] = outcome.code, outcome.message
                     if outcome.code == _own_decision(as_sent(submitted)):
                         decided.add(len(rows))
@@ -635,10 +631,8 @@ def sds_mdr_change_command(
         return
     results = market.send([message])
     stats = market.run()
-    with market.db.begin() as connection:
-        store = MarketStore(connection)
-        exchange = store.messages(correlation_id=message.common_block.s1.sender_correlation_id)
-        outcome = outcome_of(exchange[0], exchange) if exchange else None
+    with market.db.read() as connection:
+        outcome = queries.outcome(connection, message.common_block.s1.sender_correlation_id)
     data = {
         "dipCode": results[0].code.value,
         "code": outcome.code if outcome else results[0].code.value,
@@ -656,19 +650,35 @@ def sds_mdr_change_command(
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _period_json(row: Any) -> dict[str, Any]:
+def _period_json(row: Held) -> dict[str, Any]:
     return {
-        "service": row.service.value,
+        "service": row.service,
         "dip_id": row.provider,
         "mpid": row.provider_mpid,
         "mdr_dip_id": row.mdr,
         "mdr_mpid": row.mdr_mpid,
-        "from": row.period.start.isoformat(),
-        "to": row.period.end.isoformat() if row.period.end else None,
+        "from": row.start.isoformat(),
+        "to": row.end.isoformat() if row.end else None,
         "supplier": row.supplier,
-        "scenario": row.scenario.value if row.scenario else None,
+        "scenario": row.scenario,
         "correlation_id": row.correlation_id,
     }
+
+
+def _periods(core: str, *, on: date | None, history: bool) -> tuple[list[Held], tuple[queries.Retired, ...]]:
+    """The MPAN's current rows (those holding on ``on``, through the point query, when given)
+    and, with ``history``, the rows later changes retired."""
+    with open_database().read() as connection:
+        if on is not None:
+            with queries.ServedOn(connection) as served:
+                found = served.ask(core, on)
+            rows = None if found is None else list(found)
+        else:
+            line = queries.timeline(connection, core)
+            rows = None if line is None else [queries.held(r) for r in line.rows]
+        if rows is None:
+            raise RecordNotFound(f"MPAN {core} is not registered")
+        return rows, queries.retired(connection, core) if history else ()
 
 
 @coded
@@ -684,22 +694,18 @@ def timeline_command(
 ) -> None:
     """The MPAN's Data Service (with MDR) and Metering Service periods, in date order."""
     core = MpanCore(mpan)
-    with open_database().begin() as connection:
-        store = MarketStore(connection)
-        if not store.mpan_exists(core):
-            raise RecordNotFound(f"MPAN {core} is not registered")
-        rows = store.timeline(core)
-        retired = [(a, rec, ret) for a, rec, ret in store.history(core) if ret is not None] if history else []
-    if on is not None:
-        day = parse_day(on, option="--on")
-        rows = [r for r in (as_of(rows, Service.DS, day), as_of(rows, Service.MS, day)) if r is not None]
-    if from_ is not None or to is not None:
-        window = Period(
+    day = parse_day(on, option="--on") if on is not None else None
+    window = (
+        Period(
             parse_day(from_, option="--from") if from_ else date.min,
             parse_day(to, option="--to") if to else None,
         )
-        rows = [r for r in rows if r.period.overlaps(window)]
-    rows.sort(key=lambda r: (r.period.start, r.service.value))
+        if from_ is not None or to is not None
+        else None
+    )
+    rows, retired = _periods(core, on=day, history=history)
+    if window is not None:
+        rows = [r for r in rows if Period(r.start, r.end).overlaps(window)]
     if as_json:
         data = [_period_json(r) for r in rows]
         if history:
@@ -708,11 +714,11 @@ def timeline_command(
                     "current": data,
                     "retired": [
                         {
-                            **_period_json(a),
-                            "recorded_at": uk_local(rec),
-                            "retired_at": uk_local(ret),
+                            **_period_json(queries.held(r.row)),
+                            "recorded_at": uk_local(r.recorded_at),
+                            "retired_at": uk_local(r.retired_at),
                         }
-                        for a, rec, ret in retired
+                        for r in retired
                     ],
                 }
             )
@@ -724,19 +730,19 @@ def timeline_command(
         table.add_column(column)
     for r in rows:
         table.add_row(
-            r.service.value,
+            r.service,
             f"{r.provider_mpid} ({r.provider})",
             f"{r.mdr_mpid} ({r.mdr})" if r.mdr else "-",
-            r.period.start.isoformat(),
-            r.period.end.isoformat() if r.period.end else "open",
+            r.start.isoformat(),
+            r.end.isoformat() if r.end else "open",
             r.supplier,
-            r.scenario.value if r.scenario else "-",
+            r.scenario or "-",
         )
     console.print(table)
-    for a, _, ret in retired:
-        console.print(
-            f"  retired {uk_local(ret)}: {a.service.value} {a.provider_mpid} {a.mdr_mpid or ''} {a.period}"
-        )
+    for gone in retired:
+        a = gone.row
+        when = uk_local(gone.retired_at)
+        console.print(f"  retired {when}: {a.service.value} {a.provider_mpid} {a.mdr_mpid or ''} {a.period}")
 
 
 @coded
@@ -747,8 +753,8 @@ def gaps_command(
     """MPANs with a supplier on the day that lack a Data Service, an MDR or a Metering Service.
     Exits 1 when there is any."""
     day = parse_day(on, option="--on")
-    with open_database().begin() as connection:
-        found = MarketStore(connection).gaps_on(day)
+    with open_database().read() as connection:
+        found = queries.gaps_on(connection, day)
     if as_json:
         emit_json([{"mpan": g.mpan, "supplier": g.supplier, "missing": list(g.missing)} for g in found])
     else:
@@ -766,22 +772,21 @@ def messages_command(
     as_json: bool = JsonOption,
 ) -> None:
     """The message log: every message received and produced, as sent."""
-    with open_database().begin() as connection:
-        store = MarketStore(connection)
-        found = store.messages(core=mpan, correlation_id=correlation)
-        deliveries = {m.id: store.deliveries_of(m.id) for m in found} if not as_json else {}
+    with open_database().read() as connection:
+        found = queries.logged(connection, core=mpan, correlation_id=correlation, deliveries=not as_json)
     if as_json:
-        emit_json([as_sent(m) for m in found])
+        emit_json([as_sent(m.message) for m in found])
         return
     table = Table(title=f"Messages ({len(found)})", title_justify="left")
     for column in ("#", "interface", "event", "from", "to"):
         table.add_column(column)
     # Ids in full, never cut or folded, so that they can be copied into --correlation or --mpan.
     table.add_column("MPAN", no_wrap=True, min_width=13)
-    longest = max((len(m.correlation_id or "") for m in found), default=11)
+    longest = max((len(m.message.correlation_id or "") for m in found), default=11)
     table.add_column("correlation", no_wrap=True, min_width=max(11, longest))
-    for m in found:
-        to = ", ".join(f"{r}{'' if s == 'done' else f' ({s})'}" for r, s, _, _ in deliveries[m.id])
+    for entry in found:
+        m = entry.message
+        to = ", ".join(f"{d.recipient}{'' if d.state == 'done' else f' ({d.state})'}" for d in entry.to)
         table.add_row(
             str(m.id),
             m.interface_id,

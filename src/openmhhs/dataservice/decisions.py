@@ -22,6 +22,8 @@ __all__ = [
     "Decision",
     "MdrChangeRefused",
     "ProposedAppointment",
+    "choose_contract",
+    "choose_mdr",
     "decide",
     "plan_mdr_change",
 ]
@@ -67,22 +69,31 @@ def _reject(code: ResponseCode, reason: str, contract: Contract | None = None) -
     return Decision(False, code, reason, contract)
 
 
-def _choose_contract(proposal: ProposedAppointment, contracts: Sequence[Contract]) -> Contract | Decision:
-    mine = [c for c in contracts if c.sds == proposal.sds and c.supplier == proposal.supplier]
+def choose_contract(
+    *,
+    sds: DipId,
+    supplier: DipId,
+    reference: str | None,
+    segment: str,
+    connection_type: str,
+    contracts: Sequence[Contract],
+) -> Contract | Decision:
+    """The contract a proposal falls under: the one it names (SP002 when it is not one of the
+    supplier's), else the only one covering its segment and connection type, else the only
+    one with the supplier; SP001 with none, SP002 when several could apply."""
+    mine = [c for c in contracts if c.sds == sds and c.supplier == supplier]
     if not mine:
-        return _reject(ResponseCode.SP001, f"no contract with supplier {proposal.supplier}")
-    if proposal.contract_reference is not None:
-        named = [c for c in mine if c.reference == proposal.contract_reference]
+        return _reject(ResponseCode.SP001, f"no contract with supplier {supplier}")
+    if reference is not None:
+        named = [c for c in mine if c.reference == reference]
         if not named:
             return _reject(
                 ResponseCode.SP002,
-                f"contract {proposal.contract_reference!r} is not one of {proposal.supplier}'s "
+                f"contract {reference!r} is not one of {supplier}'s "
                 f"({', '.join(sorted(c.reference for c in mine))})",
             )
         return named[0]
-    covering = [
-        c for c in mine if proposal.segment in c.segments and proposal.connection_type in c.connection_types
-    ]
+    covering = [c for c in mine if segment in c.segments and connection_type in c.connection_types]
     if len(covering) == 1:
         return covering[0]
     if len(mine) == 1:
@@ -95,7 +106,14 @@ def _choose_contract(proposal: ProposedAppointment, contracts: Sequence[Contract
 
 def decide(*, proposal: ProposedAppointment, contracts: Sequence[Contract], today: date) -> Decision:
     """SP000 with the MDR, or the exact rejection."""
-    chosen = _choose_contract(proposal, contracts)
+    chosen = choose_contract(
+        sds=proposal.sds,
+        supplier=proposal.supplier,
+        reference=proposal.contract_reference,
+        segment=proposal.segment,
+        connection_type=proposal.connection_type,
+        contracts=contracts,
+    )
     if isinstance(chosen, Decision):
         return chosen
     contract = chosen
@@ -152,12 +170,22 @@ def decide(*, proposal: ProposedAppointment, contracts: Sequence[Contract], toda
         )
     if contract.requires_fallback_frequency and proposal.fallback_frequency in (None, "x"):
         return _reject(ResponseCode.DS003, "a traditional fall-back read frequency is required", contract)
-    return _choose_mdr(proposal, contract, today)
+    return choose_mdr(
+        contract=contract,
+        nominated_mdr=proposal.nominated_mdr,
+        mdr_from=proposal.nominated_mdr_from or proposal.effective_from,
+        scenario=proposal.scenario,
+        today=today,
+    )
 
 
-def _choose_mdr(proposal: ProposedAppointment, contract: Contract, today: date) -> Decision:
-    mdr_from = proposal.nominated_mdr_from or proposal.effective_from
-    if proposal.nominated_mdr is None:
+def choose_mdr(
+    *, contract: Contract, nominated_mdr: DipId | None, mdr_from: date, scenario: Scenario, today: date
+) -> Decision:
+    """The MDR the SDS accepts under ``contract``: the nominated one if the contract supports it
+    (DS001 if not), the contractual default for a blank nomination (DS001 when the contract
+    requires one); an update (USP) also needs the contract's notice (DS004-DS006)."""
+    if nominated_mdr is None:
         if contract.blank_mdr is BlankMdrPolicy.REJECT:
             return _reject(
                 ResponseCode.DS001,
@@ -173,13 +201,13 @@ def _choose_mdr(proposal: ProposedAppointment, contract: Contract, today: date) 
             contract.default_mdr,
             mdr_from,
         )
-    if proposal.nominated_mdr not in contract.supported_mdrs:
+    if nominated_mdr not in contract.supported_mdrs:
         return _reject(
             ResponseCode.DS001,
-            f"MDR {proposal.nominated_mdr} is not supported under contract {contract.reference}",
+            f"MDR {nominated_mdr} is not supported under contract {contract.reference}",
             contract,
         )
-    if proposal.scenario is Scenario.USP:
+    if scenario is Scenario.USP:
         try:
             check_mdr_change_notice(contract=contract, effective_from=mdr_from, today=today)
         except MdrChangeRefused as refused:
@@ -189,7 +217,7 @@ def _choose_mdr(proposal: ProposedAppointment, contract: Contract, today: date) 
         ResponseCode.SP000,
         "accepted with the nominated MDR",
         contract,
-        proposal.nominated_mdr,
+        nominated_mdr,
         mdr_from,
     )
 

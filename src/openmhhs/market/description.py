@@ -18,9 +18,11 @@ from typing import Any
 import yaml
 
 from openmhhs.codes import CodedError, ResponseCode
+from openmhhs.dataservice import decisions
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract, ContractInvalid
 from openmhhs.days import LONDON
 from openmhhs.dcc.access import IMPORT, retrieval_role, supplier_role_for
+from openmhhs.dip.vocabulary import ConnectionType, Scenario
 from openmhhs.identity.isd import IsdEntry, IsdIdentityShared, IsdOverlap, IsdTable
 from openmhhs.identity.registry import (
     DccUserRole,
@@ -32,6 +34,8 @@ from openmhhs.identity.registry import (
 )
 from openmhhs.ids import CompanyNumber, DipId, DipRole, MarketRole, Mpid
 from openmhhs.periods import Period
+from openmhhs.registration import rules
+from openmhhs.registration.model import MarketSegment, Service
 
 __all__ = [
     "Brand",
@@ -494,9 +498,10 @@ def check(market: MarketDescription) -> list[Problem]:
     """Every way the described arrangement would fail, in business words."""
     problems: list[Problem] = []
     try:
-        IsdTable(market.isd())
+        isd = IsdTable(market.isd())
     except (IsdOverlap, IsdIdentityShared) as exc:
         problems += [Problem(f"the ISD rows clash: {p}", p.code.value) for p in exc.problems]
+        isd = IsdTable(market.isd(), checked=True)  # reported; still asked, as the run would
     for role in ("REGS", "DCC"):
         if not market.by_role(role):
             problems.append(
@@ -521,13 +526,14 @@ def check(market: MarketDescription) -> list[Problem]:
                     )
                 )
         for mdr in contract.supported_mdrs:
-            party = market.party(mdr)
-            if party is None or not party.holds("MDR"):
+            try:
+                rules.registered_mdr(isd, mdr=mdr, day=market.start)
+            except rules.MdrNotValid as exc:
                 problems.append(
                     Problem(
                         f"contract {contract.reference} lists {market.label(mdr)}, which is not a "
                         f"registered MDR",
-                        "REG1081",
+                        exc.code.value,
                     )
                 )
     if not market.suppliers:
@@ -546,7 +552,7 @@ def check(market: MarketDescription) -> list[Problem]:
                 Problem(f"supplier {name}: brand or customer-type shares add up to {total:g}, not 1")
             )
         for each in plan.groups:
-            found = _check_route(market, plan, supplier, each.name, each.route, contracts)
+            found = _check_route(market, isd, plan, supplier, each)
             problems += found or _check_label(market, plan, supplier, each, contracts)
     proposed = {r.sds for plan in market.suppliers for _, _, r in plan.routes}
     for sds in sorted(p.dip_id for p in market.by_role("SDS") if p.dip_id in proposed):
@@ -617,84 +623,111 @@ def _check_qualified(market: MarketDescription, provider: DipId, role: str) -> l
     return []
 
 
+def _connection_types(group: Brand | CustomerType) -> tuple[str, ...]:
+    """The connection types the population gives a group's MPANs (``market.population``):
+    whole current, and LV CT for some non-domestic ones."""
+    domestic_only = isinstance(group, CustomerType) and group.domestic
+    whole, ct = ConnectionType.WHOLE_CURRENT.value, ConnectionType.LV_CT.value
+    return (whole,) if domestic_only else (whole, ct)
+
+
 def _check_route(
-    market: MarketDescription,
-    plan: SupplierPlan,
-    supplier: Party,
-    group: str,
-    route: Route,
-    contracts: dict[tuple[DipId, DipId, str], Contract],
+    market: MarketDescription, isd: IsdTable, plan: SupplierPlan, supplier: Party, group: Brand | CustomerType
 ) -> list[Problem]:
+    """What the run would refuse of a group's route, asked of the run's own rules: the RS's
+    provider check (REG1031), the SDS's choice of contract (SP001, SP002) and of MDR (DS001),
+    the RS's MDR check (REG1081), for appointments effective on the market's start."""
+    name, route = supplier.mpid, group.route
+    sds_name = market.label(route.sds)
+    role = rules.provider_role(Service.DS, MarketSegment.SMART)
+    try:
+        rules.registered_provider(isd, provider=route.sds, role=role, day=market.start)
+    except rules.ProviderIncompatibleWithSegment as exc:
+        return [
+            Problem(
+                f"supplier {name} ({group.name}) proposes {sds_name} as SDS, which does not hold the "
+                f"SDS role",
+                exc.code.value,
+            )
+        ]
+    chosen: list[Contract] = []
+    for connection_type in _connection_types(group):
+        found = decisions.choose_contract(
+            sds=route.sds,
+            supplier=plan.supplier,
+            reference=route.contract,
+            segment=MarketSegment.SMART.value,
+            connection_type=connection_type,
+            contracts=market.contracts,
+        )
+        if isinstance(found, decisions.Decision):
+            return [_contract_problem(market, plan, supplier, group, found)]
+        if found not in chosen:
+            chosen.append(found)
     problems: list[Problem] = []
-    name, sds_name = supplier.mpid, market.label(route.sds)
-    sds = market.party(route.sds)
-    if sds is None or not sds.holds("SDS"):
-        return [
-            Problem(
-                f"supplier {name} ({group}) proposes {sds_name} as SDS, which does not hold the SDS role",
-                "REG1031",
-            )
-        ]
-    mine = [c for (s, sup, _), c in contracts.items() if s == route.sds and sup == plan.supplier]
-    if not mine:
-        return [
-            Problem(
-                f"supplier {name} ({group}) proposes SDS {sds_name}, with which it has no contract", "SP001"
-            )
-        ]
-    if route.contract is not None:
-        chosen = contracts.get((route.sds, plan.supplier, route.contract))
-        if chosen is None:
+    for contract in chosen:
+        decision = decisions.choose_mdr(
+            contract=contract,
+            nominated_mdr=route.mdr,
+            mdr_from=market.start,
+            scenario=Scenario.CSP,
+            today=market.start,
+        )
+        if not decision.accepted and route.mdr is None:
             return [
                 Problem(
-                    f"supplier {name} ({group}) names contract {route.contract}, not one it holds with "
-                    f"SDS {sds_name}",
-                    "SP002",
+                    f"supplier {name} ({group.name}) leaves the MDR blank, but the contract "
+                    f"{contract.reference} with SDS {sds_name} requires a nomination",
+                    decision.code.value,
                 )
             ]
-    elif len(mine) == 1:
-        chosen = mine[0]
-    else:
-        return [
-            Problem(
-                f"supplier {name} ({group}) must name which of its {len(mine)} contracts with SDS "
-                f"{sds_name} applies",
-                "SP002",
-            )
-        ]
-    mdr = route.mdr
-    if mdr is None:
-        if chosen.blank_mdr is BlankMdrPolicy.REJECT:
+        if not decision.accepted:
             problems.append(
                 Problem(
-                    f"supplier {name} ({group}) leaves the MDR blank, but the contract "
-                    f"{chosen.reference} with SDS "
-                    f"{sds_name} requires a nomination",
-                    "DS001",
+                    f"supplier {name} proposes MDR {market.label(route.mdr)}, which the contract with "
+                    f"SDS {sds_name} does not support",
+                    decision.code.value,
                 )
             )
-            return problems
-        mdr = chosen.default_mdr
-    elif mdr not in chosen.supported_mdrs:
-        problems.append(
-            Problem(
-                f"supplier {name} proposes MDR {market.label(mdr)}, which the contract with SDS "
-                f"{sds_name} does not support",
-                "DS001",
-            )
-        )
-    if mdr is not None:
-        problems += _check_mdr_access(market, supplier, mdr, group)
+        mdr = decision.mdr if decision.accepted else route.mdr
+        if mdr is not None:
+            problems += _check_mdr_access(market, isd, supplier, mdr, group.name)
     return problems
 
 
-def _check_mdr_access(market: MarketDescription, supplier: Party, mdr: DipId, group: str) -> list[Problem]:
-    """The MDR must be able to read the meters: the DCC's MDR user role, or the Supplier itself
-    using its Import/Export Supplier user roles."""
+def _contract_problem(
+    market: MarketDescription,
+    plan: SupplierPlan,
+    supplier: Party,
+    group: Brand | CustomerType,
+    refused: decisions.Decision,
+) -> Problem:
+    """The SDS's refusal of a route's contract (SP001, SP002), in the description's words."""
+    route = group.route
+    sds_name = market.label(route.sds)
+    mine = [c for c in market.contracts if c.sds == route.sds and c.supplier == plan.supplier]
+    if not mine:
+        reason = f"proposes SDS {sds_name}, with which it has no contract"
+    elif route.contract is not None:
+        reason = f"names contract {route.contract}, not one it holds with SDS {sds_name}"
+    else:
+        reason = f"must name which of its {len(mine)} contracts with SDS {sds_name} applies"
+    return Problem(f"supplier {supplier.mpid} ({group.name}) {reason}", refused.code.value)
+
+
+def _check_mdr_access(
+    market: MarketDescription, isd: IsdTable, supplier: Party, mdr: DipId, group: str
+) -> list[Problem]:
+    """The MDR must be registered (the RS's REG1081) and able to read the meters: the DCC's MDR
+    user role, or the Supplier itself using its Import/Export Supplier user roles."""
     party = market.party(mdr)
     label = market.label(mdr)
-    if party is None or not party.holds("MDR"):
-        return [Problem(f"{label} ({group}) is not registered as an MDR in the ISD", "REG1081")]
+    try:
+        rules.registered_mdr(isd, mdr=mdr, day=market.start)
+    except rules.MdrNotValid as exc:
+        return [Problem(f"{label} ({group}) is not registered as an MDR in the ISD", exc.code.value)]
+    if party is None:  # registered in the ISD, so described: the ISD is the description's
+        return []
     if party.sec is not SecStatus.ACCEDED:
         return [Problem(f"MDR {label} has not acceded to the SEC, so it cannot be a DCC user")]
     if DccUserRole.METER_DATA_RETRIEVER in party.dcc_user_roles:

@@ -29,6 +29,8 @@ __all__ = [
     "MdrChangeRequest",
     "RsSettings",
     "ServiceRequest",
+    "registered_mdr",
+    "registered_provider",
     "validate_mdr_update",
     "validate_provider_response",
     "validate_service_request",
@@ -238,6 +240,25 @@ def _ownership(record: MpanRecord, supplier: DipId, day: date) -> Period[date] |
     return None
 
 
+def registered_provider(isd: IsdTable, *, provider: DipId, role: DipRole, day: date, why: str = "") -> Mpid:
+    """A proposed provider must be registered in the ISD on ``day`` in the DIP role its
+    service needs (REG1031): its MPID there. ``why`` ends the error's sentence."""
+    registered = _registered_mpid(isd, provider, role, day)
+    if registered is None:
+        raise ProviderIncompatibleWithSegment(
+            f"{provider} is not registered as {role} on {day.isoformat()}{why}"
+        )
+    return registered
+
+
+def registered_mdr(isd: IsdTable, *, mdr: DipId, day: date) -> Mpid:
+    """An MDR must be effective in the ISD on ``day`` (REG1081): its MPID there."""
+    registered = _registered_mpid(isd, mdr, DipRole.MDR, day)
+    if registered is None:
+        raise MdrNotValid(f"{mdr} is not a valid MDR in the ISD on {day.isoformat()}")
+    return registered
+
+
 def check_mdr(
     isd: IsdTable,
     *,
@@ -247,9 +268,7 @@ def check_mdr(
     mismatch: type[RegistrationRuleBroken],
 ) -> Mpid:
     """The MDR must be effective in the ISD on ``day`` (REG1081) under ``mpid``."""
-    registered = _registered_mpid(isd, mdr, DipRole.MDR, day)
-    if registered is None:
-        raise MdrNotValid(f"{mdr} is not a valid MDR in the ISD on {day.isoformat()}")
+    registered = registered_mdr(isd, mdr=mdr, day=day)
     if registered != mpid:
         raise mismatch(f"MDR MPID {mpid} does not match DIP ID {mdr}, registered as {registered}")
     return registered
@@ -272,12 +291,13 @@ def validate_service_request(
         raise ScenarioInvalid("appointment scenario ALG is not one the Registration Service accepts")
     day = request.effective_from
     role = provider_role(request.service, record.segment)
-    registered = _registered_mpid(isd, request.provider, role, day)
-    if registered is None:
-        raise ProviderIncompatibleWithSegment(
-            f"{request.provider} is not registered as {role} on {day.isoformat()}, the "
-            f"{request.service} role for market segment {record.segment.value}"
-        )
+    registered = registered_provider(
+        isd,
+        provider=request.provider,
+        role=role,
+        day=day,
+        why=f", the {request.service} role for market segment {record.segment.value}",
+    )
     if registered != request.provider_mpid:
         mismatch = (
             ProposedDataServiceMpidMismatch

@@ -25,8 +25,7 @@ from openmhhs.ids import InvalidMpanCore, MpanCore
 from openmhhs.market.bus import CLOCK_KEY
 from openmhhs.market.driver import outcome_counts
 from openmhhs.meterdata.query import completeness as meter_completeness
-from openmhhs.registration.model import Service
-from openmhhs.registration.timeline import as_of
+from openmhhs.store import queries as store_queries
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.web import queries
@@ -92,14 +91,13 @@ def create_dashboard_app(db: Database, dataset: Path | None = None) -> FastAPI:
 def _overview(db: Database, on: date | None, dataset: Path | None) -> HTMLResponse:
     day = on or _market_day(db)
     with db.read() as connection:
-        store = MarketStore(connection)
         headline = queries.counts(connection)
         isd = queries.isd_on(connection, day)
         participants = queries.participants_on(connection, day)
         queues = queries.delivery_queues(connection)
         allowed, refused, refusals = queries.access_log(connection, refused_only=True, limit=50)
-        gaps = store.gaps_on(day, limit=200)
-        arrangements = store.arrangement_counts(day)
+        gaps = store_queries.gaps_on(connection, day, limit=200)
+        arrangements = store_queries.arrangements_on(connection, day)
     completeness = meter_completeness(dataset) if dataset is not None else []
     outcomes: Counter[str] = outcome_counts(db)
     states = sorted({s for q in queues for s in q.states})
@@ -153,18 +151,17 @@ def _mpan(db: Database, text: str, on: date | None) -> HTMLResponse:
         return _html("problem.html", 400, title="Not an MPAN core", code=exc.code.value, detail=exc.detail)
     day = on or _market_day(db)
     with db.read() as connection:
-        store = MarketStore(connection)
-        record = store.get_mpan(core)
-        if record is None:
+        line = store_queries.timeline(connection, core)
+        if line is None:
             return _html(
                 "problem.html", 404, title="MPAN not registered", code="REG0000",
                 detail=f"MPAN {core} is not registered in this database",
             )  # fmt: skip
-        rows = sorted(store.timeline(core), key=lambda r: (r.period.start, r.service.value))
-        history = store.history(core)
-        counts = Counter(m.correlation_id for m in store.messages(core=core))
-    holding = {id(r) for r in (as_of(rows, Service.DS, day), as_of(rows, Service.MS, day)) if r is not None}
-    retired = [(a, recorded, gone) for a, recorded, gone in history if gone is not None]
+        retired = [(r.row, r.recorded_at, r.retired_at) for r in store_queries.retired(connection, core)]
+        logged = store_queries.logged(connection, core=core, deliveries=False)
+        counts = Counter(m.message.correlation_id for m in logged)
+    record, rows = line.record, line.rows
+    holding = {id(r) for r in line.on(day)}
     return _html(
         "mpan.html",
         day=day,
@@ -193,14 +190,13 @@ def _mpan(db: Database, text: str, on: date | None) -> HTMLResponse:
 
 def _chain(db: Database, correlation: str, fragment: bool) -> HTMLResponse:
     with db.read() as connection:
-        store = MarketStore(connection)
-        found = store.messages(correlation_id=correlation)
-        chain = [
-            {
-                "message": m,
-                "to": store.deliveries_of(m.id),
-                "body": orjson.dumps(msgspec.json.decode(m.body), option=orjson.OPT_INDENT_2).decode(),
-            }
-            for m in found
-        ]
+        found = store_queries.exchange(connection, correlation)
+    chain = [
+        {
+            "message": m.message,
+            "to": m.to,
+            "body": orjson.dumps(msgspec.json.decode(m.message.body), option=orjson.OPT_INDENT_2).decode(),
+        }
+        for m in found
+    ]
     return _html("chain_fragment.html" if fragment else "chain.html", correlation=correlation, chain=chain)
