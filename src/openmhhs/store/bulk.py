@@ -49,18 +49,19 @@ def insert_rows(
         if (p := table.c[name].type.bind_processor(dialect)) is not None
     ]
     names = ", ".join(columns)
-    rows = list(rows)
-    if not rows:
+    processed: list[tuple[Any, ...]] = []
+    for row in rows:
+        if active:
+            converted = list(row)
+            for n, process in active:
+                value = converted[n]
+                if value is not None:
+                    converted[n] = process(value)
+            processed.append(tuple(converted))
+        else:
+            processed.append(tuple(row))
+    if not processed:
         return 0
-    processed: list[tuple[Any, ...]]
-    if active:
-        # Column by column: one pass per converted column instead of a list per row.
-        by_column = list(zip(*rows, strict=True))
-        for n, process in active:
-            by_column[n] = tuple([None if v is None else process(v) for v in by_column[n]])
-        processed = list(zip(*by_column, strict=True))
-    else:
-        processed = [tuple(row) for row in rows]
     if dialect.name == "postgresql":
         raw = connection.connection.driver_connection
         assert raw is not None
