@@ -684,7 +684,7 @@ class MemoryMessages:
             message_id, delivery = self._deliveries[row.delivery_id]
             self._deliveries[row.delivery_id] = (
                 message_id,
-                replace(delivery, state=row.state, processed_at=at, code=row.code, detail=row.detail),
+                LoggedDelivery(delivery.id, delivery.recipient, row.state, at, row.code, row.detail),
             )
         for row in rows:
             self._pending.pop(row.delivery_id, None)
