@@ -10,7 +10,7 @@ from datetime import UTC, date, timedelta
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from openmhhs.days import day_start
@@ -124,7 +124,8 @@ def test_a_settled_block_is_each_settled_day(seed: int, day: date) -> None:
         assert [p.quality for p in single.periods] == [QUALITIES[q] for q in block.quality[r]]
         assert [p.source for p in single.periods] == [SOURCES[s] for s in block.source[r]]
         assert single.actual == block.actual[r]
-    assert {p.quality for s in singles for p in s.periods} >= {"A", "E1"}  # the estimates are exercised
+    # only examples that exercise the estimates count (about 1 seed in 2,500 draws none)
+    assume({p.quality for s in singles for p in s.periods} >= {"A", "E1"})
 
 
 def test_a_task_carries_only_its_block_of_the_snapshot() -> None:
