@@ -13,12 +13,12 @@ from typing import Any
 
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
 from openmhhs.dip.parse import Parsed, Perspective, encode, parse, parse_batch
-from openmhhs.dip.participant import Context, Delivered, Participant
+from openmhhs.dip.participant import Context, Participant
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.m16_format import read_json
 from openmhhs.ids import DipId, GspGroup, MpanCore
 from openmhhs.market.bus import participants_for, roles_on
-from openmhhs.market.ingress import Admission, IsdDirectory, admit, deliver, prepare
+from openmhhs.market.ingress import PRODUCED, Admission, IsdDirectory, admit, deliver_pending, prepare
 from openmhhs.periods import Period
 from openmhhs.registration.model import (
     ConnectionType,
@@ -28,10 +28,7 @@ from openmhhs.registration.model import (
 )
 from openmhhs.registration.rules import RsSettings
 from openmhhs.store.memory import MemoryUnitOfWork, Seed
-from openmhhs.store.ports import DeliveryOutcome
 from tests.market_harness import AURORA, BEACON, CIRRUS, LDSO, TODAY, Market, new_mpan
-
-PRODUCED = "participant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,27 +221,18 @@ class MemoryMarket(Market):
         while batch := self.uow.messages.pending_deliveries(100):
             finished = []
             for pending in batch:
-                stored = pending.message
-                parsed = parse(stored.body, now=None)
-                delivered = Delivered(parsed.message, parsed.spec, stored.transaction_id, stored.sender)
-                receivers = [
-                    p
-                    for p in self.participants.get(pending.recipient, [])
-                    if p.roles & parsed.spec.recipients
-                ]
-                handled = deliver(
-                    self.uow,
-                    delivered,
-                    receivers,
-                    ctx,
-                    check_values=stored.origin != PRODUCED,
-                    isolate=True,
-                    then=self.log_produced,
+                parsed = parse(pending.message.body, now=None)
+                finished.append(
+                    deliver_pending(
+                        self.uow,
+                        pending,
+                        parsed,
+                        self.participants,
+                        ctx,
+                        isolate=True,
+                        then=self.log_produced,
+                    )
                 )
-                if handled.state == "refused":
-                    self.log_produced(list(handled.produced))
-                code = None if handled.code is None else handled.code.value
-                finished.append(DeliveryOutcome(pending.id, handled.state, code, handled.detail))
             self.uow.messages.finish_deliveries(finished, at=self.now)
 
     def sent_since(self, mark: int) -> list[Sent]:

@@ -24,16 +24,17 @@ from openmhhs.dataservice.service import SmartDataService
 from openmhhs.days import LONDON
 from openmhhs.dcc.service import Dcc
 from openmhhs.dip.parse import Parsed, Perspective, encode, parse, parse_batch
-from openmhhs.dip.participant import Context, Delivered, Participant
+from openmhhs.dip.participant import Context, Participant
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
 from openmhhs.identity.isd import IsdTable
 from openmhhs.ids import DipId
 from openmhhs.market.ingress import (
+    PRODUCED,
     IsdDirectory,
     ParticipantFailed,
     admit,
-    deliver,
+    deliver_pending,
     prepare,
 )
 from openmhhs.mdr.service import MeterDataRetriever
@@ -59,8 +60,6 @@ __all__ = [
 SIMULATED = "simulated"
 EXTERNAL = "external"
 CLOCK_KEY = "market_day"
-PRODUCED = "participant"
-"""The origin of a message a simulated participant produced in process."""
 HELD_ELSEWHERE_WAIT = 0.05
 """Seconds to wait when every pending delivery is held by another market (PostgreSQL)."""
 
@@ -182,7 +181,7 @@ class Market:
                     directory=self.directory,
                     at=self.now,
                     origin=origin,
-                    route=self._route,
+                    route=self.route,
                 )
                 results.append(
                     SubmitResult(
@@ -200,7 +199,7 @@ class Market:
         """A simulated participant's own messages (e.g. a supplier's IF-031), via the DIP."""
         return self.submit(encode(list(messages)), origin=origin)
 
-    def _route(self, recipient: str) -> str:
+    def route(self, recipient: str) -> str:
         """Where the DIP puts a message for ``recipient``: delivered here, or its mailbox."""
         return "pending" if recipient in self.participants else "mailbox"
 
@@ -329,26 +328,12 @@ class Market:
             if parsed is None:
                 parsed = parse(stored.body, now=None)
                 parsed_cache[stored.id] = parsed
-            delivered = Delivered(parsed.message, parsed.spec, stored.transaction_id, stored.sender)
-            receivers = [
-                p for p in self.participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients
-            ]
-            handled = deliver(
-                uow,
-                delivered,
-                receivers,
-                ctx,
-                check_values=stored.origin != PRODUCED,  # ours are built from values the market holds
-                isolate=isolate,
-                then=send,
+            outcome = deliver_pending(
+                uow, pending, parsed, self.participants, ctx, isolate=isolate, then=send
             )
-            if handled.state == "refused":
-                send(handled.produced)
-            elif handled.state == "failed":
+            if outcome.state == "failed":
                 stats.failed += 1
-            code = None if handled.code is None else handled.code.value
-            detail = handled.detail if handled.state != "refused" else (handled.detail or "")[:2000]
-            finished.append(DeliveryOutcome(pending.id, handled.state, code, detail))
+            finished.append(outcome)
             stats.delivered += 1
         uow.messages.log_messages(produced)
         uow.messages.finish_deliveries(finished, at=ctx.now)
@@ -357,7 +342,7 @@ class Market:
         prepared = []
         for message in messages:
             done = prepare(
-                message, at=self.now, origin=PRODUCED, route=self._route, validate=self.validate_produced
+                message, at=self.now, origin=PRODUCED, route=self.route, validate=self.validate_produced
             )
             prepared.append(done.new)
             stats.produced += 1

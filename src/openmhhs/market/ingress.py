@@ -13,7 +13,7 @@ with its unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,11 +31,12 @@ from openmhhs.identity.isd import IsdEntry, IsdTable
 from openmhhs.identity.translation import moment_of
 from openmhhs.registration.service import NoRequestAwaits
 from openmhhs.store.database import DatabaseUnavailable
-from openmhhs.store.market_repo import DuplicateMessage, NewMessage
-from openmhhs.store.ports import MessageRepository, UnitOfWork
+from openmhhs.store.market_repo import DuplicateMessage, NewMessage, PendingDelivery
+from openmhhs.store.ports import DeliveryOutcome, MessageRepository, UnitOfWork
 
 __all__ = [
     "INFRASTRUCTURE",
+    "PRODUCED",
     "Admission",
     "Handled",
     "IsdDirectory",
@@ -43,6 +44,7 @@ __all__ = [
     "Prepared",
     "admit",
     "deliver",
+    "deliver_pending",
     "inadmissible",
     "new_message",
     "prepare",
@@ -52,6 +54,8 @@ __all__ = [
 
 INFRASTRUCTURE = (OperationalError, DatabaseUnavailable)
 """Failures of the database rather than of a message (full, read-only, gone)."""
+PRODUCED = "participant"
+"""The origin of a message a simulated participant produced in process."""
 
 
 class ParticipantFailed(Exception):
@@ -282,3 +286,35 @@ def deliver(
         # answers RCP1000; no business rejection is sent, because the message is not refused:
         # it is applied when requeued after a fix (one answer each).
         return Handled("failed", ResponseCode.RCP1000, f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def deliver_pending(
+    uow: UnitOfWork,
+    pending: PendingDelivery,
+    parsed: Parsed,
+    participants: Mapping[str, Sequence[Participant]],
+    ctx: Context,
+    *,
+    isolate: bool,
+    then: Callable[[list[DipMessageStruct]], None],
+) -> DeliveryOutcome:
+    """One queued delivery through ``deliver``: received by the recipient's participants that
+    play a role the message is for; what they produce, and a refusal's answers, go to ``then``.
+    Returns the outcome to finish the delivery with."""
+    stored = pending.message
+    delivered = Delivered(parsed.message, parsed.spec, stored.transaction_id, stored.sender)
+    receivers = [p for p in participants.get(pending.recipient, []) if p.roles & parsed.spec.recipients]
+    handled = deliver(
+        uow,
+        delivered,
+        receivers,
+        ctx,
+        check_values=stored.origin != PRODUCED,  # ours are built from values the market holds
+        isolate=isolate,
+        then=then,
+    )
+    if handled.state == "refused":
+        then(list(handled.produced))
+    code = None if handled.code is None else handled.code.value
+    detail = handled.detail if handled.state != "refused" else (handled.detail or "")[:2000]
+    return DeliveryOutcome(pending.id, handled.state, code, detail)

@@ -28,11 +28,11 @@ from datetime import date
 from openmhhs.bulk import gc_paused
 from openmhhs.dip.catalogue import EVENTS
 from openmhhs.dip.parse import Parsed, Perspective, encode, parse_batch
-from openmhhs.dip.participant import Context, Delivered
+from openmhhs.dip.participant import Context
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
-from openmhhs.market.bus import PRODUCED, Market, RunStats, SubmitResult
-from openmhhs.market.ingress import INFRASTRUCTURE, admit, deliver, prepare
+from openmhhs.market.bus import Market, RunStats, SubmitResult
+from openmhhs.market.ingress import INFRASTRUCTURE, PRODUCED, admit, deliver_pending, prepare
 from openmhhs.store.chunk import flush, preload
 from openmhhs.store.market_repo import NewMessage, PendingDelivery
 from openmhhs.store.memory import MemoryUnitOfWork
@@ -245,7 +245,7 @@ class _Memory:
             directory=market.directory,
             at=market.now,
             origin=origin,
-            route=market._route,
+            route=market.route,
         )
         if admission.message_id is not None:
             self.parsed[admission.message_id] = item
@@ -273,7 +273,7 @@ class _Memory:
         ``Market`` does); the validated struct is kept for its delivery."""
         market = self.market
         done = prepare(
-            message, at=market.now, origin=PRODUCED, route=market._route, validate=market.validate_produced
+            message, at=market.now, origin=PRODUCED, route=market.route, validate=market.validate_produced
         )
         run.produced += 1
         return done.new, done.parsed if done.parsed is not None else _unparsed(message, done.new.body)
@@ -306,28 +306,18 @@ class _Memory:
         finished: list[DeliveryOutcome] = []
         produced: list[DipMessageStruct] = []
         for pending in batch:
-            stored = pending.message
-            parsed = self.parsed[stored.id]
-            delivered = Delivered(parsed.message, parsed.spec, stored.transaction_id, stored.sender)
-            receivers = [
-                p
-                for p in self.market.participants.get(pending.recipient, [])
-                if p.roles & parsed.spec.recipients
-            ]
-            handled = deliver(
-                self.uow,
-                delivered,
-                receivers,
-                ctx,
-                check_values=stored.origin != PRODUCED,
-                isolate=False,
-                then=produced.extend,
+            parsed = self.parsed[pending.message.id]
+            finished.append(
+                deliver_pending(
+                    self.uow,
+                    pending,
+                    parsed,
+                    self.market.participants,
+                    ctx,
+                    isolate=False,
+                    then=produced.extend,
+                )
             )
-            if handled.state == "refused":
-                produced.extend(handled.produced)
-            code = None if handled.code is None else handled.code.value
-            detail = handled.detail if handled.state != "refused" else (handled.detail or "")[:2000]
-            finished.append(DeliveryOutcome(pending.id, handled.state, code, detail))
             run.delivered += 1
         self.log(produced, run)
         self.uow.messages.finish_deliveries(finished, at=ctx.now)

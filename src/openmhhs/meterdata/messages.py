@@ -52,6 +52,7 @@ __all__ = [
     "mdr_start_response",
     "mdr_stop",
     "period_ends",
+    "period_layout",
     "settlement_bodies",
     "settlement_data",
 ]
@@ -72,7 +73,7 @@ def period_ends(day: date) -> list[datetime]:
 
 
 @lru_cache(maxsize=1024)
-def _layout(day: date) -> tuple[tuple[str, tuple[tuple[int, str], ...]], ...]:
+def period_layout(day: date) -> tuple[tuple[str, tuple[tuple[int, str], ...]], ...]:
     """The UK day's periods grouped by the UTC day they start in: (UTC day, ((index, UTC end), ...))."""
     groups: dict[datetime, list[tuple[int, str]]] = {}
     for index, end in enumerate(period_ends(day)):
@@ -189,7 +190,7 @@ def mdr_consumption(
 ) -> s.IF064:
     """IF-064: the half-hours the meter recorded (periods it did not record are left out)."""
     days = []
-    for utc_day, indexes in _layout(day):
+    for utc_day, indexes in period_layout(day):
         periods = [
             s.B084(sp=sp, v=kwh(value), q="A") for i, sp in indexes if (value := values_wh[i]) is not None
         ]
@@ -252,7 +253,7 @@ def settlement_data(
     event_code: str = "[ActivePower]",
 ) -> s.IF021:
     """IF-021 for one UK local day of one MPAN: every period, actual or estimated."""
-    layout = _layout(day)
+    layout = period_layout(day)
     if sum(len(indexes) for _, indexes in layout) != len(periods):
         raise ValueError(f"{len(periods)} settled periods for a day of {settlement_period_count(day)}")
     days = [
@@ -359,7 +360,7 @@ def _period_pieces(
     """For each period of the day the bytes before its value (closing the previous period and
     opening its UTC day where it starts one), for each (quality, reason) the bytes after the
     value, and the bytes closing the list; every combination decoded once as a B047."""
-    layout = _layout(day)
+    layout = period_layout(day)
     groups = []
     for utc_day, indexes in layout:
         group = encode_struct(
@@ -451,7 +452,7 @@ def settlement_bodies(
         return [], []
     values, quality, reason = rows.values_wh, rows.quality, rows.reason
     n = values.shape[1]
-    if sum(len(i) for _, i in _layout(day)) != n:
+    if sum(len(i) for _, i in period_layout(day)) != n:
         raise ValueError(f"{n} settled periods for a day of {settlement_period_count(day)}")
     if values.min() < 0 or values.max() > max_wh:
         raise ValueError(f"IF-021 values must be within 0 and {max_wh} Wh (what settlement accepts)")

@@ -42,7 +42,7 @@ from openmhhs.dip.build import MessageFactory, Sender
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, DipRole
 from openmhhs.meterdata.ecs import MAX_PERIOD_KWH, PeriodLayout, ecs_masks, utc_seconds
-from openmhhs.meterdata.messages import SettlementRows, _layout, settlement_bodies
+from openmhhs.meterdata.messages import SettlementRows, period_layout, settlement_bodies
 from openmhhs.meterdata.meters import FaultPlan, SimulatedMeters, local_hours
 from openmhhs.meterdata.snapshot import SCHEMA as SNAPSHOT_SCHEMA
 from openmhhs.meterdata.snapshot import Snapshot, gate_records
@@ -289,9 +289,9 @@ def _decide(snapshot: Snapshot, key: tuple[object, ...], mpan: str) -> AccessDec
 
 
 @lru_cache(maxsize=64)
-def _period_layout(day: date) -> PeriodLayout:
+def _periodperiod_layout(day: date) -> PeriodLayout:
     """The IF-021's settlement days and period ends of a UK day, for the ECS checks."""
-    groups = _layout(day)
+    groups = period_layout(day)
     starts = [utc_seconds(datetime.fromisoformat(utc_day)) for utc_day, _ in groups]
     ends = [
         (utc_seconds(datetime.fromisoformat(sp)), d)
@@ -548,7 +548,7 @@ def _submit(
     masks = ecs_masks(
         event="[ActivePower]",
         mq=np.array(mq or [""])[: len(mq)],
-        layout=_period_layout(day),
+        layout=_periodperiod_layout(day),
         value_wh=values,
         quality=np.array(QUALITIES)[quality],
         has_reason=reason != 0,

@@ -20,16 +20,17 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from openmhhs.days import LONDON, day_start, days
 from openmhhs.dcc.access import reading_role, supplier_role_for
-from openmhhs.dip.build import MessageFactory, Sender, Site, new_transaction_id
+from openmhhs.dip.build import MessageFactory, Sender, Site
 from openmhhs.dip.parse import encode, parse
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.identity.registry import DccUserRole
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore
+from openmhhs.market.ingress import new_message
 from openmhhs.meterdata.ecs import check_settlement_data
 from openmhhs.meterdata.gate import AccessDecision, AccessGate, ReadRequest, dcc_user_roles, presented_id
 from openmhhs.meterdata.messages import mdr_consumption, mdr_readings, settlement_data
@@ -151,22 +152,9 @@ class DataRun:
 
     @staticmethod
     def _log(message: DipMessageStruct, body: bytes, at: datetime) -> NewMessage:
-        common = message.common_block  # type: ignore[attr-defined]
-        s1 = common.s1
-        return NewMessage(
-            reference=s1.sender_unique_reference,
-            interface_id=message.INTERFACE_ID,
-            event_code=common.s0.event_code,
-            sender=s1.sender_dip_id,
-            sender_role=s1.sender_role_id,
-            core=common.m0.mpan_core,
-            correlation_id=s1.sender_correlation_id,
-            transaction_id=new_transaction_id(message.INTERFACE_ID, s1.sender_dip_id, s1.sender_role_id, at),
-            at=at,
-            origin="data",
-            body=body,
-            recipients=(),
-        )
+        """The message as the DIP logs it; the data run records no deliveries for it."""
+        logged = new_message(message, body, at=at, origin="data", route=lambda _: "mailbox")
+        return replace(logged, recipients=())
 
     def _checked(self, message: DipMessageStruct, at: datetime, log: list[NewMessage]) -> None:
         body = encode(message)

@@ -24,7 +24,14 @@ from openmhhs.dcc.access import MdrNotice, SupplyNotice
 from openmhhs.periods import Period
 from openmhhs.registration.model import RequestState
 from openmhhs.store.bulk import insert_rows
-from openmhhs.store.market_repo import FinishedDelivery, MarketStore, NewMessage, _appointment, _request
+from openmhhs.store.market_repo import (
+    FinishedDelivery,
+    MarketStore,
+    NewMessage,
+    appointment_from,
+    mpan_record_from,
+    request_from,
+)
 from openmhhs.store.memory import (
     ActivatedRequest,
     AddedRequest,
@@ -95,11 +102,11 @@ def preload(
     ):
         periods.setdefault(row.mpan, []).append(row)
     records = tuple(
-        MarketStore._record(row, periods.get(row.mpan, []))
+        mpan_record_from(row, periods.get(row.mpan, []))
         for row in connection.execute(sa.select(mpan).where(_in(mpan.c.mpan, chunk)).order_by(mpan.c.mpan))
     )
     appointments = tuple(
-        _appointment(row)
+        appointment_from(row)
         for row in connection.execute(
             sa.select(appointment)
             .where(_in(appointment.c.mpan, chunk), appointment.c.retired_at.is_(None))
@@ -107,7 +114,7 @@ def preload(
         )
     )
     requests = tuple(
-        _request(row)
+        request_from(row)
         for row in connection.execute(
             sa.select(appointment_request)
             .where(

@@ -300,7 +300,7 @@ def stored_message(row: Any) -> StoredMessage:
     )
 
 
-def _appointment(row: Any) -> Appointment:
+def appointment_from(row: Any) -> Appointment:
     m = row._mapping
     return Appointment(
         mpan=MpanCore(m["mpan"]),
@@ -318,7 +318,27 @@ def _appointment(row: Any) -> Appointment:
     )
 
 
-def _request(row: Any) -> AppointmentRequest:
+def mpan_record_from(row: Any, periods: Iterable[Any]) -> MpanRecord:
+    """An ``mpan`` row with its ``supplier_period`` rows as a frozen ``MpanRecord``."""
+    m = row._mapping
+    return MpanRecord(
+        mpan=MpanCore(m["mpan"]),
+        distributor=DipId(m["distributor"]),
+        gsp_group=GspGroup(m["gsp_group"]),
+        segment=MarketSegment(m["segment"]),
+        connection_type=ConnectionType(m["connection_type"]),
+        energisation=m["energisation"],
+        domestic=bool(m["domestic"]),
+        energy_direction=m["energy_direction"],
+        dcc_service_flag=m["dcc_service_flag"],
+        meter_type=m["meter_type"],
+        postcode=m["postcode"],
+        duos_tariff_id=m["duos_tariff_id"],
+        suppliers=tuple(SupplierPeriod(DipId(p.supplier), Period(p.valid_from, p.valid_to)) for p in periods),
+    )
+
+
+def request_from(row: Any) -> AppointmentRequest:
     m = row._mapping
     return AppointmentRequest(
         correlation_id=m["correlation_id"],
@@ -443,28 +463,7 @@ class MarketStore:
         if row is None:
             return None
         periods = self.connection.execute(_MPAN_PERIODS, {"core": core}).all()
-        return self._record(row, periods)
-
-    @staticmethod
-    def _record(row: Any, periods: Iterable[Any]) -> MpanRecord:
-        m = row._mapping
-        return MpanRecord(
-            mpan=MpanCore(m["mpan"]),
-            distributor=DipId(m["distributor"]),
-            gsp_group=GspGroup(m["gsp_group"]),
-            segment=MarketSegment(m["segment"]),
-            connection_type=ConnectionType(m["connection_type"]),
-            energisation=m["energisation"],
-            domestic=bool(m["domestic"]),
-            energy_direction=m["energy_direction"],
-            dcc_service_flag=m["dcc_service_flag"],
-            meter_type=m["meter_type"],
-            postcode=m["postcode"],
-            duos_tariff_id=m["duos_tariff_id"],
-            suppliers=tuple(
-                SupplierPeriod(DipId(p.supplier), Period(p.valid_from, p.valid_to)) for p in periods
-            ),
-        )
+        return mpan_record_from(row, periods)
 
     def iter_mpans(self, batch: int = 5000, *, after: str = "") -> Iterator[MpanRecord]:
         """Every MPAN (after ``after``) with its supplier periods, in MPAN order, batch by batch."""
@@ -484,7 +483,7 @@ class MarketStore:
             ):
                 periods.setdefault(p.mpan, []).append(p)
             for row in rows:
-                yield self._record(row, periods.get(row.mpan, []))
+                yield mpan_record_from(row, periods.get(row.mpan, []))
             last = cores[-1]
 
     def change_supplier(self, core: str, supplier: DipId, from_day: date) -> None:
@@ -511,14 +510,14 @@ class MarketStore:
     # -- appointments --------------------------------------------------------------------
     def timeline(self, core: str) -> list[Appointment]:
         """The MPAN's current rows (both services), in service and date order."""
-        return [_appointment(r) for r in self.connection.execute(_TIMELINE, {"core": core})]
+        return [appointment_from(r) for r in self.connection.execute(_TIMELINE, {"core": core})]
 
     def history(self, core: str) -> list[tuple[Appointment, datetime, datetime | None]]:
         """Every row ever recorded for the MPAN, retired ones included, with when."""
         rows = self.connection.execute(
             sa.select(appointment).where(appointment.c.mpan == core).order_by(appointment.c.id)
         )
-        return [(_appointment(r), r.recorded_at, r.retired_at) for r in rows]
+        return [(appointment_from(r), r.recorded_at, r.retired_at) for r in rows]
 
     def apply(self, change: TimelineChange, *, at: datetime, by: str | None) -> None:
         """Retire the change's rows, then insert their successors."""
@@ -620,11 +619,11 @@ class MarketStore:
 
     def request(self, correlation_id: str) -> AppointmentRequest | None:
         row = self.connection.execute(_REQUEST, {"correlation": correlation_id}).first()
-        return None if row is None else _request(row)
+        return None if row is None else request_from(row)
 
     def open_requests(self, core: str, service: Service) -> list[AppointmentRequest]:
         rows = self.connection.execute(_OPEN_REQUESTS, {"core": core, "service": service.value})
-        return [_request(r) for r in rows]
+        return [request_from(r) for r in rows]
 
     def settle_request(self, correlation_id: str, state: RequestState, code: str | None) -> None:
         self.connection.execute(
@@ -643,7 +642,7 @@ class MarketStore:
             )
             .order_by(appointment_request.c.id)
         )
-        return [_request(r) for r in rows]
+        return [request_from(r) for r in rows]
 
     def requests_to_activate(self, day: date) -> list[AppointmentRequest]:
         rows = self.connection.execute(
@@ -655,7 +654,7 @@ class MarketStore:
             )
             .order_by(appointment_request.c.id)
         )
-        return [_request(r) for r in rows]
+        return [request_from(r) for r in rows]
 
     # -- contracts -----------------------------------------------------------------------
     def add_contract(self, c: Contract) -> None:
