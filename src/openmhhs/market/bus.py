@@ -31,6 +31,7 @@ from openmhhs.identity.isd import IsdTable
 from openmhhs.ids import DipId
 from openmhhs.market.ingress import (
     PRODUCED,
+    Admission,
     IsdDirectory,
     ParticipantFailed,
     admit,
@@ -82,6 +83,18 @@ class SubmitResult:
     @property
     def accepted(self) -> bool:
         return self.code is ResponseCode.MSG0000
+
+    @classmethod
+    def of(cls, admission: Admission) -> SubmitResult:
+        """The answer to a message the ingress judged (``ingress.admit``)."""
+        return cls(
+            admission.reference,
+            admission.code,
+            admission.detail,
+            admission.correlation_id if admission.accepted else None,
+            admission.message_id,
+            admission.path,
+        )
 
 
 @dataclass
@@ -183,16 +196,7 @@ class Market:
                     origin=origin,
                     route=self.route,
                 )
-                results.append(
-                    SubmitResult(
-                        admission.reference,
-                        admission.code,
-                        admission.detail,
-                        admission.correlation_id if admission.accepted else None,
-                        admission.message_id,
-                        admission.path,
-                    )
-                )
+                results.append(SubmitResult.of(admission))
         return results
 
     def send(self, messages: Sequence[DipMessageStruct], *, origin: str = PRODUCED) -> list[SubmitResult]:

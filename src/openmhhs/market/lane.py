@@ -249,14 +249,7 @@ class _Memory:
         )
         if admission.message_id is not None:
             self.parsed[admission.message_id] = item
-        return SubmitResult(
-            admission.reference,
-            admission.code,
-            admission.detail,
-            admission.correlation_id if admission.accepted else None,
-            admission.message_id,
-            admission.path,
-        )
+        return SubmitResult.of(admission)
 
     def registrations_changed(self, changes: Sequence[tuple[str, date | None]], run: RunStats) -> None:
         rs = self.market.rs
