@@ -289,7 +289,7 @@ def _decide(snapshot: Snapshot, key: tuple[object, ...], mpan: str) -> AccessDec
 
 
 @lru_cache(maxsize=64)
-def _periodperiod_layout(day: date) -> PeriodLayout:
+def _period_layout(day: date) -> PeriodLayout:
     """The IF-021's settlement days and period ends of a UK day, for the ECS checks."""
     groups = period_layout(day)
     starts = [utc_seconds(datetime.fromisoformat(utc_day)) for utc_day, _ in groups]
@@ -548,7 +548,7 @@ def _submit(
     masks = ecs_masks(
         event="[ActivePower]",
         mq=np.array(mq or [""])[: len(mq)],
-        layout=_periodperiod_layout(day),
+        layout=_period_layout(day),
         value_wh=values,
         quality=np.array(QUALITIES)[quality],
         has_reason=reason != 0,
