@@ -376,6 +376,8 @@ def _required_work_floor(
             with gc_paused():
                 started = time.perf_counter()
                 for k in range(chunks):
+                    if sqlite:  # the engine's SQLite connections autocommit unless told BEGIN
+                        cursor.execute("BEGIN IMMEDIATE")
                     part = slice(len(bodies) * k // chunks, len(bodies) * (k + 1) // chunks)
                     encoded = [encode(parse(body, now=None).message) for body in bodies[part]]
                     for name, (_, rows) in written.items():
