@@ -138,6 +138,21 @@ _PORTFOLIO_DELETE = sa.delete(sds_portfolio).where(
 )
 _INSERT_MESSAGE = sa.insert(message).returning(message.c.id)
 _MESSAGE_COLUMNS = tuple(c.name for c in message.c)
+_MESSAGE_ROW = (
+    "id",
+    "sender_unique_reference",
+    "interface_id",
+    "event_code",
+    "sender",
+    "mpan",
+    "correlation_id",
+    "transaction_id",
+    "received_at",
+    "origin",
+    "body",
+)
+"""The message table's columns in the order ``log_finished`` writes a ``NewMessage``."""
+assert set(_MESSAGE_ROW) == set(_MESSAGE_COLUMNS)
 _DELIVERY_COLUMNS = ("message_id", "recipient", "state", "processed_at", "outcome_code", "outcome_detail")
 _BODIES_BY_REFERENCE = sa.select(message.c.body).where(message.c.sender_unique_reference == _B("reference"))
 _BODIES_BY_CORRELATION = sa.select(message.c.body).where(message.c.correlation_id == _B("correlation"))
@@ -1055,10 +1070,22 @@ class MarketStore:
             return []
         ids = self._next_message_ids(len(messages))
         rows = [
-            (message_id, *(row[c] for c in _MESSAGE_COLUMNS[1:]))
-            for message_id, row in zip(ids, (new.row() for new in messages), strict=True)
+            (
+                i,
+                m.reference,
+                m.interface_id,
+                m.event_code,
+                m.sender,
+                m.core,
+                m.correlation_id,
+                m.transaction_id,
+                m.at,
+                m.origin,
+                m.body,
+            )
+            for i, m in zip(ids, messages, strict=True)
         ]
-        _write(self.connection, message, _MESSAGE_COLUMNS, rows)
+        _write(self.connection, message, _MESSAGE_ROW, rows)
         finished = [(message_id, *d) for message_id, each in zip(ids, deliveries, strict=True) for d in each]
         _write(self.connection, delivery, _DELIVERY_COLUMNS, finished)
         return ids
