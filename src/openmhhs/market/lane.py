@@ -33,7 +33,7 @@ from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
 from openmhhs.market.bus import Market, RunStats, SubmitResult
 from openmhhs.market.ingress import INFRASTRUCTURE, PRODUCED, admit, deliver_pending, prepare
-from openmhhs.store.chunk import flush, preload
+from openmhhs.store.chunk import flush, preload, stored_messages
 from openmhhs.store.market_repo import NewMessage, PendingDelivery
 from openmhhs.store.memory import MemoryUnitOfWork
 from openmhhs.store.ports import DeliveryOutcome
@@ -215,9 +215,10 @@ class BatchLane:
         results = [lane.submit(raw, origin) for raw in raws]
         lane.run(run)
         uow.commit()
+        stored = stored_messages(market.db.engine.dialect, uow)  # CPU work before the write lock
         failpoint("lane.chunk.before-flush")
         with market.db.begin() as connection:
-            flush(connection, uow, seed)
+            flush(connection, uow, seed, messages=stored)
         failpoint("lane.chunk.after-commit")
         self.stats.published += published.produced
         return results, run

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
-__all__ = ["COPY_THRESHOLD", "bulk_insert", "insert_rows"]
+__all__ = ["COPY_THRESHOLD", "bulk_insert", "insert_rows", "stored_rows"]
 
 COPY_THRESHOLD = 500
 """Rows from which :func:`bulk_insert` takes the fast path (below it, INSERT is as quick)."""
@@ -42,25 +42,43 @@ def _converted(values: Iterable[Any], process: Callable[[Any], Any]) -> list[Any
 _NOTHING = object()
 
 
-def insert_rows(
-    connection: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> int:
-    """Insert ``rows`` (tuples in ``columns`` order); returns how many were written. Only the
-    columns whose type has a bind processor (e.g. ``UtcDateTime``) are converted, a column
-    at a time."""
-    dialect = connection.dialect
+def stored_rows(
+    dialect: Dialect, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` (in ``columns`` order) as the database stores them: each column's bind
+    processor (e.g. ``UtcDateTime``, a compressed body) applied, a column at a time. Pure CPU:
+    a writer does it before it takes the write lock."""
     processors = [table.c[name].type.bind_processor(dialect) for name in columns]
-    processed: list[Sequence[Any]] = rows if isinstance(rows, list) else list(rows)
+    given: list[Sequence[Any]] = rows if isinstance(rows, list) else list(rows)
+    if not given:
+        return []
+    if all(p is None for p in processors):
+        return [row if row.__class__ is tuple else tuple(row) for row in given]
+    by_column: list[Any] = list(zip(*given, strict=True))
+    for n, process in enumerate(processors):
+        if process is not None:
+            by_column[n] = _converted(by_column[n], process)
+    return list(zip(*by_column, strict=True))
+
+
+def insert_rows(
+    connection: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    stored: bool = False,
+) -> int:
+    """Insert ``rows`` (tuples in ``columns`` order); returns how many were written. The
+    columns whose type has a bind processor are converted (``stored_rows``) unless ``stored``
+    says the rows already are."""
+    if stored:
+        processed = rows if isinstance(rows, list) else list(rows)
+    else:
+        processed = stored_rows(connection.dialect, table, columns, rows)
     if not processed:
         return 0
-    if any(p is not None for p in processors):
-        by_column: list[Any] = list(zip(*processed, strict=True))
-        for n, process in enumerate(processors):
-            if process is not None:
-                by_column[n] = _converted(by_column[n], process)
-        processed = list(zip(*by_column, strict=True))
-    else:
-        processed = [row if row.__class__ is tuple else tuple(row) for row in processed]
+    dialect = connection.dialect
     names = ", ".join(columns)
     if dialect.name == "postgresql":
         raw: Any = connection.connection.driver_connection
