@@ -27,7 +27,6 @@ from openmhhs.store.bulk import insert_rows
 from openmhhs.store.market_repo import (
     FinishedDelivery,
     MarketStore,
-    NewMessage,
     StoredLog,
     appointment_from,
     mpan_record_from,
@@ -511,27 +510,11 @@ def stored_messages(dialect: Dialect, uow: MemoryUnitOfWork) -> StoredLog:
     """The chunk's messages with their deliveries in their final state, converted as the
     message log stores them (``market_repo.stored_log``): the CPU part of the flush, done
     before the write lock is taken so that other workers' flushes need not wait for it."""
-    logged = uow.messages.logged()
-    messages = [
-        NewMessage(
-            m.sender_unique_reference,
-            m.interface_id,
-            m.event_code,
-            m.sender,
-            m.sender_role,
-            m.mpan,
-            m.correlation_id,
-            m.transaction_id,
-            m.received_at,
-            m.origin,
-            m.body,
-            (),
-        )
-        for m, _ in logged
-    ]
+    finished = uow.messages.finished()
+    messages = [new for new, _ in finished]
     deliveries = [
         [FinishedDelivery(d.recipient, d.state, d.processed_at, d.code, d.detail) for d in finals]
-        for _, finals in logged
+        for _, finals in finished
     ]
     return stored_log(dialect, messages, deliveries)
 
