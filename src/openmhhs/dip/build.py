@@ -136,14 +136,20 @@ class MessageFactory:
         if not self._prefix.isalnum() and self._prefix:
             raise ValueError("unique prefix must be letters and digits")
         self._counter = itertools.count(1)
+        self._heads: dict[tuple[str, date], str] = {}
 
     def sender_unique_reference(self, interface_id: str, now: datetime) -> str:
         return self.sender_unique_references(interface_id, now, 1)[0]
 
     def sender_unique_references(self, interface_id: str, now: datetime, count: int) -> list[str]:
         """The next ``count`` sender unique references (a batch of messages sent at ``now``)."""
-        sender = f"{self.sender.dip_id}-{self.sender.role}"
-        head = f"S-{interface_id}-{sender}-{_compact_day(now.date())}-{self._prefix}"
+        day = now.date()
+        head = self._heads.get((interface_id, day))
+        if head is None:
+            sender = f"{self.sender.dip_id}-{self.sender.role}"
+            head = self._heads[(interface_id, day)] = (
+                f"S-{interface_id}-{sender}-{_compact_day(day)}-{self._prefix}"
+            )
         return [f"{head}{next(self._counter):08d}" for _ in range(count)]
 
     def build(
