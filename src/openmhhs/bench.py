@@ -172,9 +172,9 @@ def _flow(db: Database, cores: list[str], lane: str, workers: int) -> dict[str, 
         for offset in range(0, len(cores), 2_000):
             requests = _appointment_requests(market, cores[offset : offset + 2_000])
             if lane == "batch":
-                played, _ = pool.play(
+                played, _ = pool.begin(
                     db.url, today=market.today, now=market.now, messages=requests, market=market
-                )
+                ).result()
                 failed += played.refused + played.failed
                 delivered += played.delivered
                 produced += played.produced
