@@ -315,10 +315,9 @@ def test_nesting_hidden_behind_brackets_in_strings_is_still_refused() -> None:
     assert refused.value.code is ResponseCode.MSG1001
 
 
-@pytest.mark.parametrize(
-    "spec", sorted(EVENTS.values(), key=lambda e: (e.interface_id, e.event_code)), ids=str
-)
-def test_a_produced_message_is_checked_as_parse_checks_it(spec: Any) -> None:
+@pytest.mark.parametrize("key", sorted(EVENTS), ids=lambda key: f"{key[0]}{key[1]}")
+def test_a_produced_message_is_checked_as_parse_checks_it(key: tuple[str, str]) -> None:
+    spec = EVENTS[key]
     for maximal in (False, True):
         built = parse(orjson.dumps(example_message(spec, maximal=maximal)), now=None).message
         raw = encode(built)
