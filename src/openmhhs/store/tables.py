@@ -137,7 +137,8 @@ appointment_request = sa.Table(
     sa.Column("effective_from", sa.Date, nullable=False),
     sa.Column("scenario", sa.String(3), nullable=False),
     sa.Column("received_on", sa.Date, nullable=False),
-    sa.Column("raw_block", sa.LargeBinary, nullable=False),
+    # The appointment block (B071/B070) as received, compressed like a message body (0013).
+    sa.Column("raw_block", CompressedBody, nullable=False),
     sa.Column("nominated_mdr", sa.String(10)),
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("outcome_code", sa.String(7)),
@@ -185,6 +186,7 @@ sds_mpan_fact = sa.Table(
     sa.Column("mpan", sa.String(13), primary_key=True),
     sa.Column("energy_direction", sa.String(1), nullable=False),
     sa.Column("energisation", sa.String(1), nullable=False),
+    sqlite_with_rowid=False,  # its key is its order: no second copy of it (0013)
 )
 
 # --- DCC ----------------------------------------------------------------------------------

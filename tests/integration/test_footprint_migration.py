@@ -1,0 +1,202 @@
+"""Migration 0013 (fewer bytes per appointment) on SQLite and PostgreSQL: every appointment
+request's block reads back byte for byte, stored compressed; the SDS's MPAN facts survive the
+rebuild; deliveries are indexed by recipient only while they wait; and the downgrade gives
+back the wide forms, data unchanged."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from openmhhs.ids import MpanCore
+from openmhhs.store.compact import DELIVERY_STATES
+from openmhhs.store.database import Database
+from openmhhs.store.market_repo import MarketStore
+from openmhhs.store.migrate import MIGRATIONS
+from openmhhs.store.tables import appointment_request, delivery
+
+WIDE_REQUEST = sa.Table(
+    "appointment_request",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("mpan", sa.String(13)),
+    sa.Column("service", sa.String(2)),
+    sa.Column("supplier", sa.String(10)),
+    sa.Column("supplier_mpid", sa.String(4)),
+    sa.Column("provider", sa.String(10)),
+    sa.Column("provider_mpid", sa.String(4)),
+    sa.Column("effective_from", sa.Date),
+    sa.Column("scenario", sa.String(3)),
+    sa.Column("received_on", sa.Date),
+    sa.Column("raw_block", sa.LargeBinary),
+    sa.Column("nominated_mdr", sa.String(10)),
+    sa.Column("state", sa.String(20)),
+    sa.Column("outcome_code", sa.String(7)),
+    sa.Column("activated", sa.Boolean),
+)
+FACT = sa.Table(
+    "sds_mpan_fact",
+    sa.MetaData(),
+    sa.Column("sds", sa.String(10)),
+    sa.Column("mpan", sa.String(13)),
+    sa.Column("energy_direction", sa.String(1)),
+    sa.Column("energisation", sa.String(1)),
+)
+
+
+def _alembic(db: Database) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = db.engine
+    return config
+
+
+def _block(n: int, *, service: str) -> bytes:
+    """An appointment block as the RS keeps it (B071 or B070, JSON as received)."""
+    day = f"2025-07-{n % 28 + 1:02d}T00:00:00+01:00"
+    if service == "MS":
+        return (
+            f'{{"proposedMeteringServiceDIPID":"3333333333","proposedMeteringServiceMPID":"MSAA",'
+            f'"proposedMeteringServiceDIPEffectiveFromDate":"{day}",'
+            f'"contractReferenceMeteringService":"M-{n}","appointmentScenario":"CSP"}}'
+        ).encode()
+    return (
+        f'{{"proposedDataServiceDIPID":"2222222222","proposedDataServiceMPID":"SDSB",'
+        f'"proposedDataServiceDIPEffectiveFromDate":"{day}","contractReferenceDataService":"C-{n}",'
+        f'"appointmentScenario":"CSP","supplierNominatedMDRDIPID":null,"supplierNominatedMDRMPID":null,'
+        f'"supplierNominatedMDREffectiveFromDate":null,"supplierProposedConsentGranularity":"H",'
+        f'"supplierProposedDomesticIndicator":true,"traditionalFallBackReadFrequency":null}}'
+    ).encode()
+
+
+def _requests() -> list[dict[str, Any]]:
+    rows = []
+    for n in range(1, 31):
+        service = "MS" if n % 3 == 0 else "DS"
+        rows.append(
+            {
+                "id": n,
+                "correlation_id": f"C-IF-031-1111111111-SUP-20250701-{n:016x}",
+                "mpan": str(MpanCore.from_stem(f"20{n:010d}")),
+                "service": service,
+                "supplier": "1111111111",
+                "supplier_mpid": "SUPA",
+                "provider": "2222222222" if service == "DS" else "3333333333",
+                "provider_mpid": "SDSB" if service == "DS" else "MSAA",
+                "effective_from": date(2025, 7, 1),
+                "scenario": "CSP",
+                "received_on": date(2025, 6, 20),
+                "raw_block": _block(n, service=service) if n != 7 else b"",
+                "nominated_mdr": None if n % 2 else "2222222222",
+                "state": "awaiting_provider",
+                "outcome_code": None,
+                "activated": False,
+            }
+        )
+    return rows
+
+
+def _stored(connection: sa.Connection) -> list[dict[str, Any]]:
+    return [
+        {**r._mapping, "raw_block": bytes(r.raw_block)}
+        for r in connection.execute(sa.select(WIDE_REQUEST).order_by(WIDE_REQUEST.c.id))
+    ]
+
+
+def _facts(connection: sa.Connection) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in connection.execute(sa.select(FACT).order_by(FACT.c.sds, FACT.c.mpan))]
+
+
+def _recipient_index_is_partial(connection: sa.Connection) -> bool:
+    if connection.dialect.name == "postgresql":
+        definition = connection.execute(
+            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'delivery_by_recipient'")
+        ).scalar_one()
+    else:
+        definition = connection.execute(
+            sa.text("SELECT sql FROM sqlite_schema WHERE name = 'delivery_by_recipient'")
+        ).scalar_one()
+    return "WHERE" in str(definition).upper()
+
+
+def _facts_without_rowid(connection: sa.Connection) -> bool:
+    if connection.dialect.name != "sqlite":
+        return False
+    sql = connection.execute(
+        sa.text("SELECT sql FROM sqlite_schema WHERE name = 'sds_mpan_fact'")
+    ).scalar_one()
+    return "WITHOUT ROWID" in str(sql).upper()
+
+
+def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None:
+    db = Database(db_url)
+    requests = _requests()
+    facts = [("2222222222", f"{2000000000000 + n:013d}", "I" if n % 2 else "E", "E") for n in range(1, 11)]
+    try:
+        command.upgrade(_alembic(db), "0012")
+        with db.engine.begin() as connection:
+            connection.execute(sa.insert(WIDE_REQUEST), requests)
+            connection.execute(sa.insert(FACT), [dict(zip(FACT.c.keys(), f, strict=True)) for f in facts])
+            assert not _recipient_index_is_partial(connection)
+        command.upgrade(_alembic(db), "0013")
+        with db.engine.begin() as connection:
+            stored = _stored(connection)  # the bytes in the database
+            store = MarketStore(connection)
+            for wrote, kept in zip(requests, stored, strict=True):
+                read = store.request(wrote["correlation_id"])
+                assert read is not None and read.raw_block == wrote["raw_block"]
+                assert kept["raw_block"] != wrote["raw_block"]
+                if wrote["raw_block"]:
+                    assert len(kept["raw_block"]) < len(wrote["raw_block"]) // 2
+                assert {**kept, "raw_block": b""} == {**wrote, "raw_block": b""}
+            assert _facts(connection) == sorted(facts)
+            assert _facts_without_rowid(connection) == (connection.dialect.name == "sqlite")
+            assert _recipient_index_is_partial(connection)
+        command.downgrade(_alembic(db), "0012")
+        with db.engine.begin() as connection:
+            assert _stored(connection) == requests
+            assert _facts(connection) == sorted(facts)
+            assert not _facts_without_rowid(connection)
+            assert not _recipient_index_is_partial(connection)
+    finally:
+        db.dispose()
+
+
+def test_requests_written_after_0013_read_back_as_written(db: Database) -> None:
+    """The column type compresses on the way in and gives the bytes back on the way out."""
+    wrote = [r for r in _requests()[:6] if r["raw_block"]]
+    with db.begin() as connection:
+        connection.execute(sa.insert(appointment_request), wrote)
+        read = connection.execute(
+            sa.select(appointment_request.c.raw_block).order_by(appointment_request.c.id)
+        )
+        assert [bytes(r.raw_block) for r in read] == [w["raw_block"] for w in wrote]
+        kept = [
+            bytes(r.raw_block)
+            for r in connection.execute(sa.select(WIDE_REQUEST).order_by(WIDE_REQUEST.c.id))
+        ]
+        assert all(len(k) < len(w["raw_block"]) // 2 for k, w in zip(kept, wrote, strict=True))
+
+
+@pytest.mark.parametrize("state", ["pending", "mailbox"])
+def test_sqlite_finds_waiting_deliveries_by_recipient_through_the_partial_index(
+    tmp_path: Path, state: str
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
+    db.migrate()
+    explain = sa.select(delivery.c.id).where(delivery.c.recipient == "2222222222", delivery.c.state == state)
+    try:
+        with db.read() as connection:
+            sql = str(explain.compile(connection))
+            params = ("2222222222", DELIVERY_STATES.index(state) + 1)
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
+        assert any("delivery_by_recipient" in str(row[-1]) for row in plan), plan
+    finally:
+        db.dispose()
