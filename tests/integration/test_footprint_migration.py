@@ -5,7 +5,7 @@ back the wide forms, data unchanged."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,20 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from openmhhs.dip.build import new_transaction_id
 from openmhhs.ids import MpanCore
 from openmhhs.store.compact import DELIVERY_STATES
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.migrate import MIGRATIONS
-from openmhhs.store.tables import appointment_request, delivery
+from openmhhs.store.tables import (
+    appointment,
+    appointment_request,
+    dcc_mdr_notice,
+    dcc_supply_notice,
+    delivery,
+)
+from openmhhs.store.types import UtcDateTime
 
 WIDE_REQUEST = sa.Table(
     "appointment_request",
@@ -49,6 +57,48 @@ FACT = sa.Table(
     sa.Column("energy_direction", sa.String(1)),
     sa.Column("energisation", sa.String(1)),
 )
+
+WIDE_APPOINTMENT = sa.Table(
+    "appointment",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("mpan", sa.String(13)),
+    sa.Column("service", sa.String(2)),
+    sa.Column("provider", sa.String(10)),
+    sa.Column("provider_mpid", sa.String(4)),
+    sa.Column("mdr", sa.String(10)),
+    sa.Column("mdr_mpid", sa.String(4)),
+    sa.Column("valid_from", sa.Date),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("supplier", sa.String(10)),
+    sa.Column("contract_reference", sa.String(50)),
+    sa.Column("scenario", sa.String(3)),
+    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("recorded_at", UtcDateTime),
+    sa.Column("retired_at", UtcDateTime),
+    sa.Column("retired_by", sa.String(60)),
+)
+
+
+def _wide_notice(name: str, *extra: sa.Column[Any]) -> sa.Table:
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("mpan", sa.String(13)),
+        sa.Column("supplier", sa.String(10)),
+        *extra,
+        sa.Column("valid_from", sa.Date),
+        sa.Column("received_at", UtcDateTime),
+        sa.Column("transaction_id", sa.String(65)),
+    )
+
+
+WIDE_MDR_NOTICE = _wide_notice(
+    "dcc_mdr_notice", sa.Column("mdr", sa.String(10)), sa.Column("mdr_mpid", sa.String(4))
+)
+WIDE_SUPPLY_NOTICE = _wide_notice("dcc_supply_notice", sa.Column("energy_direction", sa.String(1)))
+AT = datetime(2025, 7, 1, 10, 30, 15, 123456, tzinfo=UTC)
 
 
 def _alembic(db: Database) -> Config:
@@ -103,6 +153,57 @@ def _requests() -> list[dict[str, Any]]:
     return rows
 
 
+def _appointments() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": n,
+            "mpan": str(MpanCore.from_stem(f"20{n:010d}")),
+            "service": "DS",
+            "provider": "2222222222",
+            "provider_mpid": "SDSB",
+            "mdr": "2222222222",
+            "mdr_mpid": "SDSB",
+            "valid_from": date(2025, 7, 1),
+            "valid_to": None,
+            "supplier": "1111111111",
+            "contract_reference": "C-1",
+            "scenario": "CSP",
+            "correlation_id": f"C-IF-031-1111111111-SUP-20250701-{n:016x}",
+            "recorded_at": AT + timedelta(seconds=n, microseconds=n),
+            "retired_at": AT + timedelta(days=1) if n % 2 else None,
+            "retired_by": "C-later" if n % 2 else None,
+        }
+        for n in range(1, 7)
+    ]
+
+
+def _notices(*, mdr: bool) -> list[dict[str, Any]]:
+    rows = []
+    for n in range(1, 7):
+        transaction = (
+            f"legacy-{n}"
+            if n == 3
+            else new_transaction_id("IF-035" if mdr else "IF-001", "9000000001", "REGS", AT)
+        )
+        extra = {"mdr": "2222222222", "mdr_mpid": "SDSB"} if mdr else {"energy_direction": "I"}
+        rows.append(
+            {
+                "id": n,
+                "mpan": str(MpanCore.from_stem(f"20{n:010d}")),
+                "supplier": "1111111111",
+                **extra,
+                "valid_from": date(2025, 7, 1),
+                "received_at": AT + timedelta(minutes=n),
+                "transaction_id": transaction,
+            }
+        )
+    return rows
+
+
+def _rows(connection: sa.Connection, table: sa.Table) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in connection.execute(sa.select(table).order_by(table.c.id))]
+
+
 def _stored(connection: sa.Connection) -> list[dict[str, Any]]:
     return [
         {**r._mapping, "raw_block": bytes(r.raw_block)}
@@ -138,12 +239,16 @@ def _facts_without_rowid(connection: sa.Connection) -> bool:
 def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None:
     db = Database(db_url)
     requests = _requests()
+    appointments, mdr_notices, supply_notices = _appointments(), _notices(mdr=True), _notices(mdr=False)
     facts = [("2222222222", f"{2000000000000 + n:013d}", "I" if n % 2 else "E", "E") for n in range(1, 11)]
     try:
         command.upgrade(_alembic(db), "0012")
         with db.engine.begin() as connection:
             connection.execute(sa.insert(WIDE_REQUEST), requests)
             connection.execute(sa.insert(FACT), [dict(zip(FACT.c.keys(), f, strict=True)) for f in facts])
+            connection.execute(sa.insert(WIDE_APPOINTMENT), appointments)
+            connection.execute(sa.insert(WIDE_MDR_NOTICE), mdr_notices)
+            connection.execute(sa.insert(WIDE_SUPPLY_NOTICE), supply_notices)
             assert not _recipient_index_is_partial(connection)
         command.upgrade(_alembic(db), "0013")
         with db.engine.begin() as connection:
@@ -158,12 +263,24 @@ def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None
                 assert {**kept, "raw_block": b""} == {**wrote, "raw_block": b""}
             assert _facts(connection) == sorted(facts)
             assert _facts_without_rowid(connection) == (connection.dialect.name == "sqlite")
+            assert _rows(connection, appointment) == appointments
+            assert _rows(connection, dcc_mdr_notice) == mdr_notices
+            assert _rows(connection, dcc_supply_notice) == supply_notices
+            kept = connection.execute(sa.select(WIDE_MDR_NOTICE.c.transaction_id)).scalars().all()
+            if connection.dialect.name == "sqlite":  # instants as microseconds
+                kinds = connection.exec_driver_sql("SELECT DISTINCT typeof(recorded_at) FROM appointment")
+                assert kinds.scalars().all() == ["integer"]
+            dip_form = [(k, w) for k, w in zip(kept, mdr_notices, strict=True) if w["id"] != 3]
+            assert all(2 * len(k) <= len(w["transaction_id"]) for k, w in dip_form)
             assert _recipient_index_is_partial(connection)
         command.downgrade(_alembic(db), "0012")
         with db.engine.begin() as connection:
             assert _stored(connection) == requests
             assert _facts(connection) == sorted(facts)
             assert not _facts_without_rowid(connection)
+            assert _rows(connection, WIDE_APPOINTMENT) == appointments
+            assert _rows(connection, WIDE_MDR_NOTICE) == mdr_notices
+            assert _rows(connection, WIDE_SUPPLY_NOTICE) == supply_notices
             assert not _recipient_index_is_partial(connection)
     finally:
         db.dispose()

@@ -24,6 +24,7 @@ __all__ = [
     "EVENT_CODES",
     "ORIGINS",
     "Catalogue",
+    "CompactUtcDateTime",
     "EpochMicros",
     "InterfaceNumber",
     "MpanNumber",
@@ -247,3 +248,32 @@ class EpochMicros(sa.types.TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         return None if value is None else from_micros(int(value))
+
+
+class CompactUtcDateTime(EpochMicros):
+    """An aware instant: microseconds since 1970 UTC on SQLite (8 bytes instead of a 26-byte
+    text), ``timestamptz`` on PostgreSQL (already 8 bytes; as ``UtcDateTime`` stores it)."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return super().process_bind_param(value, dialect)
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive date-time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        return from_micros(int(value))

@@ -9,6 +9,7 @@ from openmhhs.store.compact import (
     EVENT_CODES,
     ORIGINS,
     Catalogue,
+    CompactUtcDateTime,
     EpochMicros,
     InterfaceNumber,
     MpanNumber,
@@ -113,8 +114,8 @@ appointment = sa.Table(
     sa.Column("contract_reference", sa.String(50)),
     sa.Column("scenario", sa.String(3)),
     sa.Column("correlation_id", sa.String(60)),
-    sa.Column("recorded_at", UtcDateTime, nullable=False),
-    sa.Column("retired_at", UtcDateTime),
+    sa.Column("recorded_at", CompactUtcDateTime, nullable=False),
+    sa.Column("retired_at", CompactUtcDateTime),
     sa.Column("retired_by", sa.String(60)),
 )
 
@@ -205,8 +206,8 @@ dcc_mdr_notice = sa.Table(
     sa.Column("mdr_mpid", sa.String(4), nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("supplier", sa.String(10), nullable=False),
-    sa.Column("received_at", UtcDateTime, nullable=False),
-    sa.Column("transaction_id", sa.String(65), nullable=False),
+    sa.Column("received_at", CompactUtcDateTime, nullable=False),
+    sa.Column("transaction_id", PackedTransactionId, nullable=False),
 )
 
 dcc_supply_notice = sa.Table(
@@ -217,8 +218,8 @@ dcc_supply_notice = sa.Table(
     sa.Column("supplier", sa.String(10), nullable=False),
     sa.Column("energy_direction", sa.String(1), nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
-    sa.Column("received_at", UtcDateTime, nullable=False),
-    sa.Column("transaction_id", sa.String(65), nullable=False),
+    sa.Column("received_at", CompactUtcDateTime, nullable=False),
+    sa.Column("transaction_id", PackedTransactionId, nullable=False),
 )
 """IF-001 as the DCC received it: from a day, the MPAN's supplier and energy direction."""
 

@@ -1,20 +1,30 @@
 """Fewer bytes per appointment (docs/scaling.md "footprint"): the IF-031 block (B071, B070) each
 appointment request keeps is stored compressed with the message log's dictionary; deliveries
 are indexed by recipient only while they wait (pending, mailbox); the SDS's MPAN facts are kept
-in their own key's order (SQLite: WITHOUT ROWID); the DCC's MDR notices keep one index by MPAN.
-Every stored block reads back byte for byte, and the downgrade restores the wide forms.
+in their own key's order (SQLite: WITHOUT ROWID); the DCC's MDR notices keep one index by MPAN
+and, with its supply notices, their transaction ids packed (store/compact.py); on SQLite the
+DCC's and the appointments' record instants are microseconds (PostgreSQL's timestamptz is
+already 8 bytes). Every value reads back as it was, and the downgrade restores the wide forms.
 
 Revision ID: 0013
 Revises: 0012
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from openmhhs.store.compact import DELIVERY_STATES
+from openmhhs.store.compact import (
+    DELIVERY_STATES,
+    from_micros,
+    pack_transaction_id,
+    to_micros,
+    unpack_transaction_id,
+)
 from openmhhs.store.message_codec import compress, decompress
+from openmhhs.store.types import UtcDateTime
 
 revision = "0013"
 down_revision = "0012"
@@ -23,31 +33,94 @@ depends_on = None
 
 BATCH = 2000
 
-_REQUEST = sa.table(
-    "appointment_request", sa.column("id", sa.BigInteger), sa.column("raw_block", sa.LargeBinary)
-)
 _WAITING = " OR ".join(f"state = {DELIVERY_STATES.index(s) + 1}" for s in ("pending", "mailbox"))
 """The states a delivery waits in (its recipient's queue and mailbox); done, failed and refused
 deliveries are found through their message."""
+_INSTANTS = (("appointment", "recorded_at"), ("appointment", "retired_at"))
+_NOTICES = ("dcc_mdr_notice", "dcc_supply_notice")
 
 
-def _recode_blocks(recode: Callable[[bytes], bytes]) -> None:
+def _recode(
+    table_name: str,
+    column: str,
+    stored: sa.types.TypeEngine[Any],
+    restored: sa.types.TypeEngine[Any],
+    recode: Callable[[Any], Any],
+) -> None:
+    """Every non-null ``column`` of ``table_name``, read as ``stored``, rewritten as ``restored``
+    after ``recode``, batch by batch in id order."""
     connection = op.get_bind()
+    reading = sa.table(table_name, sa.column("id", sa.BigInteger), sa.column(column, stored))
+    writing = sa.table(table_name, sa.column("id", sa.BigInteger), sa.column(column, restored))
+    rewrite = sa.update(writing).where(writing.c.id == sa.bindparam("key"))
     after = 0
     while True:
         rows = connection.execute(
-            sa.select(_REQUEST.c.id, _REQUEST.c.raw_block)
-            .where(_REQUEST.c.id > after)
-            .order_by(_REQUEST.c.id)
+            sa.select(reading.c.id, reading.c[column])
+            .where(reading.c.id > after, reading.c[column].is_not(None))
+            .order_by(reading.c.id)
             .limit(BATCH)
         ).all()
         if not rows:
             return
-        connection.execute(
-            sa.update(_REQUEST).where(_REQUEST.c.id == sa.bindparam("key")),
-            [{"key": r.id, "raw_block": recode(bytes(r.raw_block))} for r in rows],
-        )
-        after = rows[-1].id
+        connection.execute(rewrite, [{"key": r[0], column: recode(r[1])} for r in rows])
+        after = rows[-1][0]
+
+
+def _blocks(recode: Callable[[bytes], bytes]) -> None:
+    _recode(
+        "appointment_request", "raw_block", sa.LargeBinary(), sa.LargeBinary(), lambda b: recode(bytes(b))
+    )
+
+
+def _instants(*, compact: bool) -> None:
+    """SQLite only: the DCC's and the RS's record instants as microseconds (or back to text)."""
+    wide, narrow = UtcDateTime(), sa.BigInteger()
+    for table_name, column in (*_INSTANTS, *((t, "received_at") for t in _NOTICES)):
+        if compact:
+            _recode(table_name, column, wide, narrow, to_micros)
+        else:
+            _recode(table_name, column, narrow, wide, from_micros)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else bytes(value).decode()
+
+
+def _transactions(*, packed: bool) -> None:
+    """The DCC's notices' transaction ids packed (compact.pack_transaction_id) or back to text
+    (PostgreSQL: the column's type goes between varchar and bytea; SQLite keeps either)."""
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    text: sa.types.TypeEngine[Any] = sa.LargeBinary() if postgresql else sa.String()
+    for table_name in _NOTICES:
+        if packed:
+            if postgresql:
+                op.execute(
+                    f"ALTER TABLE {table_name} ALTER COLUMN transaction_id TYPE bytea "
+                    "USING convert_to(transaction_id, 'UTF8')"
+                )
+            _recode(
+                table_name,
+                "transaction_id",
+                text,
+                sa.LargeBinary(),
+                lambda wide: pack_transaction_id(_text(wide)),
+            )
+        else:
+            _recode(
+                table_name,
+                "transaction_id",
+                sa.LargeBinary(),
+                text,
+                lambda narrow: (lambda t: t.encode() if postgresql else t)(
+                    unpack_transaction_id(bytes(narrow))
+                ),
+            )
+            if postgresql:
+                op.execute(
+                    f"ALTER TABLE {table_name} ALTER COLUMN transaction_id TYPE varchar(65) "
+                    "USING convert_from(transaction_id, 'UTF8')"
+                )
 
 
 def _facts_table(*, with_rowid: bool) -> None:
@@ -68,7 +141,10 @@ def _facts_table(*, with_rowid: bool) -> None:
 
 
 def upgrade() -> None:
-    _recode_blocks(compress)
+    _blocks(compress)
+    _transactions(packed=True)
+    if op.get_bind().dialect.name == "sqlite":
+        _instants(compact=True)
     op.drop_index("delivery_by_recipient", table_name="delivery")
     op.create_index(
         "delivery_by_recipient",
@@ -88,4 +164,7 @@ def downgrade() -> None:
     op.create_index("dcc_mdr_notice_by_mpan", "dcc_mdr_notice", ["mpan", "valid_from"])
     op.drop_index("delivery_by_recipient", table_name="delivery")
     op.create_index("delivery_by_recipient", "delivery", ["recipient", "state", "id"])
-    _recode_blocks(decompress)
+    if op.get_bind().dialect.name == "sqlite":
+        _instants(compact=False)
+    _transactions(packed=False)
+    _blocks(decompress)
