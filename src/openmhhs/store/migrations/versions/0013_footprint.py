@@ -87,6 +87,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else bytes(value).decode()
 
 
+def _wide(transaction_id: str, *, postgresql: bool) -> Any:
+    return transaction_id.encode() if postgresql else transaction_id
+
+
 def _transactions(*, packed: bool) -> None:
     """The DCC's notices' transaction ids packed (compact.pack_transaction_id) or back to text
     (PostgreSQL: the column's type goes between varchar and bytea; SQLite keeps either)."""
@@ -112,9 +116,7 @@ def _transactions(*, packed: bool) -> None:
                 "transaction_id",
                 sa.LargeBinary(),
                 text,
-                lambda narrow: (lambda t: t.encode() if postgresql else t)(
-                    unpack_transaction_id(bytes(narrow))
-                ),
+                lambda narrow: _wide(unpack_transaction_id(bytes(narrow)), postgresql=postgresql),
             )
             if postgresql:
                 op.execute(
