@@ -16,7 +16,7 @@ from alembic.config import Config
 
 from openmhhs.dip.build import new_transaction_id
 from openmhhs.ids import MpanCore
-from openmhhs.store.compact import DELIVERY_STATES
+from openmhhs.store.compact import DELIVERY_STATES, pack_correlation_id
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.migrate import MIGRATIONS
@@ -26,6 +26,8 @@ from openmhhs.store.tables import (
     dcc_mdr_notice,
     dcc_supply_notice,
     delivery,
+    mdr_instruction,
+    sds_portfolio,
 )
 from openmhhs.store.types import UtcDateTime
 
@@ -98,7 +100,41 @@ WIDE_MDR_NOTICE = _wide_notice(
     "dcc_mdr_notice", sa.Column("mdr", sa.String(10)), sa.Column("mdr_mpid", sa.String(4))
 )
 WIDE_SUPPLY_NOTICE = _wide_notice("dcc_supply_notice", sa.Column("energy_direction", sa.String(1)))
+WIDE_PORTFOLIO = sa.Table(
+    "sds_portfolio",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("sds", sa.String(10)),
+    sa.Column("mpan", sa.String(13)),
+    sa.Column("supplier", sa.String(10)),
+    sa.Column("mdr", sa.String(10)),
+    sa.Column("mdr_mpid", sa.String(4)),
+    sa.Column("valid_from", sa.Date),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("contract_reference", sa.String(50)),
+)
+WIDE_INSTRUCTION = sa.Table(
+    "mdr_instruction",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("mdr", sa.String(10)),
+    sa.Column("mpan", sa.String(13)),
+    sa.Column("sds", sa.String(10)),
+    sa.Column("mdr_mpid", sa.String(4)),
+    sa.Column("valid_from", sa.Date),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("correlation_id", sa.String(60)),
+)
 AT = datetime(2025, 7, 1, 10, 30, 15, 123456, tzinfo=UTC)
+CORRELATIONS = (
+    "C-IF-031-1111111111-SUP-20250701-fd258dbc00000104",  # a supplier's (hex tail)
+    "C-IF-031-9000000001-REGS-20250701-r6cd81b00000099",  # the RS's (letters in its tail)
+    "C-IF-031-ABCDEF0123-SUP-20250701-00ff",  # an upper-case sender
+    "C-legacy-7",  # not the DIP's form: kept as text
+    None,
+    "C-IF-031-1111111111-SUP-20250702-fd258dbc00000105",
+)
 
 
 def _alembic(db: Database) -> Config:
@@ -200,6 +236,40 @@ def _notices(*, mdr: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def _portfolio() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": n,
+            "sds": "2222222222",
+            "mpan": str(MpanCore.from_stem(f"20{n:010d}")),
+            "supplier": "1111111111",
+            "mdr": "2222222222",
+            "mdr_mpid": "SDSB",
+            "valid_from": date(2025, 7, 1),
+            "valid_to": None,
+            "correlation_id": correlation,
+            "contract_reference": "C-1",
+        }
+        for n, correlation in enumerate(CORRELATIONS, start=1)
+    ]
+
+
+def _instructions() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": n,
+            "mdr": "2222222222",
+            "mpan": str(MpanCore.from_stem(f"20{n:010d}")),
+            "sds": "2222222222",
+            "mdr_mpid": "SDSB",
+            "valid_from": date(2025, 7, 1),
+            "valid_to": date(2025, 8, 1) if n % 2 else None,
+            "correlation_id": correlation,
+        }
+        for n, correlation in enumerate(CORRELATIONS, start=1)
+    ]
+
+
 def _rows(connection: sa.Connection, table: sa.Table) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in connection.execute(sa.select(table).order_by(table.c.id))]
 
@@ -240,6 +310,7 @@ def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None
     db = Database(db_url)
     requests = _requests()
     appointments, mdr_notices, supply_notices = _appointments(), _notices(mdr=True), _notices(mdr=False)
+    portfolio, instructions = _portfolio(), _instructions()
     facts = [("2222222222", f"{2000000000000 + n:013d}", "I" if n % 2 else "E", "E") for n in range(1, 11)]
     try:
         command.upgrade(_alembic(db), "0012")
@@ -249,6 +320,8 @@ def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None
             connection.execute(sa.insert(WIDE_APPOINTMENT), appointments)
             connection.execute(sa.insert(WIDE_MDR_NOTICE), mdr_notices)
             connection.execute(sa.insert(WIDE_SUPPLY_NOTICE), supply_notices)
+            connection.execute(sa.insert(WIDE_PORTFOLIO), portfolio)
+            connection.execute(sa.insert(WIDE_INSTRUCTION), instructions)
             assert not _recipient_index_is_partial(connection)
         command.upgrade(_alembic(db), "0013")
         with db.engine.begin() as connection:
@@ -260,13 +333,39 @@ def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None
                 assert kept["raw_block"] != wrote["raw_block"]
                 if wrote["raw_block"]:
                     assert len(kept["raw_block"]) < len(wrote["raw_block"]) // 2
-                assert {**kept, "raw_block": b""} == {**wrote, "raw_block": b""}
+            typed = [
+                {**r, "raw_block": bytes(r["raw_block"])} for r in _rows(connection, appointment_request)
+            ]
+            assert typed == requests
             assert _facts(connection) == sorted(facts)
             assert _facts_without_rowid(connection) == (connection.dialect.name == "sqlite")
             assert _rows(connection, appointment) == appointments
             assert _rows(connection, dcc_mdr_notice) == mdr_notices
             assert _rows(connection, dcc_supply_notice) == supply_notices
-            kept = connection.execute(sa.select(WIDE_MDR_NOTICE.c.transaction_id)).scalars().all()
+            assert _rows(connection, sds_portfolio) == portfolio
+            assert _rows(connection, mdr_instruction) == instructions
+            packed = (
+                connection.execute(sa.select(WIDE_PORTFOLIO.c.correlation_id).order_by(WIDE_PORTFOLIO.c.id))
+                .scalars()
+                .all()
+            )
+            assert [None if p is None else bytes(p) for p in packed] == [
+                None if c is None else pack_correlation_id(c) for c in CORRELATIONS
+            ]
+            assert all(len(pack_correlation_id(c)) <= 0.7 * len(c) for c in CORRELATIONS if c and "IF" in c)
+            request_keys = (
+                connection.execute(sa.select(WIDE_REQUEST.c.correlation_id).order_by(WIDE_REQUEST.c.id))
+                .scalars()
+                .all()
+            )
+            assert all(
+                2 * len(k) <= len(w["correlation_id"]) for k, w in zip(request_keys, requests, strict=True)
+            )
+            kept = (
+                connection.execute(sa.select(WIDE_MDR_NOTICE.c.transaction_id).order_by(WIDE_MDR_NOTICE.c.id))
+                .scalars()
+                .all()
+            )
             if connection.dialect.name == "sqlite":  # instants as microseconds
                 kinds = connection.exec_driver_sql("SELECT DISTINCT typeof(recorded_at) FROM appointment")
                 assert kinds.scalars().all() == ["integer"]
@@ -281,6 +380,8 @@ def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None
             assert _rows(connection, WIDE_APPOINTMENT) == appointments
             assert _rows(connection, WIDE_MDR_NOTICE) == mdr_notices
             assert _rows(connection, WIDE_SUPPLY_NOTICE) == supply_notices
+            assert _rows(connection, WIDE_PORTFOLIO) == portfolio
+            assert _rows(connection, WIDE_INSTRUCTION) == instructions
             assert not _recipient_index_is_partial(connection)
     finally:
         db.dispose()

@@ -28,15 +28,18 @@ __all__ = [
     "EpochMicros",
     "InterfaceNumber",
     "MpanNumber",
+    "PackedCorrelationId",
     "PackedTransactionId",
     "TextKey",
     "event_number",
     "from_micros",
     "interface_number",
+    "pack_correlation_id",
     "pack_transaction_id",
     "storable_mpan",
     "text_key",
     "to_micros",
+    "unpack_correlation_id",
     "unpack_transaction_id",
 ]
 
@@ -154,6 +157,43 @@ def unpack_transaction_id(packed: bytes) -> str:
     return f"T-IF-{interface:03d}-{dip_id}-{role}-{day:08d}-{token.hex()}"
 
 
+# A correlation id as dip.build makes it: C-IF-031-<sender>-<role>-<yyyymmdd>-<tail>, the tail
+# the sender's unique prefix and counter (often lower-case hex).
+_CORRELATION = re.compile(
+    r"C-IF-(\d{3})-([0-9a-f]{10}|[0-9A-F]{10})-([A-Z]{1,5})-(\d{8})-([0-9A-Za-z]{0,40})\Z"
+)
+_CORRELATION_HEAD = struct.Struct(">BH5sIB")  # tag, interface, sender, day, role length
+_UPPER_SENDER, _HEX_TAIL = 1, 2  # flags in the tag, beside 4 (the DIP's form)
+_LOWER_HEX = re.compile(r"(?:[0-9a-f]{2})+\Z")
+
+
+def pack_correlation_id(correlation_id: str) -> bytes:
+    """A correlation id in ~25 bytes when it has dip.build's form (the tail as bytes when it is
+    lower-case hex), otherwise a zero byte and its UTF-8 text. Exact both ways, and equal texts
+    pack equal, so a packed column still compares and stays unique as its texts do."""
+    found = _CORRELATION.match(correlation_id)
+    if found is None:
+        return b"\x00" + correlation_id.encode("utf-8", "surrogatepass")
+    interface, sender, role, day, tail = found.groups()
+    tag = 4 | (_UPPER_SENDER if sender != sender.lower() else 0)
+    hex_tail = _LOWER_HEX.match(tail) is not None
+    if hex_tail:
+        tag |= _HEX_TAIL
+    head = _CORRELATION_HEAD.pack(tag, int(interface), bytes.fromhex(sender), int(day), len(role))
+    return head + role.encode() + (bytes.fromhex(tail) if hex_tail else tail.encode())
+
+
+def unpack_correlation_id(packed: bytes) -> str:
+    if packed[0] == 0:
+        return packed[1:].decode("utf-8", "surrogatepass")
+    tag, interface, sender, day, role_length = _CORRELATION_HEAD.unpack_from(packed)
+    dip_id = sender.hex().upper() if tag & _UPPER_SENDER else sender.hex()
+    role = packed[_CORRELATION_HEAD.size : _CORRELATION_HEAD.size + role_length].decode()
+    rest = packed[_CORRELATION_HEAD.size + role_length :]
+    tail = rest.hex() if tag & _HEX_TAIL else rest.decode()
+    return f"C-IF-{interface:03d}-{dip_id}-{role}-{day:08d}-{tail}"
+
+
 class InterfaceNumber(sa.types.TypeDecorator[str]):
     """``IF-031`` stored as the number 31."""
 
@@ -235,6 +275,19 @@ class PackedTransactionId(sa.types.TypeDecorator[str]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         return None if value is None else unpack_transaction_id(bytes(value))
+
+
+class PackedCorrelationId(sa.types.TypeDecorator[str]):
+    """A correlation id, packed (:func:`pack_correlation_id`): compares, and reads back, as its text."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else pack_correlation_id(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else unpack_correlation_id(bytes(value))
 
 
 class EpochMicros(sa.types.TypeDecorator[datetime]):

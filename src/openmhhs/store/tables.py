@@ -13,6 +13,7 @@ from openmhhs.store.compact import (
     EpochMicros,
     InterfaceNumber,
     MpanNumber,
+    PackedCorrelationId,
     PackedTransactionId,
     TextKey,
 )
@@ -128,7 +129,7 @@ appointment_request = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("correlation_id", sa.String(60), nullable=False, unique=True),
+    sa.Column("correlation_id", PackedCorrelationId, nullable=False, unique=True),
     sa.Column("mpan", sa.String(13), nullable=False),
     sa.Column("service", sa.String(2), nullable=False),
     sa.Column("supplier", sa.String(10), nullable=False),
@@ -175,7 +176,7 @@ sds_portfolio = sa.Table(
     sa.Column("mdr_mpid", sa.String(4), nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("valid_to", sa.Date),
-    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("correlation_id", PackedCorrelationId),
     sa.Column("contract_reference", sa.String(50)),
 )
 
@@ -397,7 +398,7 @@ mdr_instruction = sa.Table(
     sa.Column("mdr_mpid", sa.String(4), nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("valid_to", sa.Date),
-    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("correlation_id", PackedCorrelationId),
 )
 
 dcc_access_log = sa.Table(

@@ -19,8 +19,10 @@ from alembic import op
 from openmhhs.store.compact import (
     DELIVERY_STATES,
     from_micros,
+    pack_correlation_id,
     pack_transaction_id,
     to_micros,
+    unpack_correlation_id,
     unpack_transaction_id,
 )
 from openmhhs.store.message_codec import compress, decompress
@@ -87,42 +89,49 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else bytes(value).decode()
 
 
-def _wide(transaction_id: str, *, postgresql: bool) -> Any:
-    return transaction_id.encode() if postgresql else transaction_id
-
-
-def _transactions(*, packed: bool) -> None:
-    """The DCC's notices' transaction ids packed (compact.pack_transaction_id) or back to text
-    (PostgreSQL: the column's type goes between varchar and bytea; SQLite keeps either)."""
+def _packed_texts(table_name: str, column: str, pack: Callable[[str], bytes]) -> None:
+    """``column`` of ``table_name`` packed (PostgreSQL: varchar(width) -> bytea; SQLite keeps
+    either form in the column as it is)."""
     postgresql = op.get_bind().dialect.name == "postgresql"
     text: sa.types.TypeEngine[Any] = sa.LargeBinary() if postgresql else sa.String()
-    for table_name in _NOTICES:
+    if postgresql:
+        op.execute(
+            f"ALTER TABLE {table_name} ALTER COLUMN {column} TYPE bytea USING convert_to({column}, 'UTF8')"
+        )
+    _recode(table_name, column, text, sa.LargeBinary(), lambda wide: pack(_text(wide)))
+
+
+def _unpacked_texts(table_name: str, column: str, width: int, unpack: Callable[[bytes], str]) -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    text: sa.types.TypeEngine[Any] = sa.LargeBinary() if postgresql else sa.String()
+    if postgresql:
+        _recode(table_name, column, sa.LargeBinary(), text, lambda narrow: unpack(bytes(narrow)).encode())
+        op.execute(
+            f"ALTER TABLE {table_name} ALTER COLUMN {column} TYPE varchar({width}) "
+            f"USING convert_from({column}, 'UTF8')"
+        )
+    else:
+        _recode(table_name, column, sa.LargeBinary(), text, lambda narrow: unpack(bytes(narrow)))
+
+
+_PACKED = (
+    *((t, "transaction_id", 65, pack_transaction_id, unpack_transaction_id) for t in _NOTICES),
+    *(
+        (t, "correlation_id", 60, pack_correlation_id, unpack_correlation_id)
+        for t in ("appointment_request", "sds_portfolio", "mdr_instruction")
+    ),
+)
+"""The texts kept packed (store/compact.py): the DCC's notices' transaction ids, and the
+correlation ids of the RS's requests, the SDS's portfolio and the MDR's instructions (the
+appointment's own is read as text by store.queries' point query on the driver's cursor)."""
+
+
+def _pack_texts(*, packed: bool) -> None:
+    for table_name, column, width, pack, unpack in _PACKED:
         if packed:
-            if postgresql:
-                op.execute(
-                    f"ALTER TABLE {table_name} ALTER COLUMN transaction_id TYPE bytea "
-                    "USING convert_to(transaction_id, 'UTF8')"
-                )
-            _recode(
-                table_name,
-                "transaction_id",
-                text,
-                sa.LargeBinary(),
-                lambda wide: pack_transaction_id(_text(wide)),
-            )
+            _packed_texts(table_name, column, pack)
         else:
-            _recode(
-                table_name,
-                "transaction_id",
-                sa.LargeBinary(),
-                text,
-                lambda narrow: _wide(unpack_transaction_id(bytes(narrow)), postgresql=postgresql),
-            )
-            if postgresql:
-                op.execute(
-                    f"ALTER TABLE {table_name} ALTER COLUMN transaction_id TYPE varchar(65) "
-                    "USING convert_from(transaction_id, 'UTF8')"
-                )
+            _unpacked_texts(table_name, column, width, unpack)
 
 
 def _facts_table(*, with_rowid: bool) -> None:
@@ -144,7 +153,7 @@ def _facts_table(*, with_rowid: bool) -> None:
 
 def upgrade() -> None:
     _blocks(compress)
-    _transactions(packed=True)
+    _pack_texts(packed=True)
     if op.get_bind().dialect.name == "sqlite":
         _instants(compact=True)
     op.drop_index("delivery_by_recipient", table_name="delivery")
@@ -168,5 +177,5 @@ def downgrade() -> None:
     op.create_index("delivery_by_recipient", "delivery", ["recipient", "state", "id"])
     if op.get_bind().dialect.name == "sqlite":
         _instants(compact=False)
-    _transactions(packed=False)
+    _pack_texts(packed=False)
     _blocks(decompress)
