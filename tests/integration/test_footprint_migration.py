@@ -297,6 +297,18 @@ def _recipient_index_is_partial(connection: sa.Connection) -> bool:
     return "WHERE" in str(definition).upper()
 
 
+DROPPED_INDEXES = {("appointment", "appointment_by_provider"), ("dcc_mdr_notice", "dcc_mdr_notice_by_mpan")}
+
+
+def _dropped_indexes_present(connection: sa.Connection) -> set[tuple[str, str]]:
+    inspector = sa.inspect(connection)
+    return {
+        (table, index)
+        for table, index in DROPPED_INDEXES
+        if index in {i["name"] for i in inspector.get_indexes(table)}
+    }
+
+
 def _facts_without_rowid(connection: sa.Connection) -> bool:
     if connection.dialect.name != "sqlite":
         return False
@@ -323,6 +335,7 @@ def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None
             connection.execute(sa.insert(WIDE_PORTFOLIO), portfolio)
             connection.execute(sa.insert(WIDE_INSTRUCTION), instructions)
             assert not _recipient_index_is_partial(connection)
+            assert _dropped_indexes_present(connection) == DROPPED_INDEXES
         command.upgrade(_alembic(db), "0013")
         with db.engine.begin() as connection:
             stored = _stored(connection)  # the bytes in the database
@@ -372,11 +385,13 @@ def test_0013_compresses_request_blocks_and_gives_them_back(db_url: str) -> None
             dip_form = [(k, w) for k, w in zip(kept, mdr_notices, strict=True) if w["id"] != 3]
             assert all(2 * len(k) <= len(w["transaction_id"]) for k, w in dip_form)
             assert _recipient_index_is_partial(connection)
+            assert not _dropped_indexes_present(connection)
         command.downgrade(_alembic(db), "0012")
         with db.engine.begin() as connection:
             assert _stored(connection) == requests
             assert _facts(connection) == sorted(facts)
             assert not _facts_without_rowid(connection)
+            assert _dropped_indexes_present(connection) == DROPPED_INDEXES
             assert _rows(connection, WIDE_APPOINTMENT) == appointments
             assert _rows(connection, WIDE_MDR_NOTICE) == mdr_notices
             assert _rows(connection, WIDE_SUPPLY_NOTICE) == supply_notices

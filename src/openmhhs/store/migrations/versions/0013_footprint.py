@@ -1,10 +1,15 @@
-"""Fewer bytes per appointment (docs/scaling.md "footprint"): the IF-031 block (B071, B070) each
-appointment request keeps is stored compressed with the message log's dictionary; deliveries
-are indexed by recipient only while they wait (pending, mailbox); the SDS's MPAN facts are kept
-in their own key's order (SQLite: WITHOUT ROWID); the DCC's MDR notices keep one index by MPAN
-and, with its supply notices, their transaction ids packed (store/compact.py); on SQLite the
-DCC's and the appointments' record instants are microseconds (PostgreSQL's timestamptz is
-already 8 bytes). Every value reads back as it was, and the downgrade restores the wide forms.
+"""Fewer bytes per appointment (docs/scaling.md "Footprint"), every value reading back as it was:
+
+- the IF-031 block (B071, B070) each appointment request keeps: compressed with the message
+  log's dictionary (store/message_codec.py);
+- correlation ids of the RS's requests, the SDS's portfolio and the MDR's instructions, and the
+  DCC's notices' transaction ids: packed (store/compact.py);
+- on SQLite, the appointments' and the DCC's record instants: microseconds, not 26-character
+  texts (PostgreSQL's timestamptz is already 8 bytes); the SDS's MPAN facts WITHOUT ROWID;
+- indexes: deliveries by recipient only while they wait (pending, mailbox); one index of the
+  DCC's MDR notices by MPAN, not two; none of appointments by provider (no query asks by it).
+
+The downgrade restores the wide forms and the indexes, data unchanged.
 
 Revision ID: 0013
 Revises: 0012
@@ -165,6 +170,7 @@ def upgrade() -> None:
         sqlite_where=sa.text(_WAITING),
     )
     op.drop_index("dcc_mdr_notice_by_mpan", table_name="dcc_mdr_notice")
+    op.drop_index("appointment_by_provider", table_name="appointment")
     if op.get_bind().dialect.name == "sqlite":
         _facts_table(with_rowid=False)
 
@@ -172,6 +178,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _facts_table(with_rowid=True)
+    op.create_index("appointment_by_provider", "appointment", ["provider", "service"])
     op.create_index("dcc_mdr_notice_by_mpan", "dcc_mdr_notice", ["mpan", "valid_from"])
     op.drop_index("delivery_by_recipient", table_name="delivery")
     op.create_index("delivery_by_recipient", "delivery", ["recipient", "state", "id"])
