@@ -9,14 +9,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
 from openmhhs.dip.build import new_transaction_id
+from openmhhs.dip.catalogue import EVENTS
 from openmhhs.ids import MpanCore
-from openmhhs.store.compact import DELIVERY_STATES, pack_correlation_id
+from openmhhs.store.compact import DELIVERY_STATES, pack_correlation_id, text_key
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.migrate import MIGRATIONS
@@ -27,9 +29,11 @@ from openmhhs.store.tables import (
     dcc_supply_notice,
     delivery,
     mdr_instruction,
+    message,
     sds_portfolio,
 )
 from openmhhs.store.types import UtcDateTime
+from tests.dip_examples import example_message
 
 WIDE_REQUEST = sa.Table(
     "appointment_request",
@@ -431,5 +435,68 @@ def test_sqlite_finds_waiting_deliveries_by_recipient_through_the_partial_index(
             params = ("2222222222", DELIVERY_STATES.index(state) + 1)
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
         assert any("delivery_by_recipient" in str(row[-1]) for row in plan), plan
+    finally:
+        db.dispose()
+
+
+def _logged(n: int, *, correlated: bool) -> dict[str, Any]:
+    """A message-log row as 0012 wrote it: full 64-bit keys."""
+    body = example_message(EVENTS[("IF-031", "[DSApp]")], maximal=False)
+    s1 = body["CommonBlock"]["S1"]
+    s1["senderUniqueReference"] = f"S-IF-031-1111111111-SUP-20250701-fd258dbc{n:08d}"
+    s1["senderCorrelationID"] = f"C-IF-031-1111111111-SUP-20250701-fd258dbc{n:08d}" if correlated else None
+    return {
+        "id": n,
+        "sender_unique_reference": text_key(s1["senderUniqueReference"]),
+        "interface_id": "IF-031",
+        "event_code": "[DSApp]",
+        "sender": "1111111111",
+        "mpan": body["CommonBlock"]["M0"]["MPANCore"],
+        "correlation_id": text_key(s1["senderCorrelationID"]) if correlated else None,
+        "transaction_id": new_transaction_id("IF-031", "1111111111", "SUP", AT),
+        "received_at": AT,
+        "origin": "participant",
+        "body": orjson.dumps(body),
+    }
+
+
+def _keys(connection: sa.Connection) -> list[tuple[int, int | None]]:
+    raw = sa.table(
+        "message",
+        sa.column("id", sa.BigInteger),
+        sa.column("sender_unique_reference", sa.BigInteger),
+        sa.column("correlation_id", sa.BigInteger),
+    )
+    query = sa.select(raw.c.sender_unique_reference, raw.c.correlation_id).order_by(raw.c.id)
+    return [(r[0], r[1]) for r in connection.execute(query)]
+
+
+def test_0013_keys_the_log_in_48_bits_on_sqlite_and_finds_every_message(db_url: str) -> None:
+    db = Database(db_url)
+    logged = [_logged(n, correlated=n % 3 != 0) for n in range(1, 8)]
+    references = [orjson.loads(m["body"])["CommonBlock"]["S1"]["senderUniqueReference"] for m in logged]
+    correlations = [orjson.loads(m["body"])["CommonBlock"]["S1"]["senderCorrelationID"] for m in logged]
+    full = [
+        (text_key(r), None if c is None else text_key(c))
+        for r, c in zip(references, correlations, strict=True)
+    ]
+    short = [(r >> 16, None if c is None else c >> 16) for r, c in full]
+    try:
+        command.upgrade(_alembic(db), "0012")
+        with db.engine.begin() as connection:
+            connection.execute(sa.insert(message), logged)
+            assert _keys(connection) == full
+        command.upgrade(_alembic(db), "0013")
+        with db.engine.begin() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            assert _keys(connection) == (short if sqlite else full)
+            store = MarketStore(connection)
+            assert all(store.reference_seen(r) for r in references)
+            assert not store.reference_seen(references[0] + "x")
+            assert store.known_correlations([c for c in correlations if c]) == {c for c in correlations if c}
+            assert [m.body for m in store.messages(correlation_id=correlations[0])] == [logged[0]["body"]]
+        command.downgrade(_alembic(db), "0012")
+        with db.engine.begin() as connection:
+            assert _keys(connection) == full
     finally:
         db.dispose()

@@ -5,7 +5,7 @@ Each type keeps SQLAlchemy expressions written against the wide columns working 
 (``message.c.interface_id == "IF-031"``, ``delivery.c.state == "pending"``,
 ``message.c.received_at >= after``): the value bound is encoded, the value read decoded.
 The encodings are pure functions, exact both ways, except :class:`TextKey`, a one-way 64-bit
-key of a long text that only an index needs (the text itself is in the message body).
+(48 on SQLite) key of a long text that only an index needs (the text itself is in the message body).
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ __all__ = [
     "PackedCorrelationId",
     "PackedTransactionId",
     "TextKey",
+    "column_key",
     "event_number",
     "from_micros",
     "interface_number",
     "pack_correlation_id",
     "pack_transaction_id",
+    "short_text_key",
     "storable_mpan",
     "text_key",
     "to_micros",
@@ -96,6 +98,22 @@ def text_key(text: str) -> int:
     share a key with probability 2**-64, so a lookup by key is checked against the text."""
     data = text.encode("utf-8", "surrogatepass")  # any str, even one no JSON could carry
     return int.from_bytes(blake2b(data, digest_size=8).digest(), "big", signed=True)
+
+
+SHORT_KEY_SHIFT = 16
+
+
+def short_text_key(text: str) -> int:
+    """The top 48 bits of :func:`text_key`, signed: what SQLite keeps (a 6-byte integer in its
+    records, not 8; migration 0013). Two texts share one with probability 2**-48, which the
+    lookups' check against the text already allows for."""
+    return text_key(text) >> SHORT_KEY_SHIFT
+
+
+def column_key(text: str, dialect_name: str) -> int:
+    """The key a :class:`TextKey` column keeps for ``text`` on that backend (PostgreSQL's
+    bigint takes 8 bytes whatever the value: the full key)."""
+    return short_text_key(text) if dialect_name == "sqlite" else text_key(text)
 
 
 _INTERFACE = re.compile(r"IF-(\d{3})\Z")
@@ -252,8 +270,9 @@ class MpanNumber(sa.types.TypeDecorator[str]):
 
 
 class TextKey(sa.types.TypeDecorator[str]):
-    """A long text (sender unique reference, correlation id) kept only as its 64-bit
-    :func:`text_key`: comparing the column with a text compares keys; reading it gives the key."""
+    """A long text (sender unique reference, correlation id) kept only as its key
+    (:func:`column_key`: 64 bits, 48 on SQLite): comparing the column with a text compares keys;
+    reading it gives the key."""
 
     impl = sa.BigInteger
     cache_ok = True
@@ -261,7 +280,7 @@ class TextKey(sa.types.TypeDecorator[str]):
     def process_bind_param(self, value: str | int | None, dialect: Dialect) -> int | None:
         if value is None or isinstance(value, int):
             return value
-        return text_key(value)
+        return column_key(value, dialect.name)
 
 
 class PackedTransactionId(sa.types.TypeDecorator[str]):

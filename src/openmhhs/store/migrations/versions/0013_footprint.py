@@ -5,7 +5,9 @@
 - correlation ids of the RS's requests, the SDS's portfolio and the MDR's instructions, and the
   DCC's notices' transaction ids: packed (store/compact.py);
 - on SQLite, the appointments' and the DCC's record instants: microseconds, not 26-character
-  texts (PostgreSQL's timestamptz is already 8 bytes); the SDS's MPAN facts WITHOUT ROWID;
+  texts (PostgreSQL's timestamptz is already 8 bytes); the message log's reference and
+  correlation keys 48 bits (6 bytes in a record; compact.short_text_key), computed again from
+  each body; the SDS's MPAN facts WITHOUT ROWID;
 - indexes: deliveries by recipient only while they wait (pending, mailbox); one index of the
   DCC's MDR notices by MPAN, not two; none of appointments by provider (no query asks by it).
 
@@ -26,11 +28,13 @@ from openmhhs.store.compact import (
     from_micros,
     pack_correlation_id,
     pack_transaction_id,
+    short_text_key,
+    text_key,
     to_micros,
     unpack_correlation_id,
     unpack_transaction_id,
 )
-from openmhhs.store.message_codec import compress, decompress
+from openmhhs.store.message_codec import CompressedBody, compress, decompress, envelope
 from openmhhs.store.types import UtcDateTime
 
 revision = "0013"
@@ -139,6 +143,40 @@ def _pack_texts(*, packed: bool) -> None:
             _unpacked_texts(table_name, column, width, unpack)
 
 
+_LOG = sa.table(
+    "message",
+    sa.column("id", sa.BigInteger),
+    sa.column("sender_unique_reference", sa.BigInteger),
+    sa.column("correlation_id", sa.BigInteger),
+    sa.column("body", CompressedBody()),
+)
+
+
+def _rekey(key: Callable[[str], int]) -> None:
+    """SQLite only: every logged message's reference and correlation keys, computed again from
+    its body with ``key`` (whatever 0012 wrote them with)."""
+    connection = op.get_bind()
+    rewrite = (
+        sa.update(_LOG)
+        .where(_LOG.c.id == sa.bindparam("key"))
+        .values(sender_unique_reference=sa.bindparam("reference"), correlation_id=sa.bindparam("correlation"))
+    )
+    after = 0
+    while True:
+        rows = connection.execute(
+            sa.select(_LOG.c.id, _LOG.c.body).where(_LOG.c.id > after).order_by(_LOG.c.id).limit(BATCH)
+        ).all()
+        if not rows:
+            return
+        keys = []
+        for r in rows:
+            said = envelope(r.body)
+            correlation = None if said.correlation_id is None else key(said.correlation_id)
+            keys.append({"key": r.id, "reference": key(said.reference), "correlation": correlation})
+        connection.execute(rewrite, keys)
+        after = rows[-1].id
+
+
 def _facts_table(*, with_rowid: bool) -> None:
     """SQLite only: ``sds_mpan_fact`` rebuilt with or without its rowid (PostgreSQL has none)."""
     options = "" if with_rowid else " WITHOUT ROWID"
@@ -173,10 +211,12 @@ def upgrade() -> None:
     op.drop_index("appointment_by_provider", table_name="appointment")
     if op.get_bind().dialect.name == "sqlite":
         _facts_table(with_rowid=False)
+        _rekey(short_text_key)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
+        _rekey(text_key)
         _facts_table(with_rowid=True)
     op.create_index("appointment_by_provider", "appointment", ["provider", "service"])
     op.create_index("dcc_mdr_notice_by_mpan", "dcc_mdr_notice", ["mpan", "valid_from"])
