@@ -18,7 +18,7 @@ from alembic.config import Config
 from openmhhs.dip.build import new_transaction_id
 from openmhhs.dip.catalogue import EVENTS
 from openmhhs.ids import MpanCore
-from openmhhs.store.compact import DELIVERY_STATES, pack_correlation_id, text_key
+from openmhhs.store.compact import DELIVERY_STATES, pack_correlation_id, pack_dip_id, text_key
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.migrate import MIGRATIONS
@@ -471,9 +471,38 @@ def _keys(connection: sa.Connection) -> list[tuple[int, int | None]]:
     return [(r[0], r[1]) for r in connection.execute(query)]
 
 
+def _as_0012(table: sa.Table, column: str) -> sa.Table:
+    """``table`` as 0012 left it: ``column`` a plain text."""
+    copy = table.to_metadata(sa.MetaData())
+    copy.c[column].type = sa.String(10)
+    return copy
+
+
+MESSAGE_0012, DELIVERY_0012 = _as_0012(message, "sender"), _as_0012(delivery, "recipient")
+RECIPIENTS = ("9000000001", "ABCDEF0123", "2222222222", "abcDEF0123")
+"""Lower-case (packed in 5 bytes), upper-case (7) and mixed-case (kept as text) DIP ids."""
+
+
+def _parties(connection: sa.Connection) -> tuple[list[Any], list[Any]]:
+    """The senders and recipients as stored."""
+    senders = connection.exec_driver_sql("SELECT sender FROM message ORDER BY id").scalars().all()
+    recipients = connection.exec_driver_sql("SELECT recipient FROM delivery ORDER BY id").scalars().all()
+    return list(senders), list(recipients)
+
+
 def test_0013_keys_the_log_in_48_bits_on_sqlite_and_finds_every_message(db_url: str) -> None:
     db = Database(db_url)
     logged = [_logged(n, correlated=n % 3 != 0) for n in range(1, 8)]
+    deliveries = [
+        {
+            "id": n,
+            "message_id": n,
+            "recipient": RECIPIENTS[n % len(RECIPIENTS)],
+            "state": "done",
+            "processed_at": AT,
+        }
+        for n in range(1, 8)
+    ]
     references = [orjson.loads(m["body"])["CommonBlock"]["S1"]["senderUniqueReference"] for m in logged]
     correlations = [orjson.loads(m["body"])["CommonBlock"]["S1"]["senderCorrelationID"] for m in logged]
     full = [
@@ -484,8 +513,11 @@ def test_0013_keys_the_log_in_48_bits_on_sqlite_and_finds_every_message(db_url: 
     try:
         command.upgrade(_alembic(db), "0012")
         with db.engine.begin() as connection:
-            connection.execute(sa.insert(message), logged)
+            connection.execute(sa.insert(MESSAGE_0012), logged)
+            connection.execute(sa.insert(DELIVERY_0012), deliveries)
             assert _keys(connection) == full
+            wide = _parties(connection)
+            assert wide == ([m["sender"] for m in logged], [d["recipient"] for d in deliveries])
         command.upgrade(_alembic(db), "0013")
         with db.engine.begin() as connection:
             sqlite = connection.dialect.name == "sqlite"
@@ -495,8 +527,24 @@ def test_0013_keys_the_log_in_48_bits_on_sqlite_and_finds_every_message(db_url: 
             assert not store.reference_seen(references[0] + "x")
             assert store.known_correlations([c for c in correlations if c]) == {c for c in correlations if c}
             assert [m.body for m in store.messages(correlation_id=correlations[0])] == [logged[0]["body"]]
+            read = connection.execute(sa.select(delivery.c.recipient).order_by(delivery.c.id)).scalars().all()
+            assert read == [d["recipient"] for d in deliveries]
+            assert [m.sender for m in store.messages()] == [m["sender"] for m in logged]
+            for n, recipient in enumerate(RECIPIENTS):
+                found = connection.execute(sa.select(delivery.c.id).where(delivery.c.recipient == recipient))
+                assert found.scalars().all() == [
+                    d["id"] for d in deliveries if d["recipient"] == recipient
+                ], n
+            senders, recipients = _parties(connection)
+            if sqlite:
+                assert {len(s) for s in senders} == {5}
+                assert recipients == [pack_dip_id(d["recipient"]) for d in deliveries]
+                assert sum(len(r) == 5 for r in recipients) == sum(
+                    d["recipient"].isdigit() for d in deliveries
+                )
         command.downgrade(_alembic(db), "0012")
         with db.engine.begin() as connection:
             assert _keys(connection) == full
+            assert _parties(connection) == wide
     finally:
         db.dispose()

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
 from openmhhs.dip.build import correlation_from_reference
-from openmhhs.store.compact import CompactUtcDateTime, pack_correlation_id, unpack_correlation_id
+from openmhhs.store.compact import (
+    CompactUtcDateTime,
+    PackedDipId,
+    pack_correlation_id,
+    pack_dip_id,
+    unpack_correlation_id,
+    unpack_dip_id,
+)
 
 SENDERS = st.text(alphabet="0123456789abcdef", min_size=10, max_size=10) | st.text(
     alphabet="0123456789ABCDEF", min_size=10, max_size=10
@@ -77,3 +84,24 @@ def test_compact_instants_refuse_naive_ones() -> None:
     for dialect in (sqlite.dialect(), postgresql.dialect()):
         with pytest.raises(ValueError, match="naive"):
             column.process_bind_param(datetime(2025, 7, 1), dialect)
+
+
+@given(SENDERS)
+def test_dip_ids_pack_in_five_bytes_or_seven(dip_id: str) -> None:
+    packed = pack_dip_id(dip_id)
+    assert unpack_dip_id(packed) == dip_id
+    assert len(packed) == (5 if dip_id == dip_id.lower() else 7)
+
+
+@given(st.text(max_size=20), st.text(max_size=20))
+def test_any_dip_id_text_reads_back_and_none_pack_alike(one: str, other: str) -> None:
+    assert unpack_dip_id(pack_dip_id(one)) == one
+    assert (pack_dip_id(one) == pack_dip_id(other)) == (one == other)
+
+
+def test_dip_ids_are_packed_on_sqlite_only() -> None:
+    column = PackedDipId()
+    assert column.process_bind_param("1111111111", sqlite.dialect()) == bytes.fromhex("1111111111")
+    assert column.process_bind_param("1111111111", postgresql.dialect()) == "1111111111"
+    assert column.process_result_value(bytes.fromhex("1111111111"), sqlite.dialect()) == "1111111111"
+    assert column.process_result_value("1111111111", postgresql.dialect()) == "1111111111"

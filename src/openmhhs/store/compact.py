@@ -29,6 +29,7 @@ __all__ = [
     "InterfaceNumber",
     "MpanNumber",
     "PackedCorrelationId",
+    "PackedDipId",
     "PackedTransactionId",
     "TextKey",
     "column_key",
@@ -36,12 +37,14 @@ __all__ = [
     "from_micros",
     "interface_number",
     "pack_correlation_id",
+    "pack_dip_id",
     "pack_transaction_id",
     "short_text_key",
     "storable_mpan",
     "text_key",
     "to_micros",
     "unpack_correlation_id",
+    "unpack_dip_id",
     "unpack_transaction_id",
 ]
 
@@ -212,6 +215,33 @@ def unpack_correlation_id(packed: bytes) -> str:
     return f"C-IF-{interface:03d}-{dip_id}-{role}-{day:08d}-{tail}"
 
 
+_LOWER_DIP_ID = re.compile(r"[0-9a-f]{10}\Z")
+_UPPER_DIP_ID = re.compile(r"[0-9A-F]{10}\Z")
+_PACKED_DIP_ID, _TAGGED_MINIMUM = 5, 7
+
+
+def pack_dip_id(dip_id: str) -> bytes:
+    """A DIP id (10 hex digits) in 5 bytes when lower-case, in 7 when upper-case; any other
+    text as a tag, its length and its UTF-8 bytes (at least 7 bytes, so that only the
+    lower-case form is ever 5 long). Exact both ways; equal texts pack equal."""
+    if _LOWER_DIP_ID.match(dip_id):
+        return bytes.fromhex(dip_id)
+    if _UPPER_DIP_ID.match(dip_id):
+        return b"\x01" + bytes.fromhex(dip_id) + b"\x01"
+    data = dip_id.encode("utf-8", "surrogatepass")
+    packed = b"\x02" + len(data).to_bytes(4, "big") + data
+    return packed.ljust(_TAGGED_MINIMUM, b"\x00")
+
+
+def unpack_dip_id(packed: bytes) -> str:
+    if len(packed) == _PACKED_DIP_ID:
+        return packed.hex()
+    if packed[0] == 1:
+        return packed[1:6].hex().upper()
+    length = int.from_bytes(packed[1:5], "big")
+    return packed[5 : 5 + length].decode("utf-8", "surrogatepass")
+
+
 class InterfaceNumber(sa.types.TypeDecorator[str]):
     """``IF-031`` stored as the number 31."""
 
@@ -294,6 +324,30 @@ class PackedTransactionId(sa.types.TypeDecorator[str]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         return None if value is None else unpack_transaction_id(bytes(value))
+
+
+class PackedDipId(sa.types.TypeDecorator[str]):
+    """A message's sender or a delivery's recipient: packed on SQLite (:func:`pack_dip_id`,
+    5 bytes instead of 10), text on PostgreSQL (where the bytes saved would not pay for
+    rewriting the log's every row); compares, and reads back, as its text."""
+
+    impl = sa.String(10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.LargeBinary())
+        return dialect.type_descriptor(sa.String(10))
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return pack_dip_id(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return unpack_dip_id(bytes(value))
 
 
 class PackedCorrelationId(sa.types.TypeDecorator[str]):

@@ -7,7 +7,8 @@
 - on SQLite, the appointments' and the DCC's record instants: microseconds, not 26-character
   texts (PostgreSQL's timestamptz is already 8 bytes); the message log's reference and
   correlation keys 48 bits (6 bytes in a record; compact.short_text_key), computed again from
-  each body; the SDS's MPAN facts WITHOUT ROWID;
+  each body; messages' senders and deliveries' recipients packed (5 bytes, not 10); the SDS's
+  MPAN facts WITHOUT ROWID;
 - indexes: deliveries by recipient only while they wait (pending, mailbox); one index of the
   DCC's MDR notices by MPAN, not two; none of appointments by provider (no query asks by it).
 
@@ -27,11 +28,13 @@ from openmhhs.store.compact import (
     DELIVERY_STATES,
     from_micros,
     pack_correlation_id,
+    pack_dip_id,
     pack_transaction_id,
     short_text_key,
     text_key,
     to_micros,
     unpack_correlation_id,
+    unpack_dip_id,
     unpack_transaction_id,
 )
 from openmhhs.store.message_codec import CompressedBody, compress, decompress, envelope
@@ -177,6 +180,21 @@ def _rekey(key: Callable[[str], int]) -> None:
         after = rows[-1].id
 
 
+_PARTIES = (("message", "sender"), ("delivery", "recipient"))
+
+
+def _parties(*, packed: bool) -> None:
+    """SQLite only: messages' senders and deliveries' recipients packed (compact.pack_dip_id)
+    or back to text."""
+    for table_name, column in _PARTIES:
+        if packed:
+            _recode(table_name, column, sa.String(), sa.LargeBinary(), lambda wide: pack_dip_id(_text(wide)))
+        else:
+            _recode(
+                table_name, column, sa.LargeBinary(), sa.String(), lambda narrow: unpack_dip_id(bytes(narrow))
+            )
+
+
 def _facts_table(*, with_rowid: bool) -> None:
     """SQLite only: ``sds_mpan_fact`` rebuilt with or without its rowid (PostgreSQL has none)."""
     options = "" if with_rowid else " WITHOUT ROWID"
@@ -212,10 +230,12 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _facts_table(with_rowid=False)
         _rekey(short_text_key)
+        _parties(packed=True)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
+        _parties(packed=False)
         _rekey(text_key)
         _facts_table(with_rowid=True)
     op.create_index("appointment_by_provider", "appointment", ["provider", "service"])
