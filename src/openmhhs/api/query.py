@@ -233,8 +233,12 @@ def router(db: Database, caller_of: Callable[[Request], Caller]) -> APIRouter:
         if correlation is not None:
             query = query.where(message.c.correlation_id == correlation)
         if not who.operator:
-            published = sa.select(delivery.c.message_id).where(delivery.c.recipient == who.dip_id)
-            query = query.where(sa.or_(message.c.sender == who.dip_id, message.c.id.in_(published)))
+            # per message, through its deliveries (deliveries are indexed by recipient only while
+            # they wait: migration 0013)
+            published = sa.exists().where(
+                delivery.c.message_id == message.c.id, delivery.c.recipient == who.dip_id
+            )
+            query = query.where(sa.or_(message.c.sender == who.dip_id, published))
 
         def read() -> bytes:
             with db.read() as connection:

@@ -5,7 +5,7 @@ Each type keeps SQLAlchemy expressions written against the wide columns working 
 (``message.c.interface_id == "IF-031"``, ``delivery.c.state == "pending"``,
 ``message.c.received_at >= after``): the value bound is encoded, the value read decoded.
 The encodings are pure functions, exact both ways, except :class:`TextKey`, a one-way 64-bit
-key of a long text that only an index needs (the text itself is in the message body).
+(48 on SQLite) key of a long text that only an index needs (the text itself is in the message body).
 """
 
 from __future__ import annotations
@@ -24,18 +24,27 @@ __all__ = [
     "EVENT_CODES",
     "ORIGINS",
     "Catalogue",
+    "CompactUtcDateTime",
     "EpochMicros",
     "InterfaceNumber",
     "MpanNumber",
+    "PackedCorrelationId",
+    "PackedDipId",
     "PackedTransactionId",
     "TextKey",
+    "column_key",
     "event_number",
     "from_micros",
     "interface_number",
+    "pack_correlation_id",
+    "pack_dip_id",
     "pack_transaction_id",
+    "short_text_key",
     "storable_mpan",
     "text_key",
     "to_micros",
+    "unpack_correlation_id",
+    "unpack_dip_id",
     "unpack_transaction_id",
 ]
 
@@ -92,6 +101,22 @@ def text_key(text: str) -> int:
     share a key with probability 2**-64, so a lookup by key is checked against the text."""
     data = text.encode("utf-8", "surrogatepass")  # any str, even one no JSON could carry
     return int.from_bytes(blake2b(data, digest_size=8).digest(), "big", signed=True)
+
+
+SHORT_KEY_SHIFT = 16
+
+
+def short_text_key(text: str) -> int:
+    """The top 48 bits of :func:`text_key`, signed: what SQLite keeps (a 6-byte integer in its
+    records, not 8; migration 0013). Two texts share one with probability 2**-48, which the
+    lookups' check against the text already allows for."""
+    return text_key(text) >> SHORT_KEY_SHIFT
+
+
+def column_key(text: str, dialect_name: str) -> int:
+    """The key a :class:`TextKey` column keeps for ``text`` on that backend (PostgreSQL's
+    bigint takes 8 bytes whatever the value: the full key)."""
+    return short_text_key(text) if dialect_name == "sqlite" else text_key(text)
 
 
 _INTERFACE = re.compile(r"IF-(\d{3})\Z")
@@ -153,6 +178,70 @@ def unpack_transaction_id(packed: bytes) -> str:
     return f"T-IF-{interface:03d}-{dip_id}-{role}-{day:08d}-{token.hex()}"
 
 
+# A correlation id as dip.build makes it: C-IF-031-<sender>-<role>-<yyyymmdd>-<tail>, the tail
+# the sender's unique prefix and counter (often lower-case hex).
+_CORRELATION = re.compile(
+    r"C-IF-(\d{3})-([0-9a-f]{10}|[0-9A-F]{10})-([A-Z]{1,5})-(\d{8})-([0-9A-Za-z]{0,40})\Z"
+)
+_CORRELATION_HEAD = struct.Struct(">BH5sIB")  # tag, interface, sender, day, role length
+_UPPER_SENDER, _HEX_TAIL = 1, 2  # flags in the tag, beside 4 (the DIP's form)
+_LOWER_HEX = re.compile(r"(?:[0-9a-f]{2})+\Z")
+
+
+def pack_correlation_id(correlation_id: str) -> bytes:
+    """A correlation id in ~25 bytes when it has dip.build's form (the tail as bytes when it is
+    lower-case hex), otherwise a zero byte and its UTF-8 text. Exact both ways, and equal texts
+    pack equal, so a packed column still compares and stays unique as its texts do."""
+    found = _CORRELATION.match(correlation_id)
+    if found is None:
+        return b"\x00" + correlation_id.encode("utf-8", "surrogatepass")
+    interface, sender, role, day, tail = found.groups()
+    tag = 4 | (_UPPER_SENDER if sender != sender.lower() else 0)
+    hex_tail = _LOWER_HEX.match(tail) is not None
+    if hex_tail:
+        tag |= _HEX_TAIL
+    head = _CORRELATION_HEAD.pack(tag, int(interface), bytes.fromhex(sender), int(day), len(role))
+    return head + role.encode() + (bytes.fromhex(tail) if hex_tail else tail.encode())
+
+
+def unpack_correlation_id(packed: bytes) -> str:
+    if packed[0] == 0:
+        return packed[1:].decode("utf-8", "surrogatepass")
+    tag, interface, sender, day, role_length = _CORRELATION_HEAD.unpack_from(packed)
+    dip_id = sender.hex().upper() if tag & _UPPER_SENDER else sender.hex()
+    role = packed[_CORRELATION_HEAD.size : _CORRELATION_HEAD.size + role_length].decode()
+    rest = packed[_CORRELATION_HEAD.size + role_length :]
+    tail = rest.hex() if tag & _HEX_TAIL else rest.decode()
+    return f"C-IF-{interface:03d}-{dip_id}-{role}-{day:08d}-{tail}"
+
+
+_LOWER_DIP_ID = re.compile(r"[0-9a-f]{10}\Z")
+_UPPER_DIP_ID = re.compile(r"[0-9A-F]{10}\Z")
+_PACKED_DIP_ID, _TAGGED_MINIMUM = 5, 7
+
+
+def pack_dip_id(dip_id: str) -> bytes:
+    """A DIP id (10 hex digits) in 5 bytes when lower-case, in 7 when upper-case; any other
+    text as a tag, its length and its UTF-8 bytes (at least 7 bytes, so that only the
+    lower-case form is ever 5 long). Exact both ways; equal texts pack equal."""
+    if _LOWER_DIP_ID.match(dip_id):
+        return bytes.fromhex(dip_id)
+    if _UPPER_DIP_ID.match(dip_id):
+        return b"\x01" + bytes.fromhex(dip_id) + b"\x01"
+    data = dip_id.encode("utf-8", "surrogatepass")
+    packed = b"\x02" + len(data).to_bytes(4, "big") + data
+    return packed.ljust(_TAGGED_MINIMUM, b"\x00")
+
+
+def unpack_dip_id(packed: bytes) -> str:
+    if len(packed) == _PACKED_DIP_ID:
+        return packed.hex()
+    if packed[0] == 1:
+        return packed[1:6].hex().upper()
+    length = int.from_bytes(packed[1:5], "big")
+    return packed[5 : 5 + length].decode("utf-8", "surrogatepass")
+
+
 class InterfaceNumber(sa.types.TypeDecorator[str]):
     """``IF-031`` stored as the number 31."""
 
@@ -211,8 +300,9 @@ class MpanNumber(sa.types.TypeDecorator[str]):
 
 
 class TextKey(sa.types.TypeDecorator[str]):
-    """A long text (sender unique reference, correlation id) kept only as its 64-bit
-    :func:`text_key`: comparing the column with a text compares keys; reading it gives the key."""
+    """A long text (sender unique reference, correlation id) kept only as its key
+    (:func:`column_key`: 64 bits, 48 on SQLite): comparing the column with a text compares keys;
+    reading it gives the key."""
 
     impl = sa.BigInteger
     cache_ok = True
@@ -220,7 +310,7 @@ class TextKey(sa.types.TypeDecorator[str]):
     def process_bind_param(self, value: str | int | None, dialect: Dialect) -> int | None:
         if value is None or isinstance(value, int):
             return value
-        return text_key(value)
+        return column_key(value, dialect.name)
 
 
 class PackedTransactionId(sa.types.TypeDecorator[str]):
@@ -236,6 +326,43 @@ class PackedTransactionId(sa.types.TypeDecorator[str]):
         return None if value is None else unpack_transaction_id(bytes(value))
 
 
+class PackedDipId(sa.types.TypeDecorator[str]):
+    """A message's sender or a delivery's recipient: packed on SQLite (:func:`pack_dip_id`,
+    5 bytes instead of 10), text on PostgreSQL (where the bytes saved would not pay for
+    rewriting the log's every row); compares, and reads back, as its text."""
+
+    impl = sa.String(10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.LargeBinary())
+        return dialect.type_descriptor(sa.String(10))
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return pack_dip_id(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return unpack_dip_id(bytes(value))
+
+
+class PackedCorrelationId(sa.types.TypeDecorator[str]):
+    """A correlation id, packed (:func:`pack_correlation_id`): compares, and reads back, as its text."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else pack_correlation_id(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else unpack_correlation_id(bytes(value))
+
+
 class EpochMicros(sa.types.TypeDecorator[datetime]):
     """An aware instant as microseconds since 1970 UTC (8 bytes; the wide type takes 26 on SQLite)."""
 
@@ -247,3 +374,32 @@ class EpochMicros(sa.types.TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         return None if value is None else from_micros(int(value))
+
+
+class CompactUtcDateTime(EpochMicros):
+    """An aware instant: microseconds since 1970 UTC on SQLite (8 bytes instead of a 26-byte
+    text), ``timestamptz`` on PostgreSQL (already 8 bytes; as ``UtcDateTime`` stores it)."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return super().process_bind_param(value, dialect)
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive date-time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        return from_micros(int(value))

@@ -9,9 +9,12 @@ from openmhhs.store.compact import (
     EVENT_CODES,
     ORIGINS,
     Catalogue,
+    CompactUtcDateTime,
     EpochMicros,
     InterfaceNumber,
     MpanNumber,
+    PackedCorrelationId,
+    PackedDipId,
     PackedTransactionId,
     TextKey,
 )
@@ -113,8 +116,8 @@ appointment = sa.Table(
     sa.Column("contract_reference", sa.String(50)),
     sa.Column("scenario", sa.String(3)),
     sa.Column("correlation_id", sa.String(60)),
-    sa.Column("recorded_at", UtcDateTime, nullable=False),
-    sa.Column("retired_at", UtcDateTime),
+    sa.Column("recorded_at", CompactUtcDateTime, nullable=False),
+    sa.Column("retired_at", CompactUtcDateTime),
     sa.Column("retired_by", sa.String(60)),
 )
 
@@ -127,7 +130,7 @@ appointment_request = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("correlation_id", sa.String(60), nullable=False, unique=True),
+    sa.Column("correlation_id", PackedCorrelationId, nullable=False, unique=True),
     sa.Column("mpan", sa.String(13), nullable=False),
     sa.Column("service", sa.String(2), nullable=False),
     sa.Column("supplier", sa.String(10), nullable=False),
@@ -137,7 +140,8 @@ appointment_request = sa.Table(
     sa.Column("effective_from", sa.Date, nullable=False),
     sa.Column("scenario", sa.String(3), nullable=False),
     sa.Column("received_on", sa.Date, nullable=False),
-    sa.Column("raw_block", sa.LargeBinary, nullable=False),
+    # The appointment block (B071/B070) as received, compressed like a message body (0013).
+    sa.Column("raw_block", CompressedBody, nullable=False),
     sa.Column("nominated_mdr", sa.String(10)),
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("outcome_code", sa.String(7)),
@@ -173,7 +177,7 @@ sds_portfolio = sa.Table(
     sa.Column("mdr_mpid", sa.String(4), nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("valid_to", sa.Date),
-    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("correlation_id", PackedCorrelationId),
     sa.Column("contract_reference", sa.String(50)),
 )
 
@@ -185,6 +189,7 @@ sds_mpan_fact = sa.Table(
     sa.Column("mpan", sa.String(13), primary_key=True),
     sa.Column("energy_direction", sa.String(1), nullable=False),
     sa.Column("energisation", sa.String(1), nullable=False),
+    sqlite_with_rowid=False,  # its key is its order: no second copy of it (0013)
 )
 
 # --- DCC ----------------------------------------------------------------------------------
@@ -203,8 +208,8 @@ dcc_mdr_notice = sa.Table(
     sa.Column("mdr_mpid", sa.String(4), nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("supplier", sa.String(10), nullable=False),
-    sa.Column("received_at", UtcDateTime, nullable=False),
-    sa.Column("transaction_id", sa.String(65), nullable=False),
+    sa.Column("received_at", CompactUtcDateTime, nullable=False),
+    sa.Column("transaction_id", PackedTransactionId, nullable=False),
 )
 
 dcc_supply_notice = sa.Table(
@@ -215,8 +220,8 @@ dcc_supply_notice = sa.Table(
     sa.Column("supplier", sa.String(10), nullable=False),
     sa.Column("energy_direction", sa.String(1), nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
-    sa.Column("received_at", UtcDateTime, nullable=False),
-    sa.Column("transaction_id", sa.String(65), nullable=False),
+    sa.Column("received_at", CompactUtcDateTime, nullable=False),
+    sa.Column("transaction_id", PackedTransactionId, nullable=False),
 )
 """IF-001 as the DCC received it: from a day, the MPAN's supplier and energy direction."""
 
@@ -237,7 +242,7 @@ message = sa.Table(
     sa.Column("sender_unique_reference", TextKey, nullable=False),
     sa.Column("interface_id", InterfaceNumber, nullable=False),
     sa.Column("event_code", Catalogue(EVENT_CODES), nullable=False),
-    sa.Column("sender", sa.String(10), nullable=False),
+    sa.Column("sender", PackedDipId, nullable=False),
     sa.Column("mpan", MpanNumber),
     sa.Column("correlation_id", TextKey),
     sa.Column("transaction_id", PackedTransactionId, nullable=False),
@@ -257,7 +262,7 @@ delivery = sa.Table(
         autoincrement=True,
     ),
     sa.Column("message_id", sa.BigInteger, nullable=False),
-    sa.Column("recipient", sa.String(10), nullable=False),
+    sa.Column("recipient", PackedDipId, nullable=False),
     sa.Column("state", Catalogue(DELIVERY_STATES), nullable=False),
     sa.Column("processed_at", EpochMicros),
     sa.Column("outcome_code", sa.String(7)),
@@ -394,7 +399,7 @@ mdr_instruction = sa.Table(
     sa.Column("mdr_mpid", sa.String(4), nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("valid_to", sa.Date),
-    sa.Column("correlation_id", sa.String(60)),
+    sa.Column("correlation_id", PackedCorrelationId),
 )
 
 dcc_access_log = sa.Table(
