@@ -114,3 +114,36 @@ def test_openapi_document_is_served(hub_app: FastAPI) -> None:
         document = client.get("/openapi.json").json()
     api = {p for p in document["paths"] if p.startswith("/api/")}
     assert api == {"/api/timeline/{mpan}", "/api/mpans", "/api/gaps", "/api/messages"}
+
+
+def test_an_exchange_is_only_its_own_messages_when_another_shares_its_key(
+    served_config: ServeConfig, hub_app: FastAPI, operator: dict[str, str]
+) -> None:
+    """The log keeps correlation ids as keys (48 bits on SQLite): a message of another exchange
+    whose key is the same (made here by copying one with the key overwritten) is not shown."""
+    with TestClient(hub_app, headers=operator) as client:
+        mpans = client.get("/api/mpans", params={"on": DAY.isoformat()}).json()
+        first, last = mpans[0]["mpan"], mpans[-1]["mpan"]
+        log = client.get("/api/messages", params={"mpan": first}).json()
+        correlation = log[0]["CommonBlock"]["S1"]["senderCorrelationID"]
+        exchange = client.get("/api/messages", params={"correlation": correlation}).json()
+        db = Database(served_config.database)
+        try:
+            with db.begin() as connection:
+                key = connection.exec_driver_sql(
+                    "SELECT correlation_id FROM message WHERE id = (SELECT MIN(id) FROM message WHERE mpan = ?)",
+                    (int(first),),
+                ).scalar_one()
+                columns = "interface_id, event_code, sender, mpan, transaction_id, received_at, origin, body"
+                connection.exec_driver_sql(
+                    f"INSERT INTO message (sender_unique_reference, correlation_id, {columns}) "
+                    f"SELECT sender_unique_reference + 1, ?, {columns} FROM message "
+                    "WHERE id = (SELECT MAX(id) FROM message WHERE mpan = ?)",
+                    (key, int(last)),
+                )
+        finally:
+            db.dispose()
+        again = client.get("/api/messages", params={"correlation": correlation}).json()
+    assert again == exchange and all(
+        m["CommonBlock"]["S1"]["senderCorrelationID"] == correlation for m in again
+    )

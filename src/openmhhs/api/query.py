@@ -30,6 +30,7 @@ from openmhhs.ids import InvalidMpanCore, MpanCore
 from openmhhs.registration.model import Appointment
 from openmhhs.store import queries
 from openmhhs.store.database import Database
+from openmhhs.store.message_codec import envelope
 from openmhhs.store.tables import appointment, delivery, message, mpan, supplier_period
 
 __all__ = ["router"]
@@ -242,7 +243,10 @@ def router(db: Database, caller_of: Callable[[Request], Caller]) -> APIRouter:
 
         def read() -> bytes:
             with db.read() as connection:
-                return b"[" + b",".join(bytes(row.body) for row in connection.execute(query)) + b"]"
+                bodies = [bytes(row.body) for row in connection.execute(query)]
+            if correlation is not None:  # the log keeps correlation ids as keys: namesakes out
+                bodies = [b for b in bodies if envelope(b).correlation_id == correlation]
+            return b"[" + b",".join(bodies) + b"]"
 
         return Response(await asyncio.to_thread(read), media_type="application/json")
 
