@@ -32,7 +32,11 @@ class Statement:
     __slots__ = ("binds", "results", "sql")
 
     def __init__(
-        self, sql: str, *, binds: Sequence[sa.Column[Any]] = (), results: Sequence[sa.Column[Any]] = ()
+        self,
+        sql: str,
+        *,
+        binds: Sequence[sa.ColumnElement[Any]] = (),
+        results: Sequence[sa.ColumnElement[Any]] = (),
     ) -> None:
         if sql.count("?") != len(binds):
             raise ValueError(f"{len(binds)} binds for {sql.count('?')} parameters: {sql}")
@@ -120,12 +124,13 @@ class Driver:
         """Run a statement that returns no rows; how many rows it changed."""
         return int(self._run(self._prepared(statement), params).rowcount)
 
-    def executemany(self, statement: Statement, rows: Iterable[Sequence[Any]]) -> None:
-        """Run a statement once per row of parameters, in one call to the driver."""
+    def executemany(self, statement: Statement, rows: Iterable[Sequence[Any]]) -> int:
+        """Run a statement once per row of parameters, in one call to the driver; how many
+        rows it changed in all."""
         ready = self._prepared(statement)
         bound = [ready.bound(row) for row in rows]
         if not bound:
-            return
+            return 0
         cursor = self._current_cursor()
         try:
             cursor.executemany(ready.sql, bound)
@@ -133,6 +138,7 @@ class Driver:
             raise sa.exc.DBAPIError.instance(
                 ready.sql, bound, exc, self._error, dialect=self._dialect, ismulti=True
             ) from exc
+        return int(cursor.rowcount)
 
     def all(self, statement: Statement, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row the statement selects, each value read as its column's type reads it."""

@@ -93,23 +93,7 @@ _PORTFOLIO_ON = sa.select(
 _MESSAGE_COLUMNS = tuple(c.name for c in message.c)
 _DELIVERY_COLUMNS = ("message_id", "recipient", "state", "processed_at", "outcome_code", "outcome_detail")
 _LAST_MESSAGE_ID = sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))
-_PENDING = (
-    sa.select(delivery.c.id.label("delivery_id"), delivery.c.recipient.label("delivery_to"), message)
-    .join(message, message.c.id == delivery.c.message_id)
-    .where(delivery.c.state == "pending")
-    .order_by(delivery.c.id)
-    .limit(_B("batch"))
-)
 _ANY_PENDING = sa.select(delivery.c.id).where(delivery.c.state == "pending").limit(1)
-_PENDING_CLAIM = _PENDING.with_for_update(of=delivery, skip_locked=True)
-"""On PostgreSQL, concurrent markets each claim different deliveries (row locks)."""
-_FINISH = (
-    sa.update(delivery)
-    .where(delivery.c.id == _B("delivery_id"), delivery.c.state == "pending")
-    .values(
-        state=_B("new_state"), processed_at=_B("at"), outcome_code=_B("code"), outcome_detail=_B("detail")
-    )
-)
 
 
 # The statements the per-message lane runs per message, on the driver's cursor
@@ -234,6 +218,33 @@ _D_BODIES_BY_REFERENCE = _select(
 _D_BODIES_BY_CORRELATION = _select(message, ("body",), "correlation_id = ?", ["correlation_id"])
 _D_INSERT_MESSAGE = _insert(message, _MESSAGE_COLUMNS[1:], returning="id")
 _D_INSERT_DELIVERY = _insert(delivery, ("message_id", "recipient", "state"))
+_MESSAGE_NAMES = ", ".join(f"message.{c.name}" for c in message.c)
+_PENDING_SQL = (
+    f"SELECT delivery.id, delivery.recipient, {_MESSAGE_NAMES} FROM delivery "
+    "JOIN message ON message.id = delivery.message_id WHERE delivery.state = ? ORDER BY delivery.id LIMIT ?"
+)
+_PENDING_RESULTS = [delivery.c.id, delivery.c.recipient, *message.c]
+_D_PENDING = Statement(
+    _PENDING_SQL, binds=[delivery.c.state, sa.column("batch", sa.Integer)], results=_PENDING_RESULTS
+)
+_D_PENDING_CLAIM = Statement(
+    f"{_PENDING_SQL} FOR UPDATE OF delivery SKIP LOCKED",
+    binds=[delivery.c.state, sa.column("batch", sa.Integer)],
+    results=_PENDING_RESULTS,
+)
+"""On PostgreSQL, concurrent markets each claim different deliveries (row locks)."""
+_D_FINISH = Statement(
+    "UPDATE delivery SET state = ?, processed_at = ?, outcome_code = ?, outcome_detail = ? "
+    "WHERE id = ? AND state = ?",
+    binds=[
+        delivery.c.state,
+        delivery.c.processed_at,
+        delivery.c.outcome_code,
+        delivery.c.outcome_detail,
+        delivery.c.id,
+        delivery.c.state,
+    ],
+)
 _MDR_SAME = "mdr = ? AND mpan = ? AND sds = ?"
 _MDR_KEY = [mdr_instruction.c.mdr, mdr_instruction.c.mpan, mdr_instruction.c.sds]
 _D_MDR_WITHDRAW = Statement(
@@ -366,8 +377,29 @@ class ParkedDelivery:
     sender_unique_reference: str
 
 
-def _pending(row: Any) -> PendingDelivery:
-    return PendingDelivery(id=row.delivery_id, recipient=row.delivery_to, message=stored_message(row))
+def _pending(row: Sequence[Any]) -> PendingDelivery:
+    """A row of ``_D_PENDING``: the delivery's id and recipient, then the message's columns."""
+    message_id, _reference, interface_id, event_code, sender, core, _correlation = row[2:9]
+    transaction_id, received_at, origin, body = row[9:13]
+    said = envelope(body)
+    return PendingDelivery(
+        id=row[0],
+        recipient=row[1],
+        message=StoredMessage(
+            id=message_id,
+            sender_unique_reference=said.reference,
+            interface_id=interface_id,
+            event_code=event_code,
+            sender=sender,
+            sender_role=said.sender_role,
+            mpan=core,
+            correlation_id=said.correlation_id,
+            transaction_id=transaction_id,
+            received_at=received_at,
+            origin=origin,
+            body=body,
+        ),
+    )
 
 
 def stored_message(row: Any) -> StoredMessage:
@@ -1022,33 +1054,28 @@ class MarketStore:
         order. SQLite serialises writers, so there every pending delivery is its own.
         """
         if self.connection.dialect.name != "postgresql":
-            rows = self.connection.execute(_PENDING, {"batch": limit}).all()
-            return [_pending(r) for r in rows]
-        rows = self.connection.execute(_PENDING_CLAIM, {"batch": limit}).all()
+            return [_pending(r) for r in self._driver.all(_D_PENDING, ("pending", limit))]
+        rows = [_pending(r) for r in self._driver.all(_D_PENDING_CLAIM, ("pending", limit))]
         if not rows:
             return []
-        claimed = {r.delivery_id for r in rows}
-        cores = {r.mpan for r in rows if r.mpan is not None}
+        claimed = {r.id for r in rows}
+        cores = {r.message.mpan for r in rows if r.message.mpan is not None}
         earlier = self.connection.execute(
             sa.select(delivery.c.id, delivery.c.recipient, message.c.mpan)
             .join(message, message.c.id == delivery.c.message_id)
             .where(
                 delivery.c.state == "pending",
                 delivery.c.id < max(claimed),
-                delivery.c.recipient.in_({r.delivery_to for r in rows}),
+                delivery.c.recipient.in_({r.recipient for r in rows}),
                 message.c.mpan.in_(cores),
             )
         ).all()
-        first_elsewhere: dict[tuple[str, str], int] = {}
+        first_elsewhere: dict[tuple[str, str | None], int] = {}
         for row in earlier:
             if row.id not in claimed:
                 key = (row.recipient, row.mpan)
                 first_elsewhere[key] = min(row.id, first_elsewhere.get(key, row.id))
-        return [
-            _pending(r)
-            for r in rows
-            if r.delivery_id < first_elsewhere.get((r.delivery_to, r.mpan), r.delivery_id + 1)
-        ]
+        return [r for r in rows if r.id < first_elsewhere.get((r.recipient, r.message.mpan), r.id + 1)]
 
     def has_pending(self) -> bool:
         """Whether any delivery is pending (claimed by another transaction or not)."""
@@ -1062,14 +1089,11 @@ class MarketStore:
         applied it, and raises ``DeliveryTaken`` so that this transaction is rolled back."""
         if not rows:
             return
-        result = self.connection.execute(
-            _FINISH,
-            [{"delivery_id": i, "new_state": st, "at": at, "code": c, "detail": d} for i, st, c, d in rows],
+        finished = self._driver.executemany(
+            _D_FINISH, [(state, at, code, detail, i, "pending") for i, state, code, detail in rows]
         )
-        if self.connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
-            raise DeliveryTaken(
-                f"{len(rows) - result.rowcount} of {len(rows)} deliveries were finished elsewhere"
-            )
+        if self.connection.dialect.supports_sane_multi_rowcount and finished != len(rows):
+            raise DeliveryTaken(f"{len(rows) - finished} of {len(rows)} deliveries were finished elsewhere")
 
     def parked_deliveries(self, *, limit: int = 1000) -> list[ParkedDelivery]:
         """Deliveries set aside (failed or refused), oldest first, with code and reason."""
