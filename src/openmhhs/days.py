@@ -8,6 +8,7 @@ denotes the UK local day in which it falls; openmhhs writes a day as its local m
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -73,6 +74,7 @@ def parse_lenient_datetime(value: str) -> datetime:
     return parsed
 
 
+@functools.lru_cache(maxsize=1024)
 def format_dip_datetime(moment: datetime) -> str:
     """The DIP's 25-character form, in UK local time with its offset."""
     if moment.tzinfo is None:
@@ -80,6 +82,7 @@ def format_dip_datetime(moment: datetime) -> str:
     return moment.astimezone(LONDON).isoformat(timespec="seconds")
 
 
+@functools.lru_cache(maxsize=1024)
 def format_utc_datetime(moment: datetime) -> str:
     """The DIP's 25-character form in UTC (``+00:00``)."""
     if moment.tzinfo is None:
@@ -87,6 +90,7 @@ def format_utc_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+@functools.lru_cache(maxsize=4096)
 def day_start(day: date) -> datetime:
     """The instant UK local day ``day`` begins (its local midnight), timezone-aware."""
     return datetime(day.year, day.month, day.day, tzinfo=LONDON)

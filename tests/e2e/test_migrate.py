@@ -112,9 +112,11 @@ def test_killed_before_its_checkpoint_it_resumes_without_duplicates(db_url: str,
     killed.communicate()
     assert killed.returncode == -signal.SIGKILL
     resumed = _finish(_migrate(db_url, "--mpans", "600", "--batch", "200"))
-    # the killed batch was registered and asked for already: nothing of it is sent again
-    assert resumed["done_before_this_run"] == 0 and resumed["skipped_already_registered"] == 200
-    assert resumed["skipped_already_requested"] == 400 and resumed["failed"] == 0
+    # The killed batch was registered and asked for already, and so was the next one (prepared
+    # and handed to the workers while the first played), as far as the workers got with it:
+    # nothing of either is sent again.
+    assert resumed["done_before_this_run"] == 0 and resumed["skipped_already_registered"] == 400
+    assert 400 <= resumed["skipped_already_requested"] <= 800 and resumed["failed"] == 0
     _assert_migrated_once(db_url, 600)
 
 

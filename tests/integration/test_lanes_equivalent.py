@@ -27,6 +27,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from openmhhs.dip import build
 from openmhhs.dip.build import MessageFactory, Sender, Site
 from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.dip.vocabulary import Scenario
@@ -47,7 +48,7 @@ MPANS = 40
 
 @pytest.fixture
 def counters(monkeypatch: pytest.MonkeyPatch) -> dict[int, Iterator[int]]:
-    """Every ``secrets.token_hex`` (market prefixes, DIP transaction ids) from counters, which
+    """Every ``secrets.token_hex`` (market prefixes) and DIP transaction id from counters, which
     each play starts afresh (``counters.clear()``)."""
     counters: dict[int, Iterator[int]] = {}
 
@@ -57,6 +58,7 @@ def counters(monkeypatch: pytest.MonkeyPatch) -> dict[int, Iterator[int]]:
         return f"{next(counter):0{width}x}"[-width:]
 
     monkeypatch.setattr(secrets, "token_hex", token_hex)
+    monkeypatch.setattr(build, "transaction_suffix", lambda: token_hex(8))
     return counters
 
 

@@ -180,7 +180,7 @@ def find_overlaps(entries: Iterable[IsdEntry]) -> list[RowProblem]:
 class IsdTable:
     """An immutable, validated set of M16 rows, indexed for translation."""
 
-    __slots__ = ("_by_dip", "_by_mpid", "_by_role", "_entries")
+    __slots__ = ("_by_dip", "_by_mpid", "_by_role", "_effective", "_entries")
 
     def __init__(self, entries: Iterable[IsdEntry], *, checked: bool = False) -> None:
         """``checked=True`` only from a reader that has just run ``find_overlaps`` and
@@ -202,6 +202,7 @@ class IsdTable:
         self._by_dip = dict(by_dip)
         self._by_mpid = dict(by_mpid)
         self._by_role = dict(by_role)
+        self._effective: dict[tuple[str, str, datetime], tuple[IsdEntry, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -215,6 +216,18 @@ class IsdTable:
 
     def for_dip(self, dip_id: DipId, dip_role: DipRole) -> list[IsdEntry]:
         return list(self._by_dip.get((dip_id, dip_role), ()))
+
+    def effective_for_dip(self, dip_id: DipId, dip_role: DipRole, at: datetime) -> tuple[IsdEntry, ...]:
+        """The rows of ``dip_id``/``dip_role`` effective at ``at`` (remembered: the table never
+        changes, and a market asks the same question for every message of a day)."""
+        key = (dip_id, dip_role, at)
+        found = self._effective.get(key)
+        if found is None:
+            found = tuple(e for e in self._by_dip.get((dip_id, dip_role), ()) if e.effective_at(at))
+            if len(self._effective) >= 65_536:
+                self._effective.clear()
+            self._effective[key] = found
+        return found
 
     def for_mpid(self, mpid: Mpid) -> list[IsdEntry]:
         return list(self._by_mpid.get(mpid, ()))

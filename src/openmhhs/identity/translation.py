@@ -73,7 +73,8 @@ def _only(candidates: Iterable[IsdEntry], at: datetime, what: str) -> IsdEntry:
 
 def mpid_for(table: IsdTable, *, dip_id: DipId, dip_role: DipRole, on: date | datetime) -> IsdEntry:
     """The row translating a DIP ID and role to its MPID and market role."""
-    return _only(table.for_dip(dip_id, dip_role), moment_of(on), f"DIP ID {dip_id} role {dip_role}")
+    at = moment_of(on)
+    return _only(table.effective_for_dip(dip_id, dip_role, at), at, f"DIP ID {dip_id} role {dip_role}")
 
 
 class _AnyRole:

@@ -33,7 +33,7 @@ from openmhhs.dip.schema import DipMessageStruct
 from openmhhs.failpoints import failpoint
 from openmhhs.market.bus import Market, RunStats, SubmitResult
 from openmhhs.market.ingress import INFRASTRUCTURE, PRODUCED, admit, deliver_pending, prepare
-from openmhhs.store.chunk import flush, preload
+from openmhhs.store.chunk import flush, preload, stored_messages
 from openmhhs.store.market_repo import NewMessage, PendingDelivery
 from openmhhs.store.memory import MemoryUnitOfWork
 from openmhhs.store.ports import DeliveryOutcome
@@ -42,9 +42,11 @@ __all__ = ["DEFAULT_CHUNK", "LANES", "BatchLane", "LaneStats", "mpan_of"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK = 1_000
+DEFAULT_CHUNK = 250
 """MPANs per chunk: large enough that one query per table is cheap per MPAN, small enough
-that a failing chunk replayed message by message costs little."""
+that a failing chunk replayed message by message costs little, and that workers' flushes
+(serial on SQLite) interleave with each other's play instead of meeting at the end of one
+big chunk (two workers, bench: 1,000 MPANs per chunk 873/s, 250 per chunk 1,258/s)."""
 LANES = ("batch", "message")
 """``--lane``: ``batch`` (this module, the default for bulk work) or ``message`` (``Market``)."""
 
@@ -213,9 +215,10 @@ class BatchLane:
         results = [lane.submit(raw, origin) for raw in raws]
         lane.run(run)
         uow.commit()
+        stored = stored_messages(market.db.engine.dialect, uow)  # CPU work before the write lock
         failpoint("lane.chunk.before-flush")
         with market.db.begin() as connection:
-            flush(connection, uow, seed)
+            flush(connection, uow, seed, messages=stored)
         failpoint("lane.chunk.after-commit")
         self.stats.published += published.produced
         return results, run

@@ -34,10 +34,10 @@ from openmhhs.failpoints import failpoint
 from openmhhs.market.bus import Market
 from openmhhs.market.description import MarketDescription
 from openmhhs.market.driver import _Run, _Suppliers
-from openmhhs.market.lane import DEFAULT_CHUNK, BatchLane
+from openmhhs.market.lane import DEFAULT_CHUNK, LaneStats
 from openmhhs.market.loader import load_market, register_population
 from openmhhs.market.population import Member, synthetic_members
-from openmhhs.market.workers import Workers
+from openmhhs.market.workers import Playing, Workers
 from openmhhs.store.database import Database
 from openmhhs.store.market_repo import MarketStore
 from openmhhs.store.tables import message, mpan
@@ -97,6 +97,15 @@ class MigrationStats:
 
 def _rss_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class _Playing:
+    """A batch handed to the lane: its MPANs and the messages the Supplier sent."""
+
+    work: Playing
+    count: int
+    messages: int
 
 
 class Migration:
@@ -174,65 +183,85 @@ class Migration:
         flows = _Run(self.db, self.market, [], lambda *_: None, point.seed)
         # A new process must not reuse the references of an interrupted one (MSG1006).
         flows.suppliers = _Suppliers(self.market, secrets.token_hex(3))
-        day = self.market.start
+        market = Market(self.db, today=self.market.start, batch_size=500)
         progress(point.done, point.total)
-        first = True
-        while point.done < point.total:
-            started = time.perf_counter()
-            count = min(point.batch, point.total - point.done)
-            members = synthetic_members(self.market, seed=point.seed, start=point.done, count=count)
-            self._register(members, stats, check=first)
-            market = Market(self.db, today=day, batch_size=500)
+        handed = point.done  # MPANs whose batch is played, or being played by the workers
+        playing: _Playing | None = None
+        since = time.perf_counter()
+        batches = 0
+        while handed < point.total:
+            count = min(point.batch, point.total - handed)
+            members = synthetic_members(self.market, seed=point.seed, start=handed, count=count)
+            # What an interrupted run left is looked for in the first two batches: on the batch
+            # lane a batch is prepared while the one before it plays, so a run can stop with
+            # two batches begun past its checkpoint.
+            check = batches < 2
+            self._register(members, stats, check=check)
             registrations = [(str(m.record.mpan), None) for m in members]
-            messages = self._requests(flows, market, members, stats, check=first)
-            if self.lane == "message":
-                market.registrations_changed(registrations)
-                for offset in range(0, len(messages), 1_000):
-                    results = market.send(messages[offset : offset + 1_000])
-                    stats.failed += sum(1 for r in results if not r.accepted)
-                run = market.run()
-                stats.deliveries += run.delivered
-                stats.messages += len(messages) + run.produced
-                stats.failed += run.failed
-            else:
-                self._in_lane(market, messages, registrations, stats)
-            failpoint("migrate.batch.before-checkpoint")
-            elapsed = time.perf_counter() - started
-            point = msgspec.structs.replace(point, done=point.done + count, seconds=point.seconds + elapsed)
-            with self.db.begin() as connection:
-                MarketStore(connection).set_state(CHECKPOINT_KEY, msgspec.json.encode(point).decode())
-            stats.seconds += elapsed
-            stats.done = point.done
-            stats.batches += 1
-            stats.rss_mb.append(_rss_mb())
-            first = False
-            progress(point.done, point.total)
+            messages = self._requests(flows, market, members, stats, check=check)
+            begun = self._begin(market, messages, registrations, stats)
+            if playing is not None:
+                point, since = self._finish(playing, point, stats, since, progress)
+            playing = _Playing(begun, count, len(messages))
+            handed += count
+            batches += 1
+        if playing is not None:
+            point, since = self._finish(playing, point, stats, since, progress)
         return stats
 
-    def _in_lane(
+    def _begin(
         self,
         market: Market,
         messages: list[DipMessageStruct],
         registrations: list[tuple[str, None]],
         stats: MigrationStats,
-    ) -> None:
-        """The batch through the batch lane: in this process, or split over the workers."""
-        if self._pool is not None and self._pool.count > 1:
-            played, _ = self._pool.play(
-                self.db.url,
-                today=market.today,
-                now=market.now,
-                messages=messages,
-                registrations=registrations,
-                chunk=self.chunk,
-            )
-        else:
-            lane = BatchLane(market, chunk=self.chunk)
-            lane.send(messages, registrations=registrations)
-            played = lane.stats
+    ) -> Playing:
+        """The batch played: through the per-message lane here and now, or handed to the batch
+        lane's workers (split by MPAN) without waiting, or played in this process by one."""
+        if self.lane == "message":
+            market.registrations_changed(registrations)
+            for offset in range(0, len(messages), 1_000):
+                results = market.send(messages[offset : offset + 1_000])
+                stats.failed += sum(1 for r in results if not r.accepted)
+            run = market.run()
+            stats.deliveries += run.delivered
+            stats.messages += run.produced
+            stats.failed += run.failed
+            return Playing.done((LaneStats(), []))
+        assert self._pool is not None
+        return self._pool.begin(
+            self.db.url,
+            today=market.today,
+            now=market.now,
+            messages=messages,
+            registrations=registrations,
+            chunk=self.chunk,
+            market=market,
+        )
+
+    def _finish(
+        self, playing: _Playing, point: Checkpoint, stats: MigrationStats, since: float, progress: Progress
+    ) -> tuple[Checkpoint, float]:
+        """Wait for a batch, then write the checkpoint past it; returns the new checkpoint and
+        when it was written."""
+        played, _ = playing.work.result()
         stats.failed += played.refused + played.failed
         stats.deliveries += played.delivered
-        stats.messages += len(messages) + played.produced
+        stats.messages += playing.messages + played.produced
+        failpoint("migrate.batch.before-checkpoint")
+        at = time.perf_counter()
+        elapsed = at - since
+        point = msgspec.structs.replace(
+            point, done=point.done + playing.count, seconds=point.seconds + elapsed
+        )
+        with self.db.begin() as connection:
+            MarketStore(connection).set_state(CHECKPOINT_KEY, msgspec.json.encode(point).decode())
+        stats.seconds += elapsed
+        stats.done = point.done
+        stats.batches += 1
+        stats.rss_mb.append(_rss_mb())
+        progress(point.done, point.total)
+        return point, at
 
     def _register(self, members: Sequence[Member], stats: MigrationStats, *, check: bool) -> None:
         """Register the batch's MPANs; after a crash, only those not yet registered."""

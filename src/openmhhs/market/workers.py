@@ -15,7 +15,7 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
 from types import TracebackType
@@ -28,7 +28,7 @@ from openmhhs.market.lane import DEFAULT_CHUNK, BatchLane, LaneStats, mpan_of
 from openmhhs.registration.rules import RsSettings
 from openmhhs.store.database import Database
 
-__all__ = ["WorkerDied", "Workers", "default_workers", "play_in_workers", "worker_of"]
+__all__ = ["Playing", "WorkerDied", "Workers", "default_workers", "play_in_workers", "worker_of"]
 
 
 class WorkerDied(CodedError):
@@ -71,13 +71,32 @@ def _play(
     settings: RsSettings | None,
 ) -> tuple[LaneStats, list[SubmitResult]]:
     """One worker's share, in the worker process."""
-    db = Database(url)
-    try:
-        lane = BatchLane(Market(db, today=today, now=now, settings=settings, batch_size=500), chunk=chunk)
-        results = lane.send(messages, registrations=registrations)
-        return lane.stats, results
-    finally:
-        db.dispose()
+    lane = BatchLane(_market(url, today, now, settings), chunk=chunk)
+    return lane.stats, lane.send(messages, registrations=registrations)
+
+
+_MARKETS: dict[tuple[str, date, datetime, RsSettings | None], Market] = {}
+"""In a worker: the market it played on last, kept for the next share of the same work (a
+migration sends hundreds; opening the database and loading the market costs ~0.1 s)."""
+
+
+def _market(url: str, today: date, now: datetime, settings: RsSettings | None) -> Market:
+    key = (url, today, now, settings)
+    market = _MARKETS.get(key)
+    if market is None:
+        for old in _MARKETS.values():
+            old.db.dispose()
+        _MARKETS.clear()
+        market = Market(Database(url), today=today, now=now, settings=settings, batch_size=500)
+        _MARKETS[key] = market
+    return market
+
+
+def _ready() -> int:
+    """In a worker: that it is up (its process id), after a pause long enough for the other
+    workers' first tasks to reach them rather than this one."""
+    time.sleep(0.05)
+    return os.getpid()
 
 
 class Workers:
@@ -98,6 +117,17 @@ class Workers:
                 initargs=(os.getpid(),),
             )
         return self
+
+    def start(self) -> float:
+        """Start every worker process now rather than at the first ``play`` (each imports the
+        market's modules, about a second on this machine); returns the seconds it took."""
+        began = time.perf_counter()
+        if self._pool is not None:
+            seen: set[int] = set()
+            while len(seen) < self.count:
+                waiting = [self._pool.submit(_ready) for _ in range(self.count)]
+                seen.update(f.result() for f in waiting)
+        return time.perf_counter() - began
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
@@ -121,11 +151,38 @@ class Workers:
         """Play ``messages`` (and ``registrations``) split over the workers by MPAN: the
         workers' figures added up, and the DIP's answer to each message, in order. With one
         worker the work is played in this process (on ``market``, when given)."""
+        return self.begin(
+            url,
+            today=today,
+            now=now,
+            messages=messages,
+            registrations=registrations,
+            chunk=chunk,
+            settings=settings,
+            market=market,
+        ).result()
+
+    def begin(
+        self,
+        url: str,
+        *,
+        today: date,
+        now: datetime,
+        messages: Sequence[DipMessageStruct],
+        registrations: Sequence[tuple[str, date | None]] = (),
+        chunk: int = DEFAULT_CHUNK,
+        settings: RsSettings | None = None,
+        market: Market | None = None,
+    ) -> Playing:
+        """``play``, handed to the workers without waiting: the caller prepares its next piece
+        of work meanwhile and asks ``Playing.result()`` when it needs the answers. The pieces
+        given must be of different MPANs (each is split over all the workers). With one worker
+        the work is played here and now."""
         if self._pool is None:
             if market is None:
-                return _play(url, today, now, messages, registrations, chunk, settings)
+                return Playing.done(_play(url, today, now, messages, registrations, chunk, settings))
             lane = BatchLane(market, chunk=chunk)
-            return lane.stats, lane.send(messages, registrations=registrations)
+            return Playing.done((lane.stats, lane.send(messages, registrations=registrations)))
         shares: list[tuple[list[int], list[tuple[str, date | None]]]] = [([], []) for _ in range(self.count)]
         for n, message in enumerate(messages):
             shares[worker_of(mpan_of(message), self.count)][0].append(n)
@@ -141,9 +198,32 @@ class Workers:
             for indices, changes in shares
             if indices or changes
         ]
+        return Playing(futures, len(messages))
+
+
+class Playing:
+    """Work handed to the workers (``Workers.begin``); ``result()`` waits for it."""
+
+    def __init__(
+        self, futures: list[tuple[list[int], Future[tuple[LaneStats, list[SubmitResult]]]]], count: int
+    ):
+        self._futures = futures
+        self._count = count
+        self._done: tuple[LaneStats, list[SubmitResult]] | None = None
+
+    @classmethod
+    def done(cls, result: tuple[LaneStats, list[SubmitResult]]) -> Playing:
+        playing = cls([], len(result[1]))
+        playing._done = result
+        return playing
+
+    def result(self) -> tuple[LaneStats, list[SubmitResult]]:
+        """The workers' figures added up, and the DIP's answer to each message, in order."""
+        if self._done is not None:
+            return self._done
         total = LaneStats()
         results: dict[int, SubmitResult] = {}
-        for indices, future in futures:
+        for indices, future in self._futures:
             try:
                 stats, answers = future.result()
             except BrokenProcessPool:
@@ -153,7 +233,8 @@ class Workers:
                 ) from None
             total.merge(stats)
             results.update(zip(indices, answers, strict=True))
-        return total, [results[n] for n in range(len(messages))]
+        self._done = (total, [results[n] for n in range(self._count)])
+        return self._done
 
 
 def play_in_workers(url: str, *, workers: int, **work: Any) -> tuple[LaneStats, list[SubmitResult]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from openmhhs.dataservice.portfolio import Held
 from openmhhs.dcc.access import MdrNotice, SupplyNotice
@@ -27,10 +27,11 @@ from openmhhs.store.bulk import insert_rows
 from openmhhs.store.market_repo import (
     FinishedDelivery,
     MarketStore,
-    NewMessage,
+    StoredLog,
     appointment_from,
     mpan_record_from,
     request_from,
+    stored_log,
 )
 from openmhhs.store.memory import (
     ActivatedRequest,
@@ -209,10 +210,16 @@ class Flushed:
             self.rows[table] = self.rows.get(table, 0) + count
 
 
-def flush(connection: Connection, uow: MemoryUnitOfWork, seed: Seed) -> Flushed:
+def flush(
+    connection: Connection, uow: MemoryUnitOfWork, seed: Seed, *, messages: StoredLog | None = None
+) -> Flushed:
     """Write what ``uow`` recorded since ``seed``, each table with one statement per kind of
-    write, every row in its final state. Raises ``TimelineConflict`` or ``DeliveryTaken`` when
-    another writer changed the chunk's rows since they were read (the caller rolls back)."""
+    write, every row in its final state; ``messages``: the chunk's messages as
+    ``stored_messages`` converted them (before the transaction), else converted here. Raises
+    ``TimelineConflict`` or ``DeliveryTaken`` when another writer changed the chunk's rows
+    since they were read (the caller rolls back)."""
+    if messages is None:
+        messages = stored_messages(connection.dialect, uow)
     writes = uow.writes
     done = Flushed()
     _flush_timeline(connection, writes, seed, done)
@@ -221,7 +228,7 @@ def flush(connection: Connection, uow: MemoryUnitOfWork, seed: Seed) -> Flushed:
     _flush_facts(connection, writes, uow, done)
     _flush_dcc(connection, writes, done)
     _flush_instructions(connection, writes, uow, done)
-    _flush_messages(connection, uow, done)
+    _flush_messages(connection, messages, done)
     return done
 
 
@@ -499,33 +506,22 @@ def _flush_instructions(
     )
 
 
-def _flush_messages(connection: Connection, uow: MemoryUnitOfWork, done: Flushed) -> None:
-    """The chunk's messages with their deliveries in their final state, through the message
-    log's bulk path (``MarketStore.log_finished``: ids in one step, one statement per table)."""
-    logged = uow.messages.logged()
-    if not logged:
-        return
-    messages = [
-        NewMessage(
-            m.sender_unique_reference,
-            m.interface_id,
-            m.event_code,
-            m.sender,
-            m.sender_role,
-            m.mpan,
-            m.correlation_id,
-            m.transaction_id,
-            m.received_at,
-            m.origin,
-            m.body,
-            (),
-        )
-        for m, _ in logged
-    ]
+def stored_messages(dialect: Dialect, uow: MemoryUnitOfWork) -> StoredLog:
+    """The chunk's messages with their deliveries in their final state, converted as the
+    message log stores them (``market_repo.stored_log``): the CPU part of the flush, done
+    before the write lock is taken so that other workers' flushes need not wait for it."""
+    finished = uow.messages.finished()
+    messages = [new for new, _ in finished]
     deliveries = [
         [FinishedDelivery(d.recipient, d.state, d.processed_at, d.code, d.detail) for d in finals]
-        for _, finals in logged
+        for _, finals in finished
     ]
-    MarketStore(connection).log_finished(messages, deliveries)
-    done.add("message", len(messages))
-    done.add("delivery", sum(len(d) for d in deliveries))
+    return stored_log(dialect, messages, deliveries)
+
+
+def _flush_messages(connection: Connection, log: StoredLog, done: Flushed) -> None:
+    """The chunk's messages with their deliveries in their final state, through the message
+    log's bulk path (``MarketStore.log_stored``: ids in one step, one statement per table)."""
+    MarketStore(connection).log_stored(log)
+    done.add("message", len(log.messages))
+    done.add("delivery", sum(len(d) for d in log.deliveries))

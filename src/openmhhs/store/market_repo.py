@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 
 from openmhhs.dataservice.contracts import BlankMdrPolicy, Contract
@@ -30,7 +30,7 @@ from openmhhs.registration.model import (
     SupplierPeriod,
 )
 from openmhhs.registration.timeline import Gap, TimelineChange
-from openmhhs.store.bulk import COPY_THRESHOLD, bulk_insert, insert_rows
+from openmhhs.store.bulk import COPY_THRESHOLD, bulk_insert, insert_rows, stored_rows
 from openmhhs.store.compact import storable_mpan, text_key
 from openmhhs.store.driver import Driver, Statement
 from openmhhs.store.message_codec import Envelope, envelope
@@ -91,6 +91,21 @@ _PORTFOLIO_ON = sa.select(
     sa.or_(sds_portfolio.c.valid_to.is_(None), sds_portfolio.c.valid_to > _B("day")),
 )
 _MESSAGE_COLUMNS = tuple(c.name for c in message.c)
+_MESSAGE_ROW = (
+    "id",
+    "sender_unique_reference",
+    "interface_id",
+    "event_code",
+    "sender",
+    "mpan",
+    "correlation_id",
+    "transaction_id",
+    "received_at",
+    "origin",
+    "body",
+)
+"""The message table's columns in the order ``log_finished`` writes a ``NewMessage``."""
+assert set(_MESSAGE_ROW) == set(_MESSAGE_COLUMNS)
 _DELIVERY_COLUMNS = ("message_id", "recipient", "state", "processed_at", "outcome_code", "outcome_detail")
 _LAST_MESSAGE_ID = sa.select(sa.func.coalesce(sa.func.max(message.c.id), 0))
 _ANY_PENDING = sa.select(delivery.c.id).where(delivery.c.state == "pending").limit(1)
@@ -339,6 +354,51 @@ class NewMessage:
             "origin": self.origin,
             "body": self.body,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLog:
+    """Messages with their deliveries in their final state, every value as the log stores it
+    (bodies compressed, references and correlation ids as keys …): ``messages`` in
+    ``_MESSAGE_ROW`` order without the id, ``deliveries`` per message in
+    ``_DELIVERY_COLUMNS`` order without the message's id."""
+
+    messages: list[tuple[Any, ...]]
+    deliveries: list[list[tuple[Any, ...]]]
+
+
+def stored_log(
+    dialect: Dialect, messages: Sequence[NewMessage], deliveries: Sequence[Sequence[FinishedDelivery]]
+) -> StoredLog:
+    """What ``MarketStore.log_finished`` writes, converted for ``dialect``: the CPU part of
+    logging, which a writer that shares the database does before taking the write lock."""
+    rows = stored_rows(
+        dialect,
+        message,
+        _MESSAGE_ROW[1:],
+        [
+            (
+                m.reference,
+                m.interface_id,
+                m.event_code,
+                m.sender,
+                m.core,
+                m.correlation_id,
+                m.transaction_id,
+                m.at,
+                m.origin,
+                m.body,
+            )
+            for m in messages
+        ],
+    )
+    flat = stored_rows(dialect, delivery, _DELIVERY_COLUMNS[1:], [d for each in deliveries for d in each])
+    per_message: list[list[tuple[Any, ...]]] = []
+    at = 0
+    for each in deliveries:
+        per_message.append(flat[at : at + len(each)])
+        at += len(each)
+    return StoredLog(rows, per_message)
 
 
 class FinishedDelivery(NamedTuple):
@@ -1172,16 +1232,20 @@ class MarketStore:
         """Like :meth:`log_messages`, each message with its deliveries given in their final
         state (the batch lane's: done, refused or failed, when, code and reason) instead of
         ``NewMessage.recipients``; returns the messages' ids in order."""
-        if not messages:
+        return self.log_stored(stored_log(self.connection.dialect, messages, deliveries))
+
+    def log_stored(self, log: StoredLog) -> list[int]:
+        """Messages and deliveries already in their stored form (``stored_log``, done before
+        the write lock was taken): ids in one step, then one statement per table."""
+        if not log.messages:
             return []
-        ids = self._next_message_ids(len(messages))
-        rows = [
-            (message_id, *(row[c] for c in _MESSAGE_COLUMNS[1:]))
-            for message_id, row in zip(ids, (new.row() for new in messages), strict=True)
+        ids = self._next_message_ids(len(log.messages))
+        rows = [(i, *row) for i, row in zip(ids, log.messages, strict=True)]
+        insert_rows(self.connection, message, _MESSAGE_ROW, rows, stored=True)
+        finished = [
+            (message_id, *d) for message_id, each in zip(ids, log.deliveries, strict=True) for d in each
         ]
-        _write(self.connection, message, _MESSAGE_COLUMNS, rows)
-        finished = [(message_id, *d) for message_id, each in zip(ids, deliveries, strict=True) for d in each]
-        _write(self.connection, delivery, _DELIVERY_COLUMNS, finished)
+        insert_rows(self.connection, delivery, _DELIVERY_COLUMNS, finished, stored=True)
         return ids
 
     def _next_message_ids(self, count: int) -> list[int]:

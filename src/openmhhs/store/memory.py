@@ -169,7 +169,8 @@ class LoggedDelivery:
 
 @dataclass(frozen=True, slots=True)
 class LoggedMessage:
-    """A message logged in this unit of work (``recipients`` left empty: see deliveries)."""
+    """A message logged in this unit of work, as it was given (its deliveries, in their
+    states, are ``AddedDeliveries`` and ``FinishedDeliveries``)."""
 
     id: int
     message: NewMessage
@@ -607,21 +608,7 @@ class MemoryMessages:
                 if not self._correlations[new.correlation_id]:
                     del self._correlations[new.correlation_id]
 
-        logged = NewMessage(
-            new.reference,
-            new.interface_id,
-            new.event_code,
-            new.sender,
-            new.sender_role,
-            new.core,
-            new.correlation_id,
-            new.transaction_id,
-            new.at,
-            new.origin,
-            new.body,
-            (),
-        )
-        self._journal.wrote(LoggedMessage(message_id, logged), undo)
+        self._journal.wrote(LoggedMessage(message_id, new), undo)
         return message_id
 
     def correlation_seen(self, correlation_id: str, *, other_than: str) -> bool:
@@ -699,6 +686,19 @@ class MemoryMessages:
         return [self._messages[i] for i in sorted(set(ids)) if i in self._messages]
 
     # -- for the batch lane and tests -------------------------------------------------------------
+    def finished(self) -> list[tuple[NewMessage, list[LoggedDelivery]]]:
+        """Every message logged here as it was given, with its deliveries in their final
+        state, in order: what the batch lane flushes."""
+        by_message: dict[int, list[LoggedDelivery]] = {}
+        for delivery_id in sorted(self._deliveries):
+            message_id, delivery = self._deliveries[delivery_id]
+            by_message.setdefault(message_id, []).append(delivery)
+        return [
+            (w.message, by_message.get(w.id, []))
+            for w in self._journal.writes
+            if isinstance(w, LoggedMessage) and w.id in self._messages
+        ]
+
     def logged(self) -> list[tuple[StoredMessage, tuple[LoggedDelivery, ...]]]:
         """Every message logged here, with its deliveries in their final state, in order."""
         by_message: dict[int, list[LoggedDelivery]] = {}
