@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from openmhhs.bulk import gc_paused
 from openmhhs.codes import ResponseCode
 from openmhhs.dataservice.service import SmartDataService
 from openmhhs.days import LONDON
@@ -281,7 +282,7 @@ class Market:
 
     def _daily(self, day: date, stats: RunStats) -> int:
         produced: list[DipMessageStruct] = []
-        with self.unit_of_work() as uow:
+        with gc_paused(), self.unit_of_work() as uow:
             uow.clock.serialise("daily")  # two markets never do one day's work twice
             ctx = self.context(day)
             for group in self.participants.values():
@@ -297,7 +298,9 @@ class Market:
         ctx = self.context(day)
         while limit is None or stats.delivered < limit:
             outcome = RunStats()
-            with self.unit_of_work() as uow:
+            # A batch is bounded work whose objects reference counting frees: collecting
+            # cycles during it would cost ~10% of the lane for nothing.
+            with gc_paused(), self.unit_of_work() as uow:
                 batch = uow.messages.pending_deliveries(self.batch_size)
                 if not batch and not uow.messages.has_pending():
                     return
@@ -366,7 +369,7 @@ class Market:
         ids = uow.messages.log_messages([p.new for p in prepared])
         for message_id, done in zip(ids, prepared, strict=True):
             if done.parsed is not None:
-                pending = sum(1 for _, state in done.new.recipients if state == "pending")
+                pending = [state for _, state in done.new.recipients].count("pending")
                 self._keep_validated(message_id, done.parsed, pending)
 
     # -- each message parsed once ----------------------------------------------------------------

@@ -199,6 +199,18 @@ _D_OPEN_REQUESTS = _select(
     ["mpan", "service", "state"],
 )
 _D_INSERT_REQUEST = _insert(appointment_request, _REQUEST_NAMES)
+_D_REQUESTS_TO_LAPSE = _select(
+    appointment_request,
+    ("id", *_REQUEST_NAMES),
+    "state = ? AND received_on <= ? ORDER BY id",
+    ["state", "received_on"],
+)
+_D_REQUESTS_TO_ACTIVATE = _select(
+    appointment_request,
+    ("id", *_REQUEST_NAMES),
+    "state = ? AND activated = ? AND effective_from <= ? ORDER BY id",
+    ["state", "activated", "effective_from"],
+)
 _D_SETTLE = Statement(
     "UPDATE appointment_request SET state = ?, outcome_code = ? WHERE correlation_id = ?",
     binds=[
@@ -874,27 +886,14 @@ class MarketStore:
         self._driver.execute(_D_ACTIVATED, (True, correlation_id))
 
     def requests_to_lapse(self, received_before_or_on: date) -> list[AppointmentRequest]:
-        rows = self.connection.execute(
-            sa.select(appointment_request)
-            .where(
-                appointment_request.c.state == RequestState.AWAITING_PROVIDER.value,
-                appointment_request.c.received_on <= received_before_or_on,
-            )
-            .order_by(appointment_request.c.id)
+        rows = self._driver.all(
+            _D_REQUESTS_TO_LAPSE, (RequestState.AWAITING_PROVIDER.value, received_before_or_on)
         )
-        return [request_from(r) for r in rows]
+        return [_request_of(r) for r in rows]
 
     def requests_to_activate(self, day: date) -> list[AppointmentRequest]:
-        rows = self.connection.execute(
-            sa.select(appointment_request)
-            .where(
-                appointment_request.c.state == RequestState.ACCEPTED.value,
-                appointment_request.c.activated.is_(False),
-                appointment_request.c.effective_from <= day,
-            )
-            .order_by(appointment_request.c.id)
-        )
-        return [request_from(r) for r in rows]
+        rows = self._driver.all(_D_REQUESTS_TO_ACTIVATE, (RequestState.ACCEPTED.value, False, day))
+        return [_request_of(r) for r in rows]
 
     # -- contracts -----------------------------------------------------------------------
     def add_contract(self, c: Contract) -> None:
