@@ -5,6 +5,7 @@ its deliveries. One ``MarketStore`` works inside one transaction (the caller's c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -260,18 +261,24 @@ _D_PENDING_CLAIM = Statement(
     results=_PENDING_RESULTS,
 )
 """On PostgreSQL, concurrent markets each claim different deliveries (row locks)."""
-_D_FINISH = Statement(
+_FINISH_SQL = (
     "UPDATE delivery SET state = ?, processed_at = ?, outcome_code = ?, outcome_detail = ? "
-    "WHERE id = ? AND state = ?",
-    binds=[
-        delivery.c.state,
-        delivery.c.processed_at,
-        delivery.c.outcome_code,
-        delivery.c.outcome_detail,
-        delivery.c.id,
-        delivery.c.state,
-    ],
+    "WHERE state = ? AND id {among}"
 )
+_FINISH_BINDS = [
+    delivery.c.state,
+    delivery.c.processed_at,
+    delivery.c.outcome_code,
+    delivery.c.outcome_detail,
+    delivery.c.state,
+    sa.column("ids", sa.Text),
+]
+_D_FINISH_SQLITE = Statement(
+    _FINISH_SQL.format(among="IN (SELECT value FROM json_each(?))"), binds=_FINISH_BINDS
+)
+_D_FINISH_POSTGRESQL = Statement(_FINISH_SQL.format(among="= ANY(?)"), binds=_FINISH_BINDS)
+"""Deliveries finished alike (most are 'done' with no code), as one statement each: the ids as
+a JSON array on SQLite, an array on PostgreSQL."""
 _MDR_SAME = "mdr = ? AND mpan = ? AND sds = ?"
 _MDR_KEY = [mdr_instruction.c.mdr, mdr_instruction.c.mpan, mdr_instruction.c.sds]
 _D_MDR_WITHDRAW = Statement(
@@ -1148,10 +1155,18 @@ class MarketStore:
         applied it, and raises ``DeliveryTaken`` so that this transaction is rolled back."""
         if not rows:
             return
-        finished = self._driver.executemany(
-            _D_FINISH, [(state, at, code, detail, i, "pending") for i, state, code, detail in rows]
-        )
-        if self.connection.dialect.supports_sane_multi_rowcount and finished != len(rows):
+        alike: dict[tuple[str, str | None, str | None], list[int]] = {}
+        for delivery_id, state, code, detail in rows:
+            alike.setdefault((state, code, detail), []).append(int(delivery_id))
+        sqlite = self.connection.dialect.name == "sqlite"
+        finished = 0
+        for (state, code, detail), ids in alike.items():
+            among: object = json.dumps(ids) if sqlite else ids
+            finished += self._driver.execute(
+                _D_FINISH_SQLITE if sqlite else _D_FINISH_POSTGRESQL,
+                (state, at, code, detail, "pending", among),
+            )
+        if finished != len(rows):
             raise DeliveryTaken(f"{len(rows) - finished} of {len(rows)} deliveries were finished elsewhere")
 
     def parked_deliveries(self, *, limit: int = 1000) -> list[ParkedDelivery]:
