@@ -55,7 +55,7 @@ from openmhhs.dip.vocabulary import Scenario
 from openmhhs.identity.m16_format import read_json
 from openmhhs.ids import DipId, DipRole, GspGroup, MpanCore, Mpid
 from openmhhs.market.bus import Market
-from openmhhs.market.workers import Workers
+from openmhhs.market.workers import Playing, Workers
 from openmhhs.periods import Period
 from openmhhs.registration.model import MpanRecord, SupplierPeriod
 from openmhhs.store.bulk import bulk_insert
@@ -169,21 +169,24 @@ def _flow(db: Database, cores: list[str], lane: str, workers: int) -> dict[str, 
         # beside the flow, not in it: a migration pays it once for hours of work
         workers_start = pool.start()
         started = time.perf_counter()
+        playing: list[Playing] = []  # the batch lane's pieces, each handed over as migrate does
         for offset in range(0, len(cores), 2_000):
             requests = _appointment_requests(market, cores[offset : offset + 2_000])
             if lane == "batch":
-                played, _ = pool.play(
-                    db.url, today=market.today, now=market.now, messages=requests, market=market
+                playing.append(
+                    pool.begin(db.url, today=market.today, now=market.now, messages=requests, market=market)
                 )
-                failed += played.refused + played.failed
-                delivered += played.delivered
-                produced += played.produced
                 continue
             failed += sum(1 for r in market.send(requests) if not r.accepted)
             stats = market.run()
             delivered += stats.delivered
             produced += stats.produced
             failed += stats.failed
+        for piece in playing:
+            played, _ = piece.result()
+            failed += played.refused + played.failed
+            delivered += played.delivered
+            produced += played.produced
         flow = time.perf_counter() - started
     with db.read() as connection:
         appointed = connection.execute(

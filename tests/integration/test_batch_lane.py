@@ -175,7 +175,7 @@ def test_two_workers_leave_what_one_leaves(db_url: str, market_db: Database, tmp
     one = Market(market_db, today=TODAY, batch_size=500)
     requests = _requests(one, cores)
     with Workers(1) as pool:
-        _, alone = pool.play(market_db.url, today=TODAY, now=one.now, messages=requests, chunk=5)
+        _, alone = pool.begin(market_db.url, today=TODAY, now=one.now, messages=requests, chunk=5).result()
     first = _outcome(market_db)
 
     with market_db.begin() as connection:  # the same market again, empty of appointments
@@ -187,9 +187,13 @@ def test_two_workers_leave_what_one_leaves(db_url: str, market_db: Database, tmp
     half = len(requests) // 2
     with Workers(2) as pool:
         assert pool.start() >= 0  # both processes up before the work (the bench's way)
-        stats, split = pool.play(market_db.url, today=TODAY, now=one.now, messages=requests[:half], chunk=5)
+        stats, split = pool.begin(
+            market_db.url, today=TODAY, now=one.now, messages=requests[:half], chunk=5
+        ).result()
         # a second share of the same work: each worker plays it on the market it kept
-        more, rest = pool.play(market_db.url, today=TODAY, now=one.now, messages=requests[half:], chunk=5)
+        more, rest = pool.begin(
+            market_db.url, today=TODAY, now=one.now, messages=requests[half:], chunk=5
+        ).result()
     stats.merge(more)
     split += rest
     assert stats.chunks >= 2 and stats.replayed == 0

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
@@ -17,6 +18,7 @@ from openmhhs.dip.parse import (
     Parsed,
     Perspective,
     Rejection,
+    check_produced,
     encode,
     parse,
     parse_batch,
@@ -311,3 +313,31 @@ def test_nesting_hidden_behind_brackets_in_strings_is_still_refused() -> None:
     with pytest.raises(MessageRejected) as refused:
         parse(hidden, now=NOW)
     assert refused.value.code is ResponseCode.MSG1001
+
+
+@pytest.mark.parametrize("key", sorted(EVENTS), ids=lambda key: f"{key[0]}{key[1]}")
+def test_a_produced_message_is_checked_as_parse_checks_it(key: tuple[str, str]) -> None:
+    spec = EVENTS[key]
+    for maximal in (False, True):
+        built = parse(orjson.dumps(example_message(spec, maximal=maximal)), now=None).message
+        raw = encode(built)
+        produced, received = check_produced(built, raw), parse(raw, now=None)
+        assert (produced.message, produced.spec, produced.raw) == (received.message, received.spec, raw)
+
+
+def _with_mpan(message: Any, core: str) -> Any:
+    common = message.common_block
+    m0 = msgspec.structs.replace(common.m0, mpan_core=core)
+    return msgspec.structs.replace(message, common_block=msgspec.structs.replace(common, m0=m0))
+
+
+@pytest.mark.parametrize("core", ["12345", "200005653597١", "2000056535971\n"])
+def test_a_produced_message_the_schema_refuses_is_refused_as_parse_refuses_it(core: str) -> None:
+    """Structs are not checked against the schema's lengths and patterns when they are built:
+    what a participant built wrongly is refused before it is sent, with parse's code and path."""
+    built = _with_mpan(parse(dsapp(), now=None).message, core)
+    raw = encode(built)
+    with pytest.raises(MessageRejected) as produced:
+        check_produced(built, raw)
+    assert (produced.value.code, produced.value.path) == (rejected(raw).code, rejected(raw).path)
+    assert produced.value.path == "$.CommonBlock.M0.MPANCore"

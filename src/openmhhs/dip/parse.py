@@ -36,6 +36,7 @@ __all__ = [
     "Parsed",
     "Perspective",
     "Rejection",
+    "check_produced",
     "decode_batch",
     "encode",
     "parse",
@@ -496,6 +497,23 @@ def parse(
         raise _too_deep(perspective) from None
     _semantic_checks(message, spec, now, skew, perspective)
     return Parsed(message=message, spec=spec, raw=raw)
+
+
+def check_produced(message: DipMessageStruct, raw: bytes) -> Parsed:
+    """``raw``, the encoding of ``message`` (a struct this system built), validated as ``parse``
+    validates what it receives: decoded against the schema by its event's decoder, then the
+    same semantic checks. It skips only what guards against bytes from outside, whose type is
+    not yet known (the nesting-depth walk, the header read apart to find the interface and
+    event); the encoder nests as the schema does. Raises ``MessageRejected`` as ``parse`` does."""
+    # a struct holds one of its own events (its ``__post_init__``): the spec is known
+    spec = EVENTS[(message.INTERFACE_ID, message.common_block.s0.event_code)]  # type: ignore[attr-defined]
+    check_no_nul(raw)
+    try:
+        decoded: DipMessageStruct = _DECODERS[spec.message_type].decode(raw)
+    except msgspec.MsgspecError as exc:
+        raise _from_validation(exc, Perspective.DIP) from None
+    _semantic_checks(decoded, spec, None, DEFAULT_CLOCK_SKEW, Perspective.DIP)
+    return Parsed(message=decoded, spec=spec, raw=raw)
 
 
 class _ReferenceOnly(msgspec.Struct, gc=False):

@@ -23,7 +23,13 @@ from sqlalchemy.exc import OperationalError
 from openmhhs.codes import ResponseCode
 from openmhhs.dip.admissible import ValueNotAdmissible, check_admissible, check_new_exchange
 from openmhhs.dip.build import new_transaction_id
-from openmhhs.dip.parse import DuplicateSenderReference, MessageRejected, Parsed, encode, parse
+from openmhhs.dip.parse import (
+    DuplicateSenderReference,
+    MessageRejected,
+    Parsed,
+    check_produced,
+    encode,
+)
 from openmhhs.dip.participant import Context, Delivered, Participant, Refusing
 from openmhhs.dip.routing import Directory, check_routing
 from openmhhs.dip.schema import DipMessageStruct
@@ -165,7 +171,7 @@ def prepare(
     """A message a participant produced, encoded (and, with ``validate``, checked against the
     schema: a participant never sends what the DIP would refuse) and addressed."""
     raw = encode(message)
-    parsed = parse(raw, now=None) if validate else None
+    parsed = check_produced(message, raw) if validate else None
     return Prepared(new_message(message, raw, at=at, origin=origin, route=route), parsed)
 
 

@@ -136,32 +136,6 @@ class Workers:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def play(
-        self,
-        url: str,
-        *,
-        today: date,
-        now: datetime,
-        messages: Sequence[DipMessageStruct],
-        registrations: Sequence[tuple[str, date | None]] = (),
-        chunk: int = DEFAULT_CHUNK,
-        settings: RsSettings | None = None,
-        market: Market | None = None,
-    ) -> tuple[LaneStats, list[SubmitResult]]:
-        """Play ``messages`` (and ``registrations``) split over the workers by MPAN: the
-        workers' figures added up, and the DIP's answer to each message, in order. With one
-        worker the work is played in this process (on ``market``, when given)."""
-        return self.begin(
-            url,
-            today=today,
-            now=now,
-            messages=messages,
-            registrations=registrations,
-            chunk=chunk,
-            settings=settings,
-            market=market,
-        ).result()
-
     def begin(
         self,
         url: str,
@@ -174,10 +148,11 @@ class Workers:
         settings: RsSettings | None = None,
         market: Market | None = None,
     ) -> Playing:
-        """``play``, handed to the workers without waiting: the caller prepares its next piece
-        of work meanwhile and asks ``Playing.result()`` when it needs the answers. The pieces
-        given must be of different MPANs (each is split over all the workers). With one worker
-        the work is played here and now."""
+        """Hand ``messages`` (and ``registrations``) to the workers, split by MPAN, without
+        waiting: ``Playing.result()`` gives the workers' figures added up and the DIP's answer
+        to each message, in order; the caller prepares its next piece of work meanwhile. Pieces
+        at work together must be of different MPANs (each is split over all the workers). With
+        one worker the work is played here and now (on ``market``, when given)."""
         if self._pool is None:
             if market is None:
                 return Playing.done(_play(url, today, now, messages, registrations, chunk, settings))
@@ -238,6 +213,6 @@ class Playing:
 
 
 def play_in_workers(url: str, *, workers: int, **work: Any) -> tuple[LaneStats, list[SubmitResult]]:
-    """``Workers.play`` once, with a pool made for it."""
+    """``Workers.begin`` once, waited for, with a pool made for it."""
     with Workers(workers) as pool:
-        return pool.play(url, **work)
+        return pool.begin(url, **work).result()

@@ -48,7 +48,9 @@ def stored_rows(
     """``rows`` (in ``columns`` order) as the database stores them: each column's bind
     processor (e.g. ``UtcDateTime``, a compressed body) applied, a column at a time. Pure CPU:
     a writer does it before it takes the write lock."""
-    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    # the dialect's own implementation of each type (e.g. SQLite's DATETIME, which writes the
+    # text SQLAlchemy writes everywhere else), not the generic type's
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     given: list[Sequence[Any]] = rows if isinstance(rows, list) else list(rows)
     if not given:
         return []
