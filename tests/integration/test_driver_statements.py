@@ -126,14 +126,18 @@ def test_the_per_message_lane_parses_each_message_once(db: Database, monkeypatch
     cores = bench._cores(3)
     bench._load_reference_data(db, cores)
     parsed: list[bytes] = []
-    real = ingress.parse
+    real_parse, real_check = bus.parse, ingress.check_produced
 
-    def counting(raw: bytes, **options: Any) -> Any:
+    def parse(raw: bytes, **options: Any) -> Any:
         parsed.append(raw)
-        return real(raw, **options)
+        return real_parse(raw, **options)
 
-    monkeypatch.setattr(ingress, "parse", counting)
-    monkeypatch.setattr(bus, "parse", counting)
+    def check_produced(message: Any, raw: bytes) -> Any:
+        parsed.append(raw)
+        return real_check(message, raw)
+
+    monkeypatch.setattr(ingress, "check_produced", check_produced)
+    monkeypatch.setattr(bus, "parse", parse)
     market = Market(db, today=bench.TODAY, batch_size=4)  # many batches: a message spans two
     assert all(r.accepted for r in market.send(bench._appointment_requests(market, cores)))
     stats = market.run()
