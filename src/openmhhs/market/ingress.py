@@ -79,6 +79,8 @@ class Admission:
     correlation_id: str | None
     transaction_id: str | None = None
     message_id: int | None = None
+    pending: int = 0
+    """How many deliveries of the accepted message wait to be delivered here ('pending')."""
 
     @property
     def accepted(self) -> bool:
@@ -212,8 +214,9 @@ def admit(
             path="$.CommonBlock.S1.senderUniqueReference",
         )
         return Admission(error.code, error.detail, error.path, reference, correlation)
-    for state in ("pending", "mailbox"):
-        messages.add_deliveries(message_id, [r for r, st in new.recipients if st == state], state=state)
+    routed = {state: [r for r, st in new.recipients if st == state] for state in ("pending", "mailbox")}
+    for state, recipients in routed.items():
+        messages.add_deliveries(message_id, recipients, state=state)
     return Admission(
         ResponseCode.MSG0000,
         ResponseCode.MSG0000.wording,
@@ -222,6 +225,7 @@ def admit(
         correlation,
         new.transaction_id,
         message_id,
+        len(routed["pending"]),
     )
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from openmhhs.dcc.access import DccRecords, MdrNotice, SupplyNotice
+from openmhhs.store.driver import Driver, Statement
 from openmhhs.store.tables import dcc_mdr_notice, dcc_supply_notice
 
 __all__ = ["DccRepository"]
@@ -28,8 +29,17 @@ _IN_FORCE_SQLITE = (
 _ALL_MDRS = "SELECT mpan, mdr, valid_from FROM dcc_mdr_notice ORDER BY mpan, id"
 _ALL_SUPPLIES = "SELECT mpan, supplier, energy_direction, valid_from FROM dcc_supply_notice ORDER BY mpan, id"
 
-_INSERT_MDR = sa.insert(dcc_mdr_notice)
-_INSERT_SUPPLY = sa.insert(dcc_supply_notice)
+_MDR_NAMES = ("mpan", "mdr", "mdr_mpid", "valid_from", "supplier", "received_at", "transaction_id")
+_INSERT_MDR = Statement(
+    f"INSERT INTO dcc_mdr_notice ({', '.join(_MDR_NAMES)}) VALUES ({', '.join('?' for _ in _MDR_NAMES)})",
+    binds=[dcc_mdr_notice.c[n] for n in _MDR_NAMES],
+)
+_SUPPLY_NAMES = ("mpan", "supplier", "energy_direction", "valid_from", "received_at", "transaction_id")
+_INSERT_SUPPLY = Statement(
+    f"INSERT INTO dcc_supply_notice ({', '.join(_SUPPLY_NAMES)}) "
+    f"VALUES ({', '.join('?' for _ in _SUPPLY_NAMES)})",
+    binds=[dcc_supply_notice.c[n] for n in _SUPPLY_NAMES],
+)
 _MDR_COLUMNS = (dcc_mdr_notice.c.mpan, dcc_mdr_notice.c.mdr, dcc_mdr_notice.c.valid_from)
 _SUPPLY_COLUMNS = (
     dcc_supply_notice.c.mpan,
@@ -42,8 +52,9 @@ _SUPPLY_COLUMNS = (
 class DccRepository:
     """The DCC's records, inside the caller's transaction."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, driver: Driver | None = None) -> None:
         self.connection = connection
+        self._driver = driver or Driver(connection)
 
     def record_mdr(
         self,
@@ -56,18 +67,7 @@ class DccRepository:
         at: datetime,
         transaction_id: str,
     ) -> None:
-        self.connection.execute(
-            _INSERT_MDR,
-            {
-                "mpan": core,
-                "mdr": mdr,
-                "mdr_mpid": mdr_mpid,
-                "valid_from": valid_from,
-                "supplier": supplier,
-                "received_at": at,
-                "transaction_id": transaction_id,
-            },
-        )
+        self._driver.execute(_INSERT_MDR, (core, mdr, mdr_mpid, valid_from, supplier, at, transaction_id))
 
     def record_supply(
         self,
@@ -79,16 +79,8 @@ class DccRepository:
         at: datetime,
         transaction_id: str,
     ) -> None:
-        self.connection.execute(
-            _INSERT_SUPPLY,
-            {
-                "mpan": core,
-                "supplier": supplier,
-                "energy_direction": energy_direction,
-                "valid_from": valid_from,
-                "received_at": at,
-                "transaction_id": transaction_id,
-            },
+        self._driver.execute(
+            _INSERT_SUPPLY, (core, supplier, energy_direction, valid_from, at, transaction_id)
         )
 
     def records(self, core: str) -> DccRecords:

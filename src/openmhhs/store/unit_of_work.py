@@ -22,6 +22,7 @@ from openmhhs.registration.model import Appointment, AppointmentRequest, MpanRec
 from openmhhs.registration.timeline import TimelineChange
 from openmhhs.store.database import Database
 from openmhhs.store.dcc_repo import DccRepository
+from openmhhs.store.driver import Statement
 from openmhhs.store.market_repo import MarketStore, NewMessage, PendingDelivery, StoredMessage
 from openmhhs.store.ports import DeliveryOutcome, Instruction, MpanFacts, PortfolioDay
 from openmhhs.store.tables import mdr_instruction, sds_mpan_fact
@@ -35,13 +36,19 @@ __all__ = [
     "SqlUnitOfWork",
 ]
 
-_FACTS = sa.select(sds_mpan_fact).where(
-    sds_mpan_fact.c.sds == sa.bindparam("sds"), sds_mpan_fact.c.mpan == sa.bindparam("core")
+_FACT_COLUMNS = [sds_mpan_fact.c[n] for n in ("sds", "mpan", "energy_direction", "energisation")]
+_FACTS = Statement(
+    "SELECT sds, mpan, energy_direction, energisation FROM sds_mpan_fact WHERE sds = ? AND mpan = ?",
+    binds=_FACT_COLUMNS[:2],
+    results=_FACT_COLUMNS,
 )
-_FORGET_FACTS = sa.delete(sds_mpan_fact).where(
-    sds_mpan_fact.c.sds == sa.bindparam("sds"), sds_mpan_fact.c.mpan == sa.bindparam("core")
+_LEARN_FACTS = Statement(
+    "INSERT INTO sds_mpan_fact (sds, mpan, energy_direction, energisation) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (sds, mpan) DO UPDATE SET energy_direction = excluded.energy_direction, "
+    "energisation = excluded.energisation",
+    binds=_FACT_COLUMNS,
 )
-_LEARN_FACTS = sa.insert(sds_mpan_fact)
+"""What the SDS knew of the MPAN, replaced in one statement."""
 
 
 class SqlRegistration:
@@ -101,20 +108,12 @@ class SqlDataService:
         return self._store.portfolio_on(sds=sds, core=core, day=day)
 
     def facts(self, *, sds: str, core: str) -> MpanFacts | None:
-        row = self._store.connection.execute(_FACTS, {"sds": sds, "core": core}).first()
-        return None if row is None else MpanFacts(row.sds, row.mpan, row.energy_direction, row.energisation)
+        row = self._store.driver.first(_FACTS, (sds, core))
+        return None if row is None else MpanFacts(*row)
 
     def learn(self, facts: MpanFacts) -> None:
-        connection = self._store.connection
-        connection.execute(_FORGET_FACTS, {"sds": facts.sds, "core": facts.mpan})
-        connection.execute(
-            _LEARN_FACTS,
-            {
-                "sds": facts.sds,
-                "mpan": facts.mpan,
-                "energy_direction": facts.energy_direction,
-                "energisation": facts.energisation,
-            },
+        self._store.driver.execute(
+            _LEARN_FACTS, (facts.sds, facts.mpan, facts.energy_direction, facts.energisation)
         )
 
 
@@ -239,7 +238,7 @@ class SqlUnitOfWork:
         store = MarketStore(connection)
         self.registration = SqlRegistration(store)
         self.dataservice = SqlDataService(store)
-        self.dcc = DccRepository(connection)
+        self.dcc = DccRepository(connection, driver=store.driver)
         self.mdr = SqlMdr(store)
         self.messages = SqlMessages(store)
         self.clock = MarketClock(store)
