@@ -25,12 +25,16 @@ from openmhhs.periods import Period
 from openmhhs.registration.model import RequestState
 from openmhhs.store.bulk import insert_rows
 from openmhhs.store.market_repo import (
+    APPOINTMENT_COLUMNS,
+    REQUEST_COLUMNS,
     FinishedDelivery,
     MarketStore,
     StoredLog,
     appointment_from,
+    appointment_row,
     mpan_record_from,
     request_from,
+    request_row,
     stored_log,
 )
 from openmhhs.store.memory import (
@@ -232,23 +236,7 @@ def flush(
     return done
 
 
-_APPOINTMENT_COLUMNS = (
-    "mpan",
-    "service",
-    "provider",
-    "provider_mpid",
-    "mdr",
-    "mdr_mpid",
-    "valid_from",
-    "valid_to",
-    "supplier",
-    "contract_reference",
-    "scenario",
-    "correlation_id",
-    "recorded_at",
-    "retired_at",
-    "retired_by",
-)
+_APPOINTMENT_COLUMNS = (*APPOINTMENT_COLUMNS, "retired_at", "retired_by")
 _RETIRE_SEEDED = (
     sa.update(appointment)
     .where(
@@ -277,23 +265,7 @@ def _flush_timeline(connection: Connection, writes: Sequence[Write], seed: Seed,
                 raise TimelineConflict(f"appointment row {row.id} is not one of the chunk's")
         for a in write.inserted:
             assert a.id is not None
-            new[a.id] = [
-                str(a.mpan),
-                a.service.value,
-                str(a.provider),
-                str(a.provider_mpid),
-                None if a.mdr is None else str(a.mdr),
-                None if a.mdr_mpid is None else str(a.mdr_mpid),
-                a.period.start,
-                a.period.end,
-                str(a.supplier),
-                a.contract_reference,
-                None if a.scenario is None else a.scenario.value,
-                a.correlation_id,
-                write.at,
-                None,
-                None,
-            ]
+            new[a.id] = [*appointment_row(a, at=write.at), None, None]
     if retire:
         result = connection.execute(_RETIRE_SEEDED, retire)
         if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(retire):
@@ -302,23 +274,6 @@ def _flush_timeline(connection: Connection, writes: Sequence[Write], seed: Seed,
     done.add("appointment", insert_rows(connection, appointment, _APPOINTMENT_COLUMNS, new.values()))
 
 
-_REQUEST_COLUMNS = (
-    "correlation_id",
-    "mpan",
-    "service",
-    "supplier",
-    "supplier_mpid",
-    "provider",
-    "provider_mpid",
-    "effective_from",
-    "scenario",
-    "received_on",
-    "raw_block",
-    "nominated_mdr",
-    "state",
-    "outcome_code",
-    "activated",
-)
 _UPDATE_REQUEST = (
     sa.update(appointment_request)
     .where(appointment_request.c.correlation_id == sa.bindparam("correlation"))
@@ -341,26 +296,8 @@ def _flush_requests(
     for correlation in added:
         r = uow.registration.request(correlation)
         assert r is not None
-        rows.append(
-            (
-                r.correlation_id,
-                str(r.mpan),
-                r.service.value,
-                str(r.supplier),
-                str(r.supplier_mpid),
-                str(r.provider),
-                str(r.provider_mpid),
-                r.effective_from,
-                r.scenario.value,
-                r.received_on,
-                r.raw_block,
-                None if r.nominated_mdr is None else str(r.nominated_mdr),
-                r.state.value,
-                r.outcome_code,
-                r.activated,
-            )
-        )
-    done.add("appointment_request", insert_rows(connection, appointment_request, _REQUEST_COLUMNS, rows))
+        rows.append(request_row(r))
+    done.add("appointment_request", insert_rows(connection, appointment_request, REQUEST_COLUMNS, rows))
     updates = []
     for correlation in changed:
         r = uow.registration.request(correlation)

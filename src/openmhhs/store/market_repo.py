@@ -174,8 +174,10 @@ _D_RETIRE = Statement(
     "UPDATE appointment SET retired_at = ?, retired_by = ? WHERE id = ? AND mpan = ? AND retired_at IS NULL",
     binds=[appointment.c.retired_at, appointment.c.retired_by, appointment.c.id, appointment.c.mpan],
 )
-_D_INSERT_APPOINTMENT = _insert(appointment, (*_APPOINTMENT_NAMES, "recorded_at"))
-_REQUEST_NAMES = (
+APPOINTMENT_COLUMNS = (*_APPOINTMENT_NAMES, "recorded_at")
+"""An appointment row as it is inserted: ``appointment_row``'s order."""
+_D_INSERT_APPOINTMENT = _insert(appointment, APPOINTMENT_COLUMNS)
+REQUEST_COLUMNS = (
     "correlation_id",
     "mpan",
     "service",
@@ -192,23 +194,24 @@ _REQUEST_NAMES = (
     "outcome_code",
     "activated",
 )
-_D_REQUEST = _select(appointment_request, ("id", *_REQUEST_NAMES), "correlation_id = ?", ["correlation_id"])
+"""A request row as it is inserted and read (after its id): ``request_row``'s order."""
+_D_REQUEST = _select(appointment_request, ("id", *REQUEST_COLUMNS), "correlation_id = ?", ["correlation_id"])
 _D_OPEN_REQUESTS = _select(
     appointment_request,
-    ("id", *_REQUEST_NAMES),
+    ("id", *REQUEST_COLUMNS),
     "mpan = ? AND service = ? AND state = ?",
     ["mpan", "service", "state"],
 )
-_D_INSERT_REQUEST = _insert(appointment_request, _REQUEST_NAMES)
+_D_INSERT_REQUEST = _insert(appointment_request, REQUEST_COLUMNS)
 _D_REQUESTS_TO_LAPSE = _select(
     appointment_request,
-    ("id", *_REQUEST_NAMES),
+    ("id", *REQUEST_COLUMNS),
     "state = ? AND received_on <= ? ORDER BY id",
     ["state", "received_on"],
 )
 _D_REQUESTS_TO_ACTIVATE = _select(
     appointment_request,
-    ("id", *_REQUEST_NAMES),
+    ("id", *REQUEST_COLUMNS),
     "state = ? AND activated = ? AND effective_from <= ? ORDER BY id",
     ["state", "activated", "effective_from"],
 )
@@ -564,6 +567,46 @@ def request_from(row: Any) -> AppointmentRequest:
     )
 
 
+def appointment_row(a: Appointment, *, at: datetime) -> tuple[Any, ...]:
+    """``a`` as a row in ``APPOINTMENT_COLUMNS`` order, recorded ``at``."""
+    return (
+        str(a.mpan),
+        a.service.value,
+        str(a.provider),
+        str(a.provider_mpid),
+        None if a.mdr is None else str(a.mdr),
+        None if a.mdr_mpid is None else str(a.mdr_mpid),
+        a.period.start,
+        a.period.end,
+        str(a.supplier),
+        a.contract_reference,
+        None if a.scenario is None else a.scenario.value,
+        a.correlation_id,
+        at,
+    )
+
+
+def request_row(request: AppointmentRequest) -> tuple[Any, ...]:
+    """``request`` as a row in ``REQUEST_COLUMNS`` order."""
+    return (
+        request.correlation_id,
+        str(request.mpan),
+        request.service.value,
+        str(request.supplier),
+        str(request.supplier_mpid),
+        str(request.provider),
+        str(request.provider_mpid),
+        request.effective_from,
+        request.scenario.value,
+        request.received_on,
+        request.raw_block,
+        None if request.nominated_mdr is None else str(request.nominated_mdr),
+        request.state.value,
+        request.outcome_code,
+        request.activated,
+    )
+
+
 def _appointment_of(r: Sequence[Any]) -> Appointment:
     """An appointment row as ``_D_TIMELINE`` reads it (id, then ``_APPOINTMENT_NAMES``)."""
     return Appointment(
@@ -583,7 +626,7 @@ def _appointment_of(r: Sequence[Any]) -> Appointment:
 
 
 def _request_of(r: Sequence[Any]) -> AppointmentRequest:
-    """A request row as ``_D_REQUEST`` reads it (id, then ``_REQUEST_NAMES``)."""
+    """A request row as ``_D_REQUEST`` reads it (id, then ``REQUEST_COLUMNS``)."""
     return AppointmentRequest(
         correlation_id=r[1],
         mpan=MpanCore(r[2]),
@@ -789,27 +832,7 @@ class MarketStore:
         for row in change.retire:
             if driver.execute(_D_RETIRE, (at, by, row.id, str(row.mpan))) != 1:
                 raise TimelineConflict(f"appointment row {row.id} is no longer current")
-        driver.executemany(
-            _D_INSERT_APPOINTMENT,
-            [
-                (
-                    str(a.mpan),
-                    a.service.value,
-                    str(a.provider),
-                    str(a.provider_mpid),
-                    None if a.mdr is None else str(a.mdr),
-                    None if a.mdr_mpid is None else str(a.mdr_mpid),
-                    a.period.start,
-                    a.period.end,
-                    str(a.supplier),
-                    a.contract_reference,
-                    None if a.scenario is None else a.scenario.value,
-                    a.correlation_id,
-                    at,
-                )
-                for a in change.insert
-            ],
-        )
+        driver.executemany(_D_INSERT_APPOINTMENT, [appointment_row(a, at=at) for a in change.insert])
 
     def gaps_on(self, day: date, limit: int | None = None, *, supplier: str | None = None) -> list[Gap]:
         """MPANs with a supplier on ``day`` (``supplier``, when given) lacking a DS, an MDR or
@@ -857,26 +880,7 @@ class MarketStore:
 
     # -- appointment requests ------------------------------------------------------------
     def add_request(self, request: AppointmentRequest) -> None:
-        self._driver.execute(
-            _D_INSERT_REQUEST,
-            (
-                request.correlation_id,
-                str(request.mpan),
-                request.service.value,
-                str(request.supplier),
-                str(request.supplier_mpid),
-                str(request.provider),
-                str(request.provider_mpid),
-                request.effective_from,
-                request.scenario.value,
-                request.received_on,
-                request.raw_block,
-                None if request.nominated_mdr is None else str(request.nominated_mdr),
-                request.state.value,
-                request.outcome_code,
-                request.activated,
-            ),
-        )
+        self._driver.execute(_D_INSERT_REQUEST, request_row(request))
 
     def request(self, correlation_id: str) -> AppointmentRequest | None:
         row = self._driver.first(_D_REQUEST, (correlation_id,))
