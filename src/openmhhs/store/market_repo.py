@@ -508,21 +508,10 @@ def stored_message(row: Any) -> StoredMessage:
 
 
 def appointment_from(row: Any) -> Appointment:
+    """An appointment from a row of a ``SELECT`` that names its columns (``_appointment_of``
+    reads them in order)."""
     m = row._mapping
-    return Appointment(
-        mpan=MpanCore(m["mpan"]),
-        service=Service(m["service"]),
-        provider=DipId(m["provider"]),
-        provider_mpid=Mpid(m["provider_mpid"]),
-        period=Period(m["valid_from"], m["valid_to"]),
-        supplier=DipId(m["supplier"]),
-        mdr=DipId.parse_optional(m["mdr"]),
-        mdr_mpid=Mpid.parse_optional(m["mdr_mpid"]),
-        contract_reference=m["contract_reference"],
-        scenario=None if m["scenario"] is None else Scenario(m["scenario"]),
-        correlation_id=m["correlation_id"],
-        id=m["id"],
-    )
+    return _appointment_of([m[c] for c in ("id", *_APPOINTMENT_NAMES)])
 
 
 def mpan_record_from(row: Any, periods: Iterable[Any]) -> MpanRecord:
@@ -546,25 +535,10 @@ def mpan_record_from(row: Any, periods: Iterable[Any]) -> MpanRecord:
 
 
 def request_from(row: Any) -> AppointmentRequest:
+    """A request from a row of a ``SELECT`` that names its columns (``_request_of`` reads them
+    in order)."""
     m = row._mapping
-    return AppointmentRequest(
-        correlation_id=m["correlation_id"],
-        mpan=MpanCore(m["mpan"]),
-        service=Service(m["service"]),
-        supplier=DipId(m["supplier"]),
-        supplier_mpid=Mpid(m["supplier_mpid"]),
-        provider=DipId(m["provider"]),
-        provider_mpid=Mpid(m["provider_mpid"]),
-        effective_from=m["effective_from"],
-        scenario=Scenario(m["scenario"]),
-        received_on=m["received_on"],
-        raw_block=bytes(m["raw_block"]),
-        nominated_mdr=DipId.parse_optional(m["nominated_mdr"]),
-        state=RequestState(m["state"]),
-        outcome_code=m["outcome_code"],
-        activated=bool(m["activated"]),
-        id=m["id"],
-    )
+    return _request_of([m[c] for c in ("id", *REQUEST_COLUMNS)])
 
 
 def appointment_row(a: Appointment, *, at: datetime) -> tuple[Any, ...]:
